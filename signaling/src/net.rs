@@ -1,0 +1,254 @@
+//! Tokio transports: UDP sockets and TCP connections, the I/O edge of signaling.
+//!
+//! Receiving tasks frame and parse (the costly part) in parallel on the runtime's
+//! workers and hand [`NetEvent`]s to one channel; sending never waits: a UDP
+//! datagram goes out with `try_send_to`, a TCP message is queued to the writer
+//! task of its connection. Over TCP a peer is named by its remote address, so a
+//! response or an in-dialog request finds the connection the peer opened
+//! (RFC 3261 section 18.2.2; phones behind NAT can only be reached that way).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use rsip::SipMessage;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::message::{self, Framed, Limits, MessageError};
+use crate::transport::{Peer, Transmit, Transport};
+
+/// What the transports deliver to the SIP core.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A framed, parsed message.
+    Message {
+        /// The message.
+        message: SipMessage,
+        /// Where it came from.
+        source: Peer,
+    },
+    /// Bytes that could not be framed or parsed.
+    Malformed {
+        /// The raw bytes (for a 400 where one can be built).
+        bytes: Bytes,
+        /// Why.
+        error: MessageError,
+        /// Where they came from.
+        source: Peer,
+    },
+}
+
+/// Depth of each TCP connection's outgoing queue; a peer that does not read is
+/// cut off rather than allowed to grow memory.
+const TCP_QUEUE: usize = 1024;
+/// Concurrent receive tasks per UDP socket (one per core is the aim).
+const UDP_RECEIVERS: usize = 2;
+
+type Connections = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+
+/// The bound sockets. Cheap to clone; all clones send through the same sockets.
+#[derive(Debug, Clone)]
+pub struct Network {
+    udp: Vec<Arc<UdpSocket>>,
+    tcp_local: Vec<SocketAddr>,
+    connections: Connections,
+    events: mpsc::Sender<NetEvent>,
+    limits: Limits,
+}
+
+impl Network {
+    /// Binds every listen address and starts the receiving tasks, which deliver
+    /// into `events`. Must be called inside a tokio runtime.
+    pub async fn bind(
+        udp: &[SocketAddr],
+        tcp: &[SocketAddr],
+        limits: Limits,
+        events: mpsc::Sender<NetEvent>,
+    ) -> io::Result<Network> {
+        let mut sockets = Vec::new();
+        for addr in udp {
+            let socket = Arc::new(UdpSocket::bind(addr).await?);
+            for _ in 0..UDP_RECEIVERS {
+                tokio::spawn(udp_receive(socket.clone(), limits, events.clone()));
+            }
+            sockets.push(socket);
+        }
+        let connections: Connections = Arc::default();
+        let mut tcp_local = Vec::new();
+        for addr in tcp {
+            let listener = TcpListener::bind(addr).await?;
+            tcp_local.push(listener.local_addr()?);
+            tokio::spawn(tcp_accept(listener, limits, events.clone(), connections.clone()));
+        }
+        Ok(Network { udp: sockets, tcp_local, connections, events, limits })
+    }
+
+    /// The local address of the first socket of a transport, for Via and Contact.
+    pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
+        match transport {
+            Transport::Udp => self.udp.first().and_then(|s| s.local_addr().ok()),
+            Transport::Tcp => self.tcp_local.first().copied(),
+        }
+    }
+
+    /// Sends without waiting. UDP goes out of the first socket; TCP reuses the
+    /// peer's connection or opens one.
+    pub fn send(&self, transmit: Transmit) {
+        let Transmit { destination, payload } = transmit;
+        match destination.transport {
+            Transport::Udp => {
+                let Some(socket) = self.udp.first() else { return };
+                match socket.try_send_to(&payload, destination.addr) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let socket = socket.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = socket.send_to(&payload, destination.addr).await {
+                                tracing::debug!(%e, to = %destination.addr, "udp send failed");
+                            }
+                        });
+                    }
+                    Err(e) => tracing::debug!(%e, to = %destination.addr, "udp send failed"),
+                }
+            }
+            Transport::Tcp => self.send_tcp(destination.addr, payload),
+        }
+    }
+
+    fn send_tcp(&self, addr: SocketAddr, payload: Bytes) {
+        let mut connections = self.connections.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(queue) = connections.get(&addr) {
+            if queue.try_send(payload).is_ok() {
+                return;
+            }
+            // Closed or full: a full queue means a peer that stopped reading.
+            connections.remove(&addr);
+            return;
+        }
+        let (queue, rx) = mpsc::channel(TCP_QUEUE);
+        let _ = queue.try_send(payload);
+        connections.insert(addr, queue);
+        drop(connections);
+        let (limits, events, connections) = (self.limits, self.events.clone(), self.connections.clone());
+        tokio::spawn(async move {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => tcp_connection(stream, addr, rx, limits, events, connections).await,
+                Err(e) => {
+                    tracing::debug!(%e, %addr, "tcp connect failed");
+                    connections.lock().unwrap_or_else(PoisonError::into_inner).remove(&addr);
+                }
+            }
+        });
+    }
+}
+
+async fn udp_receive(socket: Arc<UdpSocket>, limits: Limits, events: mpsc::Sender<NetEvent>) {
+    // One byte more than the limit tells an oversize datagram from a full one.
+    let mut buf = vec![0u8; limits.max_message_size + 1];
+    loop {
+        let (len, from) = match socket.recv_from(&mut buf).await {
+            Ok(r) => r,
+            // ICMP port unreachable surfaces here on some systems: not fatal.
+            Err(e) => {
+                tracing::trace!(%e, "udp recv error");
+                continue;
+            }
+        };
+        let source = Peer::udp(from);
+        let event = match message::parse_datagram(&buf[..len], &limits) {
+            Ok(Some(message)) => NetEvent::Message { message, source },
+            Ok(None) => continue,
+            Err(error) => NetEvent::Malformed { bytes: Bytes::copy_from_slice(&buf[..len]), error, source },
+        };
+        if events.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn tcp_accept(listener: TcpListener, limits: Limits, events: mpsc::Sender<NetEvent>, connections: Connections) {
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%e, "tcp accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (queue, rx) = mpsc::channel(TCP_QUEUE);
+        connections.lock().unwrap_or_else(PoisonError::into_inner).insert(addr, queue);
+        tokio::spawn(tcp_connection(stream, addr, rx, limits, events.clone(), connections.clone()));
+    }
+}
+
+async fn tcp_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    mut outgoing: mpsc::Receiver<Bytes>,
+    limits: Limits,
+    events: mpsc::Sender<NetEvent>,
+    connections: Connections,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let source = Peer::tcp(addr);
+    let (pong_tx, mut pong_rx) = mpsc::channel::<()>(4);
+    let write = async move {
+        loop {
+            tokio::select! {
+                Some(bytes) = outgoing.recv() => {
+                    if writer.write_all(&bytes).await.is_err() { return; }
+                }
+                Some(()) = pong_rx.recv() => {
+                    if writer.write_all(b"\r\n").await.is_err() { return; }
+                }
+                else => return,
+            }
+        }
+    };
+    let read = async move {
+        let mut framer = message::StreamFramer::new(limits);
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            framer.push(&buf[..n]);
+            loop {
+                let event = match framer.next_message() {
+                    Ok(None) => break,
+                    Ok(Some(Framed::KeepAlive)) => {
+                        let _ = pong_tx.try_send(());
+                        continue;
+                    }
+                    Ok(Some(Framed::Message(message))) => NetEvent::Message { message, source },
+                    Ok(Some(Framed::Malformed(bytes, error))) => {
+                        NetEvent::Malformed { bytes: Bytes::from(bytes), error, source }
+                    }
+                    Err(error) => {
+                        // The stream is out of step: report it and close.
+                        let bytes = Bytes::copy_from_slice(&buf[..n]);
+                        let _ = events.send(NetEvent::Malformed { bytes, error, source }).await;
+                        return;
+                    }
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    // Either half ending closes the connection; the writer drains what the
+    // core queued before a read error is noticed.
+    tokio::select! {
+        _ = read => {}
+        _ = write => {}
+    }
+    connections.lock().unwrap_or_else(PoisonError::into_inner).remove(&addr);
+}

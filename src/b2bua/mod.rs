@@ -1,0 +1,585 @@
+//! The back-to-back user agent: a call is two dialogs, the caller's (we are
+//! its UAS) and the agent's (we are its UAC), and every message on one is
+//! mapped onto the other.
+//!
+//! Pure: it drives the transaction layer it is handed and keeps its own timers
+//! (2xx retransmission to a UAS peer, section 13.3.1.4) in a queue that the
+//! caller polls. Until the media engine lands, bodies (SDP) pass through as they are.
+
+mod build;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::{Duration, Instant};
+
+use rsip::{Method, Request, Response, SipMessage};
+use signaling::dialog::Dialog;
+use signaling::headers;
+use signaling::transaction::{Timer, TransactionId, TransactionLayer};
+use signaling::transport::Peer;
+
+pub(crate) use build::{Local, ALLOW};
+
+/// Which dialog of a call: the caller's or the agent's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Side {
+    /// The caller: we answer its INVITE.
+    Caller,
+    /// The agent: we sent the INVITE.
+    Agent,
+}
+
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Agent,
+            Side::Agent => Side::Caller,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a new call goes: the agent's registered contact.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// Contact URI (the Request-URI of the agent leg).
+    pub(crate) contact: String,
+    /// The agent's address of record.
+    pub(crate) aor: String,
+    /// Where the contact is reached on the wire.
+    pub(crate) destination: Peer,
+}
+
+/// What the transaction layer and the clock give a handler.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) txl: &'a mut TransactionLayer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    /// Agent INVITE sent, no dialog yet.
+    Trying,
+    /// Agent ringing.
+    Early,
+    /// 2xx relayed to the caller, its ACK awaited.
+    Answered,
+    /// Both dialogs confirmed.
+    Confirmed,
+    /// Caller cancelled or went away; waiting for the agent leg to end.
+    Ending,
+}
+
+/// A 2xx we keep sending to a UAS peer until its ACK (section 13.3.1.4).
+#[derive(Debug)]
+struct Retransmit {
+    response: Response,
+    destination: Peer,
+    cseq: u32,
+    interval: Duration,
+    next: Instant,
+    give_up: Instant,
+}
+
+#[derive(Debug)]
+struct Call {
+    state: CallState,
+    caller_invite: Request,
+    caller_tx: TransactionId,
+    caller_source: Peer,
+    caller_tag: String,
+    agent_invite: Request,
+    agent_destination: Peer,
+    agent_provisional: bool,
+    cancel_pending: bool,
+    timed_out: bool,
+    dialogs: [Option<Dialog>; 2],
+    retransmit: [Option<Retransmit>; 2],
+    /// CSeq of an INVITE on that side whose 2xx we have not ACKed yet: the
+    /// ACK waits for the other side's, which may carry the SDP answer.
+    ack_owed: [Option<u32>; 2],
+    /// The last ACK sent on that side, re-sent when a 2xx is retransmitted.
+    ack_sent: [Option<Request>; 2],
+}
+
+#[derive(Debug)]
+enum ClientRole {
+    Invite,
+    Cancel,
+    Bye,
+    Relay { server: TransactionId, from: Side, request: Request, answered: bool },
+}
+
+/// All calls in progress.
+#[derive(Debug)]
+pub(crate) struct B2bua {
+    local: Local,
+    t1: Duration,
+    t2: Duration,
+    max_calls: usize,
+    next_call: u64,
+    calls: HashMap<u64, Call>,
+    invites: HashMap<TransactionId, u64>,
+    clients: HashMap<TransactionId, (u64, ClientRole)>,
+    /// (Call-ID, our tag) of each dialog.
+    dialogs: HashMap<(String, String), (u64, Side)>,
+    timers: BinaryHeap<Reverse<(Instant, u64, Side)>>,
+}
+
+/// What became of a new INVITE.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Relayed to the agent.
+    Started,
+    /// Refused with this status (already answered).
+    Refused(u16),
+}
+
+impl B2bua {
+    pub(crate) fn new(local: Local, t1: Duration, t2: Duration, max_calls: usize) -> B2bua {
+        B2bua {
+            local,
+            t1,
+            t2,
+            max_calls,
+            next_call: 0,
+            calls: HashMap::new(),
+            invites: HashMap::new(),
+            clients: HashMap::new(),
+            dialogs: HashMap::new(),
+            timers: BinaryHeap::new(),
+        }
+    }
+
+    /// Calls in progress.
+    pub(crate) fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// A new INVITE from an authorised caller to an agent's contact.
+    pub(crate) fn start_call(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: TransactionId,
+        invite: Request,
+        source: Peer,
+        target: Target,
+    ) -> Admission {
+        let refuse = |ctx: &mut Ctx<'_>, code: u16, extra: Option<(rsip::Header,)>| {
+            let mut response = build::response(&invite, code, Some(&headers::new_tag()), None, None);
+            if let Some((header,)) = extra {
+                response.headers.push(header);
+            }
+            ctx.txl.send_response(ctx.now, id, response);
+            Admission::Refused(code)
+        };
+        if self.calls.len() >= self.max_calls {
+            let retry = rsip::Header::RetryAfter(<rsip::headers::RetryAfter as rsip::headers::UntypedHeader>::new("5"));
+            return refuse(ctx, 503, Some((retry,)));
+        }
+        if build::max_forwards(&invite) == 0 {
+            return refuse(ctx, 483, None);
+        }
+        let agent_invite = build::AgentInvite {
+            incoming: &invite,
+            contact: &target.contact,
+            aor: target.aor.clone(),
+            destination: target.destination,
+            local: &self.local,
+        }
+        .build();
+        let Some(agent_invite) = agent_invite else {
+            return refuse(ctx, 480, None);
+        };
+        let (Ok(caller_call_id), Ok(agent_call_id), Some(agent_tag)) = (
+            headers::call_id(&invite.headers).map(str::to_owned),
+            headers::call_id(&agent_invite.headers).map(str::to_owned),
+            headers::from_tag(&agent_invite.headers).map(str::to_owned),
+        ) else {
+            return refuse(ctx, 400, None);
+        };
+        let call_id = self.next_call;
+        self.next_call += 1;
+        let caller_tag = headers::new_tag();
+        let agent_tx = ctx.txl.send_request(ctx.now, agent_invite.clone(), target.destination);
+        self.invites.insert(id, call_id);
+        self.clients.insert(agent_tx, (call_id, ClientRole::Invite));
+        self.dialogs.insert((caller_call_id, caller_tag.clone()), (call_id, Side::Caller));
+        self.dialogs.insert((agent_call_id, agent_tag), (call_id, Side::Agent));
+        self.calls.insert(
+            call_id,
+            Call {
+                state: CallState::Trying,
+                caller_invite: invite,
+                caller_tx: id,
+                caller_source: source,
+                caller_tag,
+                agent_invite,
+                agent_destination: target.destination,
+                agent_provisional: false,
+                cancel_pending: false,
+                timed_out: false,
+                dialogs: [None, None],
+                retransmit: [None, None],
+                ack_owed: [None, None],
+                ack_sent: [None, None],
+            },
+        );
+        tracing::debug!(call = call_id, agent = %target.aor, "call started");
+        Admission::Started
+    }
+
+    /// A request with a To tag. Answers 481 itself when no dialog matches.
+    pub(crate) fn in_dialog_request(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, request: Request) {
+        let found = dialog_key(&request).and_then(|key| self.dialogs.get(&key).copied());
+        let Some((call_id, side)) = found else {
+            let response = build::response(&request, 481, None, None, None);
+            ctx.txl.send_response(ctx.now, id, response);
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(dialog) = call.dialogs[side.index()].as_mut() else {
+            ctx.txl.send_response(ctx.now, id, build::response(&request, 481, None, None, None));
+            return;
+        };
+        if !dialog.accept_remote_cseq(&request) {
+            ctx.txl.send_response(ctx.now, id, build::response(&request, 500, None, None, None));
+            return;
+        }
+        if request.method == Method::Bye {
+            ctx.txl.send_response(ctx.now, id, build::response(&request, 200, None, None, None));
+            tracing::debug!(call = call_id, ?side, "hang-up");
+            self.hang_up(ctx, call_id, side.other());
+            return;
+        }
+        if request.method == Method::Invite {
+            dialog.refresh_target(&request.headers);
+        }
+        let other = side.other();
+        let contact = call.dialogs[other.index()].as_ref().map(|d| self.local.contact(d.peer.transport));
+        let Some((other_dialog, contact)) = call.dialogs[other.index()].as_mut().zip(contact) else {
+            ctx.txl.send_response(ctx.now, id, build::response(&request, 491, None, None, None));
+            return;
+        };
+        let body = build::body_of(&request.headers, &request.body);
+        let via = self.local.via(other_dialog.peer.transport);
+        let body_ref = body.as_ref().map(|(t, b)| (t.as_str(), b.clone()));
+        match other_dialog.request(request.method, &via, &contact, None, body_ref) {
+            Ok(relayed) => {
+                let peer = other_dialog.peer;
+                let client = ctx.txl.send_request(ctx.now, relayed, peer);
+                self.clients.insert(client, (call_id, ClientRole::Relay { server: id, from: side, request, answered: false }));
+            }
+            Err(_) => ctx.txl.send_response(ctx.now, id, build::response(&request, 500, None, None, None)),
+        }
+    }
+
+    /// A CANCEL for the caller's INVITE `invite` (the CANCEL itself is answered
+    /// by the caller of this method).
+    pub(crate) fn cancel(&mut self, ctx: &mut Ctx<'_>, invite: TransactionId) {
+        let Some(&call_id) = self.invites.get(&invite) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        if !matches!(call.state, CallState::Trying | CallState::Early) {
+            return;
+        }
+        let response = build::response(&call.caller_invite, 487, Some(&call.caller_tag), None, None);
+        ctx.txl.send_response(ctx.now, call.caller_tx, response);
+        call.state = CallState::Ending;
+        tracing::debug!(call = call_id, "cancelled by the caller");
+        self.cancel_agent(ctx, call_id);
+    }
+
+    fn cancel_agent(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        // Section 9.1: no CANCEL before a provisional response.
+        if !call.agent_provisional {
+            call.cancel_pending = true;
+            return;
+        }
+        call.cancel_pending = false;
+        let cancel = build::cancel(&call.agent_invite);
+        let tx = ctx.txl.send_request(ctx.now, cancel, call.agent_destination);
+        self.clients.insert(tx, (call_id, ClientRole::Cancel));
+    }
+
+    /// An ACK outside any transaction: for a 2xx we sent.
+    pub(crate) fn ack(&mut self, ctx: &mut Ctx<'_>, request: Request) {
+        let Some((call_id, side)) = dialog_key(&request).and_then(|key| self.dialogs.get(&key).copied()) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let cseq = headers::cseq(&request.headers).map(|(n, _)| n).ok();
+        if call.retransmit[side.index()].as_ref().is_some_and(|r| Some(r.cseq) == cseq) {
+            call.retransmit[side.index()] = None;
+        } else {
+            return; // a retransmitted or stray ACK
+        }
+        if call.state == CallState::Answered {
+            call.state = CallState::Confirmed;
+        }
+        let other = side.other();
+        let Some(owed) = call.ack_owed[other.index()].take() else { return };
+        let body = build::body_of(&request.headers, &request.body);
+        send_ack(ctx, &self.local, call, other, owed, body);
+    }
+
+    /// A response to one of our client transactions.
+    pub(crate) fn response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, response: Response) {
+        let code = response.status_code.code();
+        let Some((call_id, role)) = self.clients.get(&id) else { return };
+        let call_id = *call_id;
+        match role {
+            ClientRole::Invite => self.agent_invite_response(ctx, call_id, response),
+            ClientRole::Cancel | ClientRole::Bye => {}
+            ClientRole::Relay { .. } if code == 100 => {}
+            ClientRole::Relay { .. } => self.relay_response(ctx, id, call_id, response),
+        }
+    }
+
+    /// A response to a request relayed from one dialog to the other goes back
+    /// to the original request's transaction.
+    fn relay_response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, call_id: u64, response: Response) {
+        let code = response.status_code.code();
+        let Some((_, ClientRole::Relay { server, from, request, answered })) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let (server, from, was_answered) = (*server, *from, *answered);
+        *answered |= code >= 200;
+        let request = request.clone();
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let to = from.other();
+        let invite_2xx = request.method == Method::Invite && (200..300).contains(&code);
+        if was_answered {
+            // A retransmitted 2xx of a relayed re-INVITE: our ACK again, if sent.
+            if let (true, Some(ack), Some(d)) = (invite_2xx, &call.ack_sent[to.index()], &call.dialogs[to.index()]) {
+                ctx.txl.send_stateless(SipMessage::Request(ack.clone()), d.peer);
+            }
+            return;
+        }
+        let contact = invite_2xx.then(|| self.local.contact(call.caller_source.transport));
+        let body = build::body_of(&response.headers, &response.body);
+        let relayed = build::response(&request, code, None, contact.as_deref(), body);
+        ctx.txl.send_response(ctx.now, server, relayed.clone());
+        if invite_2xx {
+            if let Some(d) = call.dialogs[to.index()].as_mut() {
+                d.refresh_target(&response.headers);
+            }
+            call.ack_owed[to.index()] = headers::cseq(&response.headers).map(|(n, _)| n).ok();
+            let cseq = headers::cseq(&request.headers).map(|(n, _)| n).unwrap_or(0);
+            let destination = call.dialogs[from.index()].as_ref().map_or(call.caller_source, |d| d.peer);
+            self.arm_retransmit(ctx.now, call_id, from, relayed, destination, cseq);
+        }
+    }
+
+    fn agent_invite_response(&mut self, ctx: &mut Ctx<'_>, call_id: u64, response: Response) {
+        let code = response.status_code.code();
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        if code < 200 {
+            call.agent_provisional = true;
+            if call.cancel_pending {
+                self.cancel_agent(ctx, call_id);
+                return;
+            }
+            if code == 100 || !matches!(call.state, CallState::Trying | CallState::Early) {
+                return;
+            }
+            if headers::to_tag(&response.headers).is_some() && call.dialogs[Side::Agent.index()].is_none() {
+                call.dialogs[Side::Agent.index()] =
+                    Dialog::as_uac(&call.agent_invite, &response, call.agent_destination).ok();
+            }
+            call.state = CallState::Early;
+            let contact = self.local.contact(call.caller_source.transport);
+            let body = build::body_of(&response.headers, &response.body);
+            let relayed = build::response(&call.caller_invite, code, Some(&call.caller_tag), Some(&contact), body);
+            ctx.txl.send_response(ctx.now, call.caller_tx, relayed);
+            return;
+        }
+        if code >= 300 {
+            if matches!(call.state, CallState::Trying | CallState::Early) {
+                let code = if call.timed_out { 408 } else { code };
+                let relayed = build::response(&call.caller_invite, code, Some(&call.caller_tag), None, None);
+                ctx.txl.send_response(ctx.now, call.caller_tx, relayed);
+            }
+            tracing::debug!(call = call_id, code, "agent refused");
+            self.remove_call(call_id);
+            return;
+        }
+        // 2xx: the agent's dialog is confirmed (a retransmission re-sends our ACK).
+        if let Some(ack) = call.ack_sent[Side::Agent.index()].clone() {
+            ctx.txl.send_stateless(SipMessage::Request(ack), call.agent_destination);
+            return;
+        }
+        if call.ack_owed[Side::Agent.index()].is_some() {
+            return; // still waiting for the caller's ACK
+        }
+        let agent_dialog = Dialog::as_uac(&call.agent_invite, &response, call.agent_destination).ok();
+        call.dialogs[Side::Agent.index()] = agent_dialog;
+        call.ack_owed[Side::Agent.index()] = Some(1);
+        if call.state == CallState::Ending {
+            // The caller is gone: confirm and end the agent's dialog.
+            send_ack(ctx, &self.local, call, Side::Agent, 1, None);
+            self.hang_up(ctx, call_id, Side::Agent);
+            return;
+        }
+        let contact = self.local.contact(call.caller_source.transport);
+        let body = build::body_of(&response.headers, &response.body);
+        let answer = build::response(&call.caller_invite, code, Some(&call.caller_tag), Some(&contact), body);
+        call.dialogs[Side::Caller.index()] = Dialog::as_uas(&call.caller_invite, &call.caller_tag, call.caller_source).ok();
+        call.state = CallState::Answered;
+        ctx.txl.send_response(ctx.now, call.caller_tx, answer.clone());
+        let destination = signaling::headers::response_destination(&call.caller_invite.headers, call.caller_source);
+        let cseq = headers::cseq(&call.caller_invite.headers).map(|(n, _)| n).unwrap_or(0);
+        tracing::debug!(call = call_id, "answered");
+        self.arm_retransmit(ctx.now, call_id, Side::Caller, answer, destination, cseq);
+    }
+
+    fn arm_retransmit(&mut self, now: Instant, call_id: u64, side: Side, response: Response, to: Peer, cseq: u32) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        if to.transport.is_reliable() {
+            // Reliable transports carry the 2xx; Timer H-like wait only.
+            call.retransmit[side.index()] = Some(Retransmit {
+                response,
+                destination: to,
+                cseq,
+                interval: 64 * self.t1,
+                next: now + 64 * self.t1,
+                give_up: now + 64 * self.t1,
+            });
+        } else {
+            call.retransmit[side.index()] = Some(Retransmit {
+                response,
+                destination: to,
+                cseq,
+                interval: self.t1,
+                next: now + self.t1,
+                give_up: now + 64 * self.t1,
+            });
+        }
+        let next = now + if to.transport.is_reliable() { 64 * self.t1 } else { self.t1 };
+        self.timers.push(Reverse((next, call_id, side)));
+    }
+
+    /// A response that matched no transaction: a 2xx retransmitted after our
+    /// INVITE transaction ended needs our ACK again.
+    pub(crate) fn stray_response(&mut self, ctx: &mut Ctx<'_>, response: Response) {
+        let Some(key) = signaling::dialog::DialogId::of_incoming_response(&response) else { return };
+        let Some(&(call_id, side)) = self.dialogs.get(&(key.call_id, key.local_tag)) else { return };
+        let Some(call) = self.calls.get(&call_id) else { return };
+        if let (Some(ack), Some(dialog)) = (&call.ack_sent[side.index()], &call.dialogs[side.index()]) {
+            ctx.txl.send_stateless(SipMessage::Request(ack.clone()), dialog.peer);
+        }
+    }
+
+    /// A client transaction timed out.
+    pub(crate) fn transaction_timeout(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, timer: Timer) {
+        let Some((call_id, role)) = self.clients.get(&id) else { return };
+        let call_id = *call_id;
+        match (role, timer) {
+            (ClientRole::Invite, Timer::C) => {
+                if let Some(call) = self.calls.get_mut(&call_id) {
+                    call.timed_out = true;
+                }
+                self.cancel_agent(ctx, call_id);
+            }
+            (ClientRole::Invite, _) => {
+                if let Some(call) = self.calls.get(&call_id) {
+                    if matches!(call.state, CallState::Trying | CallState::Early) {
+                        let r = build::response(&call.caller_invite, 408, Some(&call.caller_tag), None, None);
+                        ctx.txl.send_response(ctx.now, call.caller_tx, r);
+                    }
+                }
+                self.remove_call(call_id);
+            }
+            (ClientRole::Relay { server, request, .. }, _) => {
+                let response = build::response(request, 408, None, None, None);
+                ctx.txl.send_response(ctx.now, *server, response);
+                self.clients.remove(&id);
+            }
+            (ClientRole::Cancel | ClientRole::Bye, _) => {}
+        }
+    }
+
+    /// A transaction ended: forget its mapping.
+    pub(crate) fn transaction_terminated(&mut self, id: TransactionId) {
+        self.clients.remove(&id);
+        self.invites.remove(&id);
+    }
+
+    /// Ends the call: BYE to `to` (ACKing first if its 2xx is still owed an
+    /// ACK), then forgets it.
+    fn hang_up(&mut self, ctx: &mut Ctx<'_>, call_id: u64, to: Side) {
+        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        if let Some(owed) = call.ack_owed[to.index()].take() {
+            send_ack(ctx, &self.local, call, to, owed, None);
+        }
+        if let Some(dialog) = call.dialogs[to.index()].as_mut() {
+            let via = self.local.via(dialog.peer.transport);
+            let contact = self.local.contact(dialog.peer.transport);
+            if let Ok(bye) = dialog.request(Method::Bye, &via, &contact, None, None) {
+                let tx = ctx.txl.send_request(ctx.now, bye, dialog.peer);
+                self.clients.insert(tx, (call_id, ClientRole::Bye));
+            }
+        }
+        self.remove_call(call_id);
+    }
+
+    fn remove_call(&mut self, call_id: u64) {
+        if let Some(call) = self.calls.remove(&call_id) {
+            self.dialogs.retain(|_, (c, _)| *c != call_id);
+            self.invites.remove(&call.caller_tx);
+        }
+    }
+
+    /// Fires due 2xx retransmissions; gives up after 64*T1 without an ACK
+    /// and ends the call, as section 13.3.1.4 says.
+    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(&Reverse((at, call_id, side))) = self.timers.peek() {
+            if at > ctx.now {
+                break;
+            }
+            self.timers.pop();
+            let Some(call) = self.calls.get_mut(&call_id) else { continue };
+            let Some(r) = call.retransmit[side.index()].as_mut() else { continue };
+            if r.next > ctx.now {
+                continue;
+            }
+            if ctx.now >= r.give_up {
+                call.retransmit[side.index()] = None;
+                tracing::info!(call = call_id, ?side, "no ACK for 2xx: ending the call");
+                self.hang_up(ctx, call_id, side.other());
+                continue;
+            }
+            ctx.txl.send_stateless(SipMessage::Response(r.response.clone()), r.destination);
+            r.interval = (r.interval * 2).min(self.t2);
+            r.next = (ctx.now + r.interval).min(r.give_up);
+            self.timers.push(Reverse((r.next, call_id, side)));
+        }
+    }
+
+    /// When [`B2bua::handle_timeout`] is due next.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+}
+
+/// ACKs a 2xx on `side` for the INVITE with CSeq `cseq`.
+fn send_ack(ctx: &mut Ctx<'_>, local: &Local, call: &mut Call, side: Side, cseq: u32, body: Option<(String, Vec<u8>)>) {
+    let Some(dialog) = call.dialogs[side.index()].as_mut() else { return };
+    let via = local.via(dialog.peer.transport);
+    let contact = local.contact(dialog.peer.transport);
+    let body_ref = body.as_ref().map(|(t, b)| (t.as_str(), b.clone()));
+    if let Ok(ack) = dialog.request(Method::Ack, &via, &contact, Some(cseq), body_ref) {
+        ctx.txl.send_stateless(SipMessage::Request(ack.clone()), dialog.peer);
+        call.ack_sent[side.index()] = Some(ack);
+    }
+}
+
+/// (Call-ID, our tag) of a request received in a dialog.
+fn dialog_key(request: &Request) -> Option<(String, String)> {
+    let call_id = headers::call_id(&request.headers).ok()?;
+    let tag = headers::to_tag(&request.headers)?;
+    Some((call_id.to_owned(), tag.to_owned()))
+}

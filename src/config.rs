@@ -1,0 +1,425 @@
+//! Configuration: one TOML file, every key documented in [`EXAMPLE`].
+//!
+//! Loading refuses unknown keys and bad values with the file, the key path and
+//! the reason, so a typo never silently runs a default.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use signaling::auth::DigestAlgorithm;
+
+/// The commented example printed by `switchboard config example`. It is also
+/// the demo configuration (with generated agent passwords), so it always parses.
+pub(crate) const EXAMPLE: &str = include_str!("config_example.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// SIP transports and timers.
+    pub(crate) sip: Sip,
+    /// Registrar and digest authentication.
+    #[serde(default)]
+    pub(crate) registrar: Registrar,
+    /// HTTP server (health, metrics, API).
+    #[serde(default)]
+    pub(crate) http: Http,
+    /// Agent accounts.
+    #[serde(default)]
+    pub(crate) agents: Vec<Agent>,
+    /// Trusted trunks.
+    #[serde(default)]
+    pub(crate) trunks: Vec<Trunk>,
+    /// Logging.
+    #[serde(default)]
+    pub(crate) log: Log,
+}
+
+/// `[sip]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Sip {
+    /// UDP listen addresses.
+    #[serde(default)]
+    pub(crate) listen_udp: Vec<SocketAddr>,
+    /// TCP listen addresses.
+    #[serde(default)]
+    pub(crate) listen_tcp: Vec<SocketAddr>,
+    /// Our SIP domain: digest realm and host part of our URIs.
+    pub(crate) domain: String,
+    /// Largest SIP message accepted, in bytes.
+    #[serde(default = "default_max_message_size")]
+    pub(crate) max_message_size: usize,
+    /// Most calls in progress; further INVITEs get 503 with Retry-After.
+    #[serde(default = "default_max_calls")]
+    pub(crate) max_calls: usize,
+    /// RFC 3261 timers.
+    #[serde(default)]
+    pub(crate) timers: Timers,
+}
+
+/// `[sip.timers]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Timers {
+    /// T1, the round-trip estimate, in ms.
+    #[serde(default = "default_t1")]
+    pub t1_ms: u64,
+    /// T2, the retransmission cap, in ms.
+    #[serde(default = "default_t2")]
+    pub t2_ms: u64,
+    /// T4, the network lifetime of a message, in ms.
+    #[serde(default = "default_t4")]
+    pub t4_ms: u64,
+    /// Timer C: an INVITE with a provisional answer but no final one is cancelled after this, in s.
+    #[serde(default = "default_timer_c")]
+    pub(crate) timer_c_secs: u64,
+}
+
+/// `[registrar]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Registrar {
+    /// Shortest registration accepted (shorter ones get 423 with Min-Expires), in s.
+    #[serde(default = "default_min_expires")]
+    pub(crate) min_expires: u32,
+    /// Longest registration granted, in s.
+    #[serde(default = "default_max_expires")]
+    pub(crate) max_expires: u32,
+    /// Registration length when the phone does not ask, in s.
+    #[serde(default = "default_expires")]
+    pub(crate) default_expires: u32,
+    /// How long a digest nonce is valid before `stale=true`, in s.
+    #[serde(default = "default_nonce_lifetime")]
+    pub(crate) nonce_lifetime_secs: u64,
+    /// Digest algorithms offered, in order of preference.
+    #[serde(default = "default_algorithms")]
+    pub(crate) algorithms: Vec<AlgorithmName>,
+}
+
+/// A digest algorithm name in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) enum AlgorithmName {
+    /// RFC 7616 / RFC 8760 SHA-256.
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    /// RFC 2617 MD5, for phones that know nothing else.
+    #[serde(rename = "MD5")]
+    Md5,
+}
+
+impl From<AlgorithmName> for DigestAlgorithm {
+    fn from(a: AlgorithmName) -> Self {
+        match a {
+            AlgorithmName::Sha256 => DigestAlgorithm::Sha256,
+            AlgorithmName::Md5 => DigestAlgorithm::Md5,
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Http {
+    /// Listen address of the HTTP server.
+    #[serde(default = "default_http_listen")]
+    pub(crate) listen: SocketAddr,
+}
+
+/// `[[agents]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Agent {
+    /// Extension: the SIP user name and the number that rings this agent.
+    pub(crate) extension: String,
+    /// Display name.
+    #[serde(default)]
+    pub(crate) name: String,
+    /// Digest password. Absent: one is generated at start-up and printed.
+    pub(crate) password: Option<String>,
+}
+
+/// `[[trunks]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Trunk {
+    /// Name, for logs and call records.
+    pub(crate) name: String,
+    /// Source addresses trusted to send calls without digest authentication.
+    pub(crate) addresses: Vec<IpAddr>,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Log {
+    /// A tracing filter, e.g. `info` or `signaling=debug,info`.
+    #[serde(default = "default_log_level")]
+    pub(crate) level: String,
+}
+
+fn default_max_message_size() -> usize {
+    65_535
+}
+fn default_max_calls() -> usize {
+    10_000
+}
+fn default_t1() -> u64 {
+    500
+}
+fn default_t2() -> u64 {
+    4_000
+}
+fn default_t4() -> u64 {
+    5_000
+}
+fn default_timer_c() -> u64 {
+    180
+}
+fn default_min_expires() -> u32 {
+    60
+}
+fn default_max_expires() -> u32 {
+    7_200
+}
+fn default_expires() -> u32 {
+    3_600
+}
+fn default_nonce_lifetime() -> u64 {
+    300
+}
+fn default_algorithms() -> Vec<AlgorithmName> {
+    vec![AlgorithmName::Sha256, AlgorithmName::Md5]
+}
+fn default_http_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers { t1_ms: default_t1(), t2_ms: default_t2(), t4_ms: default_t4(), timer_c_secs: default_timer_c() }
+    }
+}
+
+impl Default for Registrar {
+    fn default() -> Self {
+        Registrar {
+            min_expires: default_min_expires(),
+            max_expires: default_max_expires(),
+            default_expires: default_expires(),
+            nonce_lifetime_secs: default_nonce_lifetime(),
+            algorithms: default_algorithms(),
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http { listen: default_http_listen() }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: default_log_level() }
+    }
+}
+
+/// A configuration that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigError {
+    /// The file, or `<embedded demo>`.
+    pub(crate) file: String,
+    /// The key path, e.g. `sip.timers.t1_ms`.
+    pub(crate) key: String,
+    /// Line and column, when the TOML parser knows them.
+    pub(crate) position: Option<(usize, usize)>,
+    /// The reason.
+    pub(crate) reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((line, col)) = self.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": key `{}`: {}", self.key, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            key: String::new(),
+            position: None,
+            reason: e.to_string(),
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// Parses and checks configuration text; `file` names it in errors.
+    pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let error = |key: String, position, reason: String| ConfigError { file: file.to_owned(), key, position, reason };
+        let deserializer = toml::Deserializer::new(text);
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let position = inner.span().map(|span| line_col(text, span.start));
+            error(if key == "." { String::new() } else { key }, position, inner.message().to_owned())
+        })?;
+        config.validate().map_err(|(key, reason)| error(key, None, reason))?;
+        Ok(config)
+    }
+
+    /// The embedded demo configuration.
+    pub(crate) fn demo() -> Config {
+        // The example is checked by a unit test, so this cannot fail in a build.
+        Config::parse(EXAMPLE, "<embedded demo>").unwrap_or_else(|e| panic!("embedded demo configuration: {e}"))
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let t = &self.sip.timers;
+        if t.t1_ms == 0 {
+            return Err(("sip.timers.t1_ms".into(), "must be above 0".into()));
+        }
+        if t.t2_ms < t.t1_ms {
+            return Err(("sip.timers.t2_ms".into(), "must be at least t1_ms".into()));
+        }
+        if self.sip.listen_udp.is_empty() && self.sip.listen_tcp.is_empty() {
+            return Err(("sip.listen_udp".into(), "no SIP listen address (listen_udp and listen_tcp are empty)".into()));
+        }
+        if !(1024..=1_048_576).contains(&self.sip.max_message_size) {
+            return Err(("sip.max_message_size".into(), "must be between 1024 and 1048576".into()));
+        }
+        if self.sip.domain.trim().is_empty() {
+            return Err(("sip.domain".into(), "must not be empty".into()));
+        }
+        let r = &self.registrar;
+        if r.min_expires == 0 || r.min_expires > r.max_expires {
+            return Err(("registrar.min_expires".into(), "must be above 0 and at most max_expires".into()));
+        }
+        if !(r.min_expires..=r.max_expires).contains(&r.default_expires) {
+            return Err(("registrar.default_expires".into(), "must be between min_expires and max_expires".into()));
+        }
+        if r.algorithms.is_empty() {
+            return Err(("registrar.algorithms".into(), "needs at least one algorithm".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, agent) in self.agents.iter().enumerate() {
+            let key = format!("agents[{i}].extension");
+            if agent.extension.is_empty() || !agent.extension.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_') {
+                return Err((key, format!("`{}` is not a valid SIP user name", agent.extension)));
+            }
+            if !seen.insert(agent.extension.as_str()) {
+                return Err((key, format!("extension `{}` is defined twice", agent.extension)));
+            }
+            if agent.password.as_deref().is_some_and(str::is_empty) {
+                return Err((format!("agents[{i}].password"), "must not be empty (leave it out to generate one)".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills in generated passwords for agents without one; returns the
+    /// extensions and passwords it generated, to print at start-up.
+    pub(crate) fn generate_missing_passwords(&mut self) -> Vec<(String, String)> {
+        use rand::distributions::{Alphanumeric, DistString};
+        let mut generated = Vec::new();
+        for agent in &mut self.agents {
+            if agent.password.is_none() {
+                let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 12);
+                generated.push((agent.extension.clone(), password.clone()));
+                agent.password = Some(password);
+            }
+        }
+        generated
+    }
+
+    /// Transaction timer values.
+    pub(crate) fn timer_config(&self) -> signaling::transaction::TimerConfig {
+        let t = &self.sip.timers;
+        signaling::transaction::TimerConfig {
+            t1: Duration::from_millis(t.t1_ms),
+            t2: Duration::from_millis(t.t2_ms),
+            t4: Duration::from_millis(t.t4_ms),
+            timer_c: Duration::from_secs(t.timer_c_secs),
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_the_demo_and_parses() {
+        let config = Config::demo();
+        assert_eq!(config.sip.listen_udp, ["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(config.sip.listen_tcp, ["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(config.http.listen, "127.0.0.1:8080".parse().unwrap());
+        assert!(config.agents.len() >= 2);
+        assert!(config.agents.iter().all(|a| a.password.is_none()), "demo passwords are generated");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_file_key_and_position() {
+        let text = EXAMPLE.replace("[sip.timers]", "[sip.timers]\nt9_ms = 3");
+        let err = Config::parse(&text, "switchboard.toml").unwrap_err();
+        assert_eq!(err.key, "sip.timers");
+        assert!(err.reason.contains("unknown field `t9_ms`"), "{err}");
+        assert!(err.to_string().starts_with("switchboard.toml:"), "{err}");
+        assert!(err.position.is_some());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let text = EXAMPLE.replace("t1_ms = 500", "t1_ms = \"fast\"");
+        let err = Config::parse(&text, "f.toml").unwrap_err();
+        assert_eq!(err.key, "sip.timers.t1_ms", "{err}");
+        let text = EXAMPLE.replace("t2_ms = 4000", "t2_ms = 100");
+        let err = Config::parse(&text, "f.toml").unwrap_err();
+        assert_eq!((err.key.as_str(), err.reason.as_str()), ("sip.timers.t2_ms", "must be at least t1_ms"));
+        let text = EXAMPLE.replace("listen_udp = [\"127.0.0.1:5060\"]", "listen_udp = [\"localhost\"]");
+        let err = Config::parse(&text, "f.toml").unwrap_err();
+        assert_eq!(err.key, "sip.listen_udp[0]", "{err}");
+        let text = EXAMPLE.replace("algorithms = [\"SHA-256\", \"MD5\"]", "algorithms = [\"SHA-1\"]");
+        let err = Config::parse(&text, "f.toml").unwrap_err();
+        assert_eq!(err.key, "registrar.algorithms[0]", "{err}");
+    }
+
+    #[test]
+    fn duplicate_extensions_are_refused() {
+        let text = format!("{EXAMPLE}\n[[agents]]\nextension = \"1001\"\n");
+        let err = Config::parse(&text, "f.toml").unwrap_err();
+        assert!(err.key.starts_with("agents["), "{err}");
+        assert!(err.reason.contains("defined twice"));
+    }
+
+    #[test]
+    fn missing_passwords_are_generated() {
+        let mut config = Config::demo();
+        let generated = config.generate_missing_passwords();
+        assert_eq!(generated.len(), config.agents.len());
+        assert!(generated.iter().all(|(_, p)| p.len() == 12));
+        assert!(config.agents.iter().all(|a| a.password.is_some()));
+    }
+}

@@ -1,0 +1,90 @@
+//! The HTTP server: /health for load balancers, /metrics for Prometheus, and
+//! the JSON API under /api.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::server::Query;
+
+#[derive(Clone)]
+struct AppState {
+    queries: mpsc::Sender<Query>,
+    metrics: PrometheusHandle,
+}
+
+/// Installs the Prometheus recorder for the `metrics` facade.
+pub(crate) fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    Ok(PrometheusBuilder::new().install_recorder()?)
+}
+
+/// Serves until the listener fails.
+pub(crate) async fn serve(listener: tokio::net::TcpListener, queries: mpsc::Sender<Query>, metrics: PrometheusHandle) {
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(prometheus))
+        .route("/api/registrations", get(registrations))
+        .fallback(not_found)
+        .with_state(AppState { queries, metrics });
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(%e, "HTTP server stopped");
+    }
+}
+
+#[derive(Serialize)]
+struct ApiError {
+    code: &'static str,
+    message: String,
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    (status, Json(ApiError { code, message: message.into() })).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn prometheus(State(state): State<AppState>) -> String {
+    state.metrics.render()
+}
+
+#[derive(Serialize)]
+struct RegistrationView {
+    aor: String,
+    contact: String,
+    expires: u32,
+    source: String,
+    user_agent: Option<String>,
+}
+
+async fn registrations(State(state): State<AppState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if state.queries.send(Query::Registrations(tx)).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the SIP core is not running");
+    }
+    match rx.await {
+        Ok(list) => Json(
+            list.into_iter()
+                .map(|r| RegistrationView {
+                    aor: r.aor,
+                    contact: r.contact,
+                    expires: r.expires_in,
+                    source: r.source.to_string(),
+                    user_agent: r.user_agent,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the SIP core did not answer"),
+    }
+}

@@ -1,0 +1,112 @@
+//! `switchboard`: a SIP softswitch for contact centres.
+
+mod b2bua;
+mod config;
+mod http;
+mod server;
+mod switch;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "A SIP softswitch for contact centres")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the switch. Without --config, runs the embedded demo configuration.
+    Serve {
+        /// Configuration file (TOML); `switchboard config example` prints one.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Prints a complete, commented example configuration.
+    Example,
+    /// Checks a configuration file and reports the first problem.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{}", config::EXAMPLE);
+            std::process::ExitCode::SUCCESS
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => serve(config),
+    }
+}
+
+fn serve(path: Option<PathBuf>) -> std::process::ExitCode {
+    let mut config = match &path {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        None => Config::demo(),
+    };
+    init_logging(&config.log.level);
+    let generated = config.generate_missing_passwords();
+    if path.is_none() {
+        println!("Running the embedded demo configuration (`switchboard config example` prints it).");
+    }
+    if !generated.is_empty() {
+        println!("Agent accounts (generated passwords, valid until restart):");
+        for (extension, password) in &generated {
+            println!("  sip:{extension}@{}  password {password}", config.sip.domain);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}

@@ -1,0 +1,114 @@
+//! The async shell: binds the sockets, runs the SIP core on one task and the
+//! HTTP server beside it. The core is fed from the network's channel and
+//! woken at its next deadline; nothing else touches its state, so no lock is
+//! held anywhere across an await.
+
+use std::time::Instant;
+
+use anyhow::Context as _;
+use signaling::message::Limits;
+use signaling::net::{NetEvent, Network};
+use signaling::registrar::Registration;
+use signaling::transport::Transport;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::http;
+use crate::switch::Switch;
+
+/// Requests from the HTTP side to the core.
+#[derive(Debug)]
+pub(crate) enum Query {
+    /// Current registrations.
+    Registrations(oneshot::Sender<Vec<Registration>>),
+}
+
+/// Runs the switch until ctrl-c or SIGTERM.
+pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
+    let limits = Limits { max_message_size: config.sip.max_message_size, ..Limits::default() };
+    let (events_tx, mut events) = mpsc::channel::<NetEvent>(16_384);
+    let network = Network::bind(&config.sip.listen_udp, &config.sip.listen_tcp, limits, events_tx)
+        .await
+        .context("binding SIP sockets")?;
+    let udp = network.local_addr(Transport::Udp);
+    let tcp = network.local_addr(Transport::Tcp);
+    let mut switch = Switch::new(&config, udp, tcp, Instant::now());
+    let (query_tx, mut queries) = mpsc::channel::<Query>(64);
+    let metrics = http::install_metrics()?;
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    tokio::spawn(http::serve(listener, query_tx, metrics));
+    tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");
+
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let deadline = switch.poll_timeout();
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                let now = Instant::now();
+                handle(&mut switch, now, event);
+                // Drain what is already queued before looking at timers again.
+                while let Ok(event) = events.try_recv() {
+                    handle(&mut switch, now, event);
+                }
+            }
+            _ = sleep_until(deadline) => switch.handle_timeout(Instant::now()),
+            Some(query) = queries.recv() => answer(&switch, query),
+            _ = &mut shutdown => {
+                tracing::info!("shutting down");
+                break;
+            }
+        }
+        while let Some(transmit) = switch.poll_transmit() {
+            network.send(transmit);
+        }
+        let (transactions, bindings, calls) = switch.gauges();
+        metrics::gauge!("sip_transactions").set(transactions as f64);
+        metrics::gauge!("sip_registrations").set(bindings as f64);
+        metrics::gauge!("calls_active").set(calls as f64);
+    }
+    Ok(())
+}
+
+fn handle(switch: &mut Switch, now: Instant, event: NetEvent) {
+    match event {
+        NetEvent::Message { message, source } => switch.handle_message(now, message, source),
+        NetEvent::Malformed { bytes, error, source } => switch.handle_malformed(&bytes, &error, source),
+    }
+}
+
+fn answer(switch: &Switch, query: Query) {
+    match query {
+        Query::Registrations(reply) => {
+            let _ = reply.send(switch.registrations(Instant::now()));
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,296 @@
+//! The SIP core of the switch, sans-IO: messages and the time in, transmits
+//! and the next deadline out. It owns the transaction layer, the registrar,
+//! digest authentication and the B2BUA, and routes each request to them.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rsip::headers::{self as h, Header, UntypedHeader};
+use rsip::{Method, Request, SipMessage};
+use signaling::auth::{AuthOutcome, DigestAuthenticator, DigestConfig};
+use signaling::message::{self, MessageError};
+use signaling::registrar::{Registrar, RegistrarConfig, Registration};
+use signaling::transaction::{TransactionEvent, TransactionId, TransactionLayer};
+use signaling::transport::{Peer, Transmit};
+use signaling::{headers, response::response_for};
+
+use crate::b2bua::{self, Admission, B2bua, Ctx, Local, Target, ALLOW};
+use crate::config::Config;
+
+/// An agent account as the core needs it.
+#[derive(Debug, Clone)]
+struct Account {
+    password: String,
+}
+
+/// Which header carries credentials: registrars challenge with 401, a UAS
+/// taking calls acts like a proxy and challenges with 407.
+#[derive(Debug, Clone, Copy)]
+enum Challenge {
+    Www,
+    Proxy,
+}
+
+/// The SIP core. See the module docs.
+pub(crate) struct Switch {
+    txl: TransactionLayer,
+    registrar: Registrar,
+    auth: DigestAuthenticator,
+    b2bua: B2bua,
+    accounts: HashMap<String, Account>,
+    trunks: Vec<IpAddr>,
+    domain: String,
+    /// Stateless answers built outside the transaction layer.
+    outbox: VecDeque<Transmit>,
+}
+
+impl Switch {
+    /// A core for `config` (passwords filled in), whose sockets are `local`.
+    pub(crate) fn new(config: &Config, udp: Option<std::net::SocketAddr>, tcp: Option<std::net::SocketAddr>, now: Instant) -> Switch {
+        let timers = config.timer_config();
+        let r = &config.registrar;
+        let digest = DigestConfig {
+            realm: config.sip.domain.clone(),
+            algorithms: r.algorithms.iter().map(|&a| a.into()).collect(),
+            nonce_lifetime: Duration::from_secs(r.nonce_lifetime_secs),
+        };
+        let local = Local { udp, tcp, domain: config.sip.domain.clone() };
+        Switch {
+            txl: TransactionLayer::new(timers),
+            registrar: Registrar::new(RegistrarConfig {
+                min_expires: r.min_expires,
+                max_expires: r.max_expires,
+                default_expires: r.default_expires,
+            }),
+            auth: DigestAuthenticator::new(digest, now),
+            b2bua: B2bua::new(local, timers.t1, timers.t2, config.sip.max_calls),
+            accounts: config
+                .agents
+                .iter()
+                .map(|a| (a.extension.clone(), Account { password: a.password.clone().unwrap_or_default() }))
+                .collect(),
+            trunks: config.trunks.iter().flat_map(|t| t.addresses.iter().copied()).collect(),
+            domain: config.sip.domain.clone(),
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// A parsed message from the network.
+    pub(crate) fn handle_message(&mut self, now: Instant, message: SipMessage, source: Peer) {
+        match message {
+            SipMessage::Request(mut request) => {
+                if let Err(error) = message::validate_request(&request) {
+                    let raw = request.to_string().into_bytes();
+                    self.handle_malformed(&raw, &error, source);
+                    return;
+                }
+                headers::stamp_received(&mut request.headers, source);
+                self.txl.handle_message(now, SipMessage::Request(request), source);
+            }
+            SipMessage::Response(response) => {
+                if message::validate_response(&response).is_err() {
+                    metrics::counter!("sip_messages_malformed_total", "kind" => "response").increment(1);
+                    return;
+                }
+                self.txl.handle_message(now, SipMessage::Response(response), source);
+            }
+        }
+        self.process_events(now);
+    }
+
+    /// Bytes that did not make a valid message: a 400 where one can be
+    /// addressed, and always a count.
+    pub(crate) fn handle_malformed(&mut self, bytes: &[u8], error: &MessageError, source: Peer) {
+        metrics::counter!("sip_messages_malformed_total", "kind" => "request").increment(1);
+        tracing::debug!(%source, %error, "malformed message");
+        if let Some(answer) = message::bad_request(bytes, error) {
+            self.outbox.push_back(Transmit { destination: source, payload: answer.into() });
+        }
+    }
+
+    /// Fires due timers.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.txl.handle_timeout(now);
+        self.b2bua.handle_timeout(&mut Ctx { now, txl: &mut self.txl });
+        if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
+            self.registrar.expire(now);
+        }
+        if self.auth.poll_timeout().is_some_and(|t| t <= now) {
+            self.auth.purge(now);
+        }
+        self.process_events(now);
+    }
+
+    /// When [`Switch::handle_timeout`] is due next.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        [self.txl.poll_timeout(), self.b2bua.poll_timeout(), self.registrar.poll_timeout(), self.auth.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next message to send.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front().or_else(|| self.txl.poll_transmit())
+    }
+
+    /// Current registrations, for the API.
+    pub(crate) fn registrations(&self, now: Instant) -> Vec<Registration> {
+        self.registrar.registrations(now)
+    }
+
+    /// Gauges for /metrics.
+    pub(crate) fn gauges(&self) -> (usize, usize, usize) {
+        (self.txl.len(), self.registrar.binding_count(), self.b2bua.len())
+    }
+
+    fn process_events(&mut self, now: Instant) {
+        while let Some(event) = self.txl.poll_event() {
+            let mut ctx = Ctx { now, txl: &mut self.txl };
+            match event {
+                TransactionEvent::Request { id, request, source } => self.request(now, id, request, source),
+                TransactionEvent::Ack { request, .. } => self.b2bua.ack(&mut ctx, request),
+                TransactionEvent::Response { id, response } => self.b2bua.response(&mut ctx, id, response),
+                TransactionEvent::StrayResponse { response, .. } => self.b2bua.stray_response(&mut ctx, response),
+                TransactionEvent::Timeout { id, timer } => self.b2bua.transaction_timeout(&mut ctx, id, timer),
+                TransactionEvent::Terminated { id } => self.b2bua.transaction_terminated(id),
+            }
+        }
+    }
+
+    fn respond(&mut self, now: Instant, id: TransactionId, request: &Request, code: u16) {
+        let tag = headers::to_tag(&request.headers).is_none().then(headers::new_tag);
+        let response = response_for(request, code.into(), tag.as_deref());
+        self.txl.send_response(now, id, response);
+    }
+
+    fn request(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
+        metrics::counter!("sip_requests_total", "method" => request.method.to_string()).increment(1);
+        let in_dialog = headers::to_tag(&request.headers).is_some();
+        match request.method {
+            Method::Register => self.register(now, id, request, source),
+            Method::Cancel => {
+                let invite = self.txl.invite_for_cancel(id);
+                self.respond(now, id, &request, if invite.is_some() { 200 } else { 481 });
+                if let Some(invite) = invite {
+                    self.b2bua.cancel(&mut Ctx { now, txl: &mut self.txl }, invite);
+                }
+            }
+            _ if in_dialog => self.b2bua.in_dialog_request(&mut Ctx { now, txl: &mut self.txl }, id, request),
+            Method::Options => {
+                let mut response = response_for(&request, 200.into(), Some(&headers::new_tag()));
+                response.headers.push(Header::Allow(h::Allow::new(ALLOW)));
+                response.headers.push(Header::Accept(h::Accept::new("application/sdp")));
+                response.headers.push(Header::Supported(h::Supported::new("")));
+                self.txl.send_response(now, id, response);
+            }
+            Method::Invite => self.invite(now, id, request, source),
+            Method::Bye | Method::Info | Method::Update | Method::PRack => self.respond(now, id, &request, 481),
+            _ => {
+                let mut response = response_for(&request, 405.into(), Some(&headers::new_tag()));
+                response.headers.push(Header::Allow(h::Allow::new(ALLOW)));
+                self.txl.send_response(now, id, response);
+            }
+        }
+    }
+
+    /// Digest check; answers the challenge itself and returns `None` when
+    /// the request is not authenticated.
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Request,
+        kind: Challenge,
+    ) -> Option<String> {
+        let credentials = request.headers.iter().find_map(|x| match (kind, x) {
+            (Challenge::Www, Header::Authorization(a)) => Some(a.value().to_owned()),
+            (Challenge::Proxy, Header::ProxyAuthorization(a)) => Some(a.value().to_owned()),
+            _ => None,
+        });
+        let stale = match credentials {
+            None => false,
+            Some(value) => {
+                let accounts = &self.accounts;
+                let method = request.method.to_string();
+                match self.auth.verify(now, &method, &value, |user| accounts.get(user).map(|a| a.password.clone())) {
+                    AuthOutcome::Authenticated { username } => return Some(username),
+                    AuthOutcome::Stale => true,
+                    AuthOutcome::Rejected(reason) => {
+                        metrics::counter!("sip_auth_failures_total").increment(1);
+                        tracing::info!(%reason, "authentication failed");
+                        false
+                    }
+                }
+            }
+        };
+        let code = match kind {
+            Challenge::Www => 401,
+            Challenge::Proxy => 407,
+        };
+        let mut response = response_for(request, code.into(), Some(&headers::new_tag()));
+        for value in self.auth.challenge(now, stale) {
+            response.headers.push(match kind {
+                Challenge::Www => Header::WwwAuthenticate(h::WwwAuthenticate::new(value)),
+                Challenge::Proxy => Header::ProxyAuthenticate(h::ProxyAuthenticate::new(value)),
+            });
+        }
+        self.txl.send_response(now, id, response);
+        None
+    }
+
+    fn register(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
+        let to = headers::to_value(&request.headers).map(headers::uri_of).unwrap_or_default();
+        let Some(user) = headers::user_of(to).map(str::to_owned) else {
+            return self.respond(now, id, &request, 404);
+        };
+        if !self.accounts.contains_key(&user) {
+            return self.respond(now, id, &request, 404);
+        }
+        let Some(username) = self.authenticate(now, id, &request, Challenge::Www) else { return };
+        if username != user {
+            // Section 10.3 step 3: the authenticated user may not bind another's AOR.
+            return self.respond(now, id, &request, 403);
+        }
+        let response = self.registrar.handle_register(now, &user, &request, source);
+        tracing::debug!(aor = %user, %source, code = response.status_code.code(), "register");
+        self.txl.send_response(now, id, response);
+    }
+
+    fn invite(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
+        let trusted = self.trunks.contains(&source.addr.ip());
+        if !trusted && self.authenticate(now, id, &request, Challenge::Proxy).is_none() {
+            return;
+        }
+        let uri = request.uri.to_string();
+        let Some(number) = headers::user_of(&uri).map(str::to_owned) else {
+            return self.respond(now, id, &request, 404);
+        };
+        if !self.accounts.contains_key(&number) {
+            metrics::counter!("sip_calls_rejected_total", "reason" => "unknown_number").increment(1);
+            return self.respond(now, id, &request, 404);
+        }
+        // Several devices of one agent would be forked to in parallel; until
+        // then the most recent, highest-q contact rings.
+        let binding = self.registrar.lookup(now, &number).first().map(|b| (b.contact.clone(), b.source));
+        let Some((contact, destination)) = binding else {
+            metrics::counter!("sip_calls_rejected_total", "reason" => "not_registered").increment(1);
+            return self.respond(now, id, &request, 480);
+        };
+        let target = Target { contact, aor: format!("sip:{number}@{}", self.domain), destination };
+        let admission = self.b2bua.start_call(&mut Ctx { now, txl: &mut self.txl }, id, request, source, target);
+        if let Admission::Refused(code) = admission {
+            metrics::counter!("sip_calls_rejected_total", "reason" => code.to_string()).increment(1);
+        } else {
+            metrics::counter!("sip_calls_total").increment(1);
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Switch>();
+    is_send::<b2bua::Side>();
+}
