@@ -22,6 +22,7 @@ use crate::config::Config;
 #[derive(Debug, Clone)]
 struct Account {
     password: String,
+    name: String,
 }
 
 /// Which header carries credentials: registrars challenge with 401, a UAS
@@ -39,7 +40,8 @@ pub(crate) struct Switch {
     auth: DigestAuthenticator,
     b2bua: B2bua,
     accounts: HashMap<String, Account>,
-    trunks: Vec<IpAddr>,
+    /// Trusted source addresses and the trunk each belongs to.
+    trunks: Vec<(IpAddr, String)>,
     domain: String,
     /// Stateless answers built outside the transaction layer.
     outbox: VecDeque<Transmit>,
@@ -68,9 +70,9 @@ impl Switch {
             accounts: config
                 .agents
                 .iter()
-                .map(|a| (a.extension.clone(), Account { password: a.password.clone().unwrap_or_default() }))
+                .map(|a| (a.extension.clone(), Account { password: a.password.clone().unwrap_or_default(), name: a.name.clone() }))
                 .collect(),
-            trunks: config.trunks.iter().flat_map(|t| t.addresses.iter().copied()).collect(),
+            trunks: config.trunks.iter().flat_map(|t| t.addresses.iter().map(|a| (*a, t.name.clone()))).collect(),
             domain: config.sip.domain.clone(),
             outbox: VecDeque::new(),
         }
@@ -161,7 +163,7 @@ impl Switch {
 
     fn respond(&mut self, now: Instant, id: TransactionId, request: &Request, code: u16) {
         let tag = headers::to_tag(&request.headers).is_none().then(headers::new_tag);
-        let response = response_for(request, code.into(), tag.as_deref());
+        let response = response_for(request, signaling::response::status(code), tag.as_deref());
         self.txl.send_response(now, id, response);
     }
 
@@ -179,7 +181,7 @@ impl Switch {
             }
             _ if in_dialog => self.b2bua.in_dialog_request(&mut Ctx { now, txl: &mut self.txl }, id, request),
             Method::Options => {
-                let mut response = response_for(&request, 200.into(), Some(&headers::new_tag()));
+                let mut response = response_for(&request, signaling::response::status(200), Some(&headers::new_tag()));
                 response.headers.push(Header::Allow(h::Allow::new(ALLOW)));
                 response.headers.push(Header::Accept(h::Accept::new("application/sdp")));
                 response.headers.push(Header::Supported(h::Supported::new("")));
@@ -188,7 +190,7 @@ impl Switch {
             Method::Invite => self.invite(now, id, request, source),
             Method::Bye | Method::Info | Method::Update | Method::PRack => self.respond(now, id, &request, 481),
             _ => {
-                let mut response = response_for(&request, 405.into(), Some(&headers::new_tag()));
+                let mut response = response_for(&request, signaling::response::status(405), Some(&headers::new_tag()));
                 response.headers.push(Header::Allow(h::Allow::new(ALLOW)));
                 self.txl.send_response(now, id, response);
             }
@@ -229,7 +231,7 @@ impl Switch {
             Challenge::Www => 401,
             Challenge::Proxy => 407,
         };
-        let mut response = response_for(request, code.into(), Some(&headers::new_tag()));
+        let mut response = response_for(request, signaling::response::status(code), Some(&headers::new_tag()));
         for value in self.auth.challenge(now, stale) {
             response.headers.push(match kind {
                 Challenge::Www => Header::WwwAuthenticate(h::WwwAuthenticate::new(value)),
@@ -254,15 +256,20 @@ impl Switch {
             return self.respond(now, id, &request, 403);
         }
         let response = self.registrar.handle_register(now, &user, &request, source);
-        tracing::debug!(aor = %user, %source, code = response.status_code.code(), "register");
+        let name = self.accounts.get(&user).map_or("", |a| a.name.as_str());
+        tracing::debug!(aor = %user, %name, %source, code = response.status_code.code(), "register");
         self.txl.send_response(now, id, response);
     }
 
     fn invite(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
-        let trusted = self.trunks.contains(&source.addr.ip());
-        if !trusted && self.authenticate(now, id, &request, Challenge::Proxy).is_none() {
-            return;
-        }
+        let trunk = self.trunks.iter().find(|(ip, _)| *ip == source.addr.ip()).map(|(_, name)| name.clone());
+        let caller = match trunk {
+            Some(trunk) => format!("trunk {trunk}"),
+            None => match self.authenticate(now, id, &request, Challenge::Proxy) {
+                Some(user) => format!("agent {user}"),
+                None => return,
+            },
+        };
         let uri = request.uri.to_string();
         let Some(number) = headers::user_of(&uri).map(str::to_owned) else {
             return self.respond(now, id, &request, 404);
@@ -278,6 +285,7 @@ impl Switch {
             metrics::counter!("sip_calls_rejected_total", "reason" => "not_registered").increment(1);
             return self.respond(now, id, &request, 480);
         };
+        tracing::debug!(%caller, %number, "call");
         let target = Target { contact, aor: format!("sip:{number}@{}", self.domain), destination };
         let admission = self.b2bua.start_call(&mut Ctx { now, txl: &mut self.txl }, id, request, source, target);
         if let Admission::Refused(code) = admission {

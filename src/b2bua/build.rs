@@ -2,7 +2,7 @@
 //! carrying a body.
 
 use rsip::headers::{self as h, Header, UntypedHeader};
-use rsip::{Method, Request, Response, StatusCode, Version};
+use rsip::{Method, Request, Response, Version};
 use signaling::headers;
 use signaling::response::response_for;
 use signaling::transport::{Peer, Transport};
@@ -66,7 +66,7 @@ pub(crate) fn response(
     contact: Option<&str>,
     body: Option<(String, Vec<u8>)>,
 ) -> Response {
-    let mut response = response_for(request, StatusCode::from(code), to_tag);
+    let mut response = response_for(request, signaling::response::status(code), to_tag);
     if let Some(contact) = contact {
         response.headers.push(Header::Contact(h::Contact::new(contact)));
     }
