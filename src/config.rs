@@ -203,7 +203,12 @@ fn default_log_level() -> String {
 
 impl Default for Timers {
     fn default() -> Self {
-        Timers { t1_ms: default_t1(), t2_ms: default_t2(), t4_ms: default_t4(), timer_c_secs: default_timer_c() }
+        Timers {
+            t1_ms: default_t1(),
+            t2_ms: default_t2(),
+            t4_ms: default_t4(),
+            timer_c_secs: default_timer_c(),
+        }
     }
 }
 
@@ -221,13 +226,17 @@ impl Default for Registrar {
 
 impl Default for Http {
     fn default() -> Self {
-        Http { listen: default_http_listen() }
+        Http {
+            listen: default_http_listen(),
+        }
     }
 }
 
 impl Default for Log {
     fn default() -> Self {
-        Log { level: default_log_level() }
+        Log {
+            level: default_log_level(),
+        }
     }
 }
 
@@ -271,13 +280,22 @@ impl Config {
 
     /// Parses and checks configuration text; `file` names it in errors.
     pub(crate) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let error = |key: String, position, reason: String| ConfigError { file: file.to_owned(), key, position, reason };
+        let error = |key: String, position, reason: String| ConfigError {
+            file: file.to_owned(),
+            key,
+            position,
+            reason,
+        };
         let deserializer = toml::Deserializer::new(text);
         let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             let position = inner.span().map(|span| line_col(text, span.start));
-            error(if key == "." { String::new() } else { key }, position, inner.message().to_owned())
+            error(
+                if key == "." { String::new() } else { key },
+                position,
+                inner.message().to_owned(),
+            )
         })?;
         config.validate().map_err(|(key, reason)| error(key, None, reason))?;
         Ok(config)
@@ -298,7 +316,10 @@ impl Config {
             return Err(("sip.timers.t2_ms".into(), "must be at least t1_ms".into()));
         }
         if self.sip.listen_udp.is_empty() && self.sip.listen_tcp.is_empty() {
-            return Err(("sip.listen_udp".into(), "no SIP listen address (listen_udp and listen_tcp are empty)".into()));
+            return Err((
+                "sip.listen_udp".into(),
+                "no SIP listen address (listen_udp and listen_tcp are empty)".into(),
+            ));
         }
         if !(1024..=1_048_576).contains(&self.sip.max_message_size) {
             return Err(("sip.max_message_size".into(), "must be between 1024 and 1048576".into()));
@@ -308,10 +329,16 @@ impl Config {
         }
         let r = &self.registrar;
         if r.min_expires == 0 || r.min_expires > r.max_expires {
-            return Err(("registrar.min_expires".into(), "must be above 0 and at most max_expires".into()));
+            return Err((
+                "registrar.min_expires".into(),
+                "must be above 0 and at most max_expires".into(),
+            ));
         }
         if !(r.min_expires..=r.max_expires).contains(&r.default_expires) {
-            return Err(("registrar.default_expires".into(), "must be between min_expires and max_expires".into()));
+            return Err((
+                "registrar.default_expires".into(),
+                "must be between min_expires and max_expires".into(),
+            ));
         }
         if r.algorithms.is_empty() {
             return Err(("registrar.algorithms".into(), "needs at least one algorithm".into()));
@@ -319,14 +346,22 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
             let key = format!("agents[{i}].extension");
-            if agent.extension.is_empty() || !agent.extension.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_') {
+            if agent.extension.is_empty()
+                || !agent
+                    .extension
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+            {
                 return Err((key, format!("`{}` is not a valid SIP user name", agent.extension)));
             }
             if !seen.insert(agent.extension.as_str()) {
                 return Err((key, format!("extension `{}` is defined twice", agent.extension)));
             }
             if agent.password.as_deref().is_some_and(str::is_empty) {
-                return Err((format!("agents[{i}].password"), "must not be empty (leave it out to generate one)".into()));
+                return Err((
+                    format!("agents[{i}].password"),
+                    "must not be empty (leave it out to generate one)".into(),
+                ));
             }
         }
         Ok(())
@@ -377,14 +412,17 @@ mod tests {
         assert_eq!(config.sip.listen_tcp, ["127.0.0.1:5060".parse().unwrap()]);
         assert_eq!(config.http.listen, "127.0.0.1:8080".parse().unwrap());
         assert!(config.agents.len() >= 2);
-        assert!(config.agents.iter().all(|a| a.password.is_none()), "demo passwords are generated");
+        assert!(
+            config.agents.iter().all(|a| a.password.is_none()),
+            "demo passwords are generated"
+        );
     }
 
     #[test]
     fn unknown_keys_are_refused_with_file_key_and_position() {
         let text = EXAMPLE.replace("[sip.timers]", "[sip.timers]\nt9_ms = 3");
         let err = Config::parse(&text, "switchboard.toml").unwrap_err();
-        assert_eq!(err.key, "sip.timers");
+        assert_eq!(err.key, "sip.timers.t9_ms");
         assert!(err.reason.contains("unknown field `t9_ms`"), "{err}");
         assert!(err.to_string().starts_with("switchboard.toml:"), "{err}");
         assert!(err.position.is_some());
@@ -397,7 +435,10 @@ mod tests {
         assert_eq!(err.key, "sip.timers.t1_ms", "{err}");
         let text = EXAMPLE.replace("t2_ms = 4000", "t2_ms = 100");
         let err = Config::parse(&text, "f.toml").unwrap_err();
-        assert_eq!((err.key.as_str(), err.reason.as_str()), ("sip.timers.t2_ms", "must be at least t1_ms"));
+        assert_eq!(
+            (err.key.as_str(), err.reason.as_str()),
+            ("sip.timers.t2_ms", "must be at least t1_ms")
+        );
         let text = EXAMPLE.replace("listen_udp = [\"127.0.0.1:5060\"]", "listen_udp = [\"localhost\"]");
         let err = Config::parse(&text, "f.toml").unwrap_err();
         assert_eq!(err.key, "sip.listen_udp[0]", "{err}");

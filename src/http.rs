@@ -43,7 +43,14 @@ struct ApiError {
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
-    (status, Json(ApiError { code, message: message.into() })).into_response()
+    (
+        status,
+        Json(ApiError {
+            code,
+            message: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -70,7 +77,11 @@ struct RegistrationView {
 async fn registrations(State(state): State<AppState>) -> Response {
     let (tx, rx) = oneshot::channel();
     if state.queries.send(Query::Registrations(tx)).await.is_err() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the SIP core is not running");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the SIP core is not running",
+        );
     }
     match rx.await {
         Ok(list) => Json(
@@ -85,6 +96,10 @@ async fn registrations(State(state): State<AppState>) -> Response {
                 .collect::<Vec<_>>(),
         )
         .into_response(),
-        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the SIP core did not answer"),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the SIP core did not answer",
+        ),
     }
 }

@@ -48,11 +48,15 @@ enum ConfigCommand {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Config { command: ConfigCommand::Example } => {
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
             print!("{}", config::EXAMPLE);
             std::process::ExitCode::SUCCESS
         }
-        Command::Config { command: ConfigCommand::Check { file } } => match Config::load(&file) {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => match Config::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());
                 std::process::ExitCode::SUCCESS
@@ -108,5 +112,8 @@ fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }

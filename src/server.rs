@@ -25,7 +25,10 @@ pub(crate) enum Query {
 
 /// Runs the switch until ctrl-c or SIGTERM.
 pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
-    let limits = Limits { max_message_size: config.sip.max_message_size, ..Limits::default() };
+    let limits = Limits {
+        max_message_size: config.sip.max_message_size,
+        ..Limits::default()
+    };
     let (events_tx, mut events) = mpsc::channel::<NetEvent>(16_384);
     let network = Network::bind(&config.sip.listen_udp, &config.sip.listen_tcp, limits, events_tx)
         .await

@@ -36,12 +36,21 @@ impl Local {
 
     /// A Via value with a fresh branch for a request sent over `transport`.
     pub(crate) fn via(&self, transport: Transport) -> String {
-        format!("SIP/2.0/{} {};branch={};rport", transport.via_token(), self.host_port(transport), headers::new_branch())
+        format!(
+            "SIP/2.0/{} {};branch={};rport",
+            transport.via_token(),
+            self.host_port(transport),
+            headers::new_branch()
+        )
     }
 
     /// Our Contact for a dialog over `transport`.
     pub(crate) fn contact(&self, transport: Transport) -> String {
-        let param = if transport == Transport::Tcp { ";transport=tcp" } else { "" };
+        let param = if transport == Transport::Tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        };
         format!("<sip:switchboard@{}{param}>", self.host_port(transport))
     }
 }
@@ -125,13 +134,22 @@ impl AgentInvite<'_> {
         hs.push(Header::Via(h::Via::new(self.local.via(transport))));
         let hops = max_forwards(self.incoming).saturating_sub(1);
         hs.push(Header::MaxForwards(h::MaxForwards::new(hops.to_string())));
-        hs.push(Header::From(h::From::new(format!("{caller};tag={}", headers::new_tag()))));
+        hs.push(Header::From(h::From::new(format!(
+            "{caller};tag={}",
+            headers::new_tag()
+        ))));
         hs.push(Header::To(h::To::new(format!("<{}>", self.aor))));
         hs.push(Header::CallId(h::CallId::new(headers::new_call_id(&self.local.domain))));
         hs.push(Header::CSeq(h::CSeq::new("1 INVITE")));
         hs.push(Header::Contact(h::Contact::new(self.local.contact(transport))));
         hs.push(Header::Allow(h::Allow::new(ALLOW)));
-        let mut request = Request { method: Method::Invite, uri, version: Version::V2, headers: hs, body: Vec::new() };
+        let mut request = Request {
+            method: Method::Invite,
+            uri,
+            version: Version::V2,
+            headers: hs,
+            body: Vec::new(),
+        };
         match body_of(&self.incoming.headers, &self.incoming.body) {
             Some((content_type, bytes)) => set_body(&mut request.headers, &mut request.body, &content_type, bytes),
             None => request.headers.push(Header::ContentLength(h::ContentLength::new("0"))),
@@ -156,5 +174,11 @@ pub(crate) fn cancel(invite: &Request) -> Request {
     let seq = headers::cseq(&invite.headers).map(|(n, _)| n).unwrap_or(1);
     hs.push(Header::CSeq(h::CSeq::new(format!("{seq} CANCEL"))));
     hs.push(Header::ContentLength(h::ContentLength::new("0")));
-    Request { method: Method::Cancel, uri: invite.uri.clone(), version: Version::V2, headers: hs, body: Vec::new() }
+    Request {
+        method: Method::Cancel,
+        uri: invite.uri.clone(),
+        version: Version::V2,
+        headers: hs,
+        body: Vec::new(),
+    }
 }

@@ -110,7 +110,12 @@ enum ClientRole {
     Invite,
     Cancel,
     Bye,
-    Relay { server: TransactionId, from: Side, request: Request, answered: bool },
+    Relay {
+        server: TransactionId,
+        from: Side,
+        request: Box<Request>,
+        answered: bool,
+    },
 }
 
 /// All calls in progress.
@@ -207,7 +212,8 @@ impl B2bua {
         let agent_tx = ctx.txl.send_request(ctx.now, agent_invite.clone(), target.destination);
         self.invites.insert(id, call_id);
         self.clients.insert(agent_tx, (call_id, ClientRole::Invite));
-        self.dialogs.insert((caller_call_id, caller_tag.clone()), (call_id, Side::Caller));
+        self.dialogs
+            .insert((caller_call_id, caller_tag.clone()), (call_id, Side::Caller));
         self.dialogs.insert((agent_call_id, agent_tag), (call_id, Side::Agent));
         self.calls.insert(
             call_id,
@@ -240,28 +246,36 @@ impl B2bua {
             ctx.txl.send_response(ctx.now, id, response);
             return;
         };
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         let Some(dialog) = call.dialogs[side.index()].as_mut() else {
-            ctx.txl.send_response(ctx.now, id, build::response(&request, 481, None, None, None));
+            ctx.txl
+                .send_response(ctx.now, id, build::response(&request, 481, None, None, None));
             return;
         };
         if !dialog.accept_remote_cseq(&request) {
-            ctx.txl.send_response(ctx.now, id, build::response(&request, 500, None, None, None));
+            ctx.txl
+                .send_response(ctx.now, id, build::response(&request, 500, None, None, None));
             return;
         }
         if request.method == Method::Bye {
-            ctx.txl.send_response(ctx.now, id, build::response(&request, 200, None, None, None));
+            ctx.txl
+                .send_response(ctx.now, id, build::response(&request, 200, None, None, None));
             tracing::debug!(call = call_id, ?side, "hang-up");
-            self.hang_up(ctx, call_id, side.other());
+            self.hang_up(ctx, call_id, &[side.other()]);
             return;
         }
         if request.method == Method::Invite {
             dialog.refresh_target(&request.headers);
         }
         let other = side.other();
-        let contact = call.dialogs[other.index()].as_ref().map(|d| self.local.contact(d.peer.transport));
+        let contact = call.dialogs[other.index()]
+            .as_ref()
+            .map(|d| self.local.contact(d.peer.transport));
         let Some((other_dialog, contact)) = call.dialogs[other.index()].as_mut().zip(contact) else {
-            ctx.txl.send_response(ctx.now, id, build::response(&request, 491, None, None, None));
+            ctx.txl
+                .send_response(ctx.now, id, build::response(&request, 491, None, None, None));
             return;
         };
         let body = build::body_of(&request.headers, &request.body);
@@ -271,17 +285,34 @@ impl B2bua {
             Ok(relayed) => {
                 let peer = other_dialog.peer;
                 let client = ctx.txl.send_request(ctx.now, relayed, peer);
-                self.clients.insert(client, (call_id, ClientRole::Relay { server: id, from: side, request, answered: false }));
+                self.clients.insert(
+                    client,
+                    (
+                        call_id,
+                        ClientRole::Relay {
+                            server: id,
+                            from: side,
+                            request: Box::new(request),
+                            answered: false,
+                        },
+                    ),
+                );
             }
-            Err(_) => ctx.txl.send_response(ctx.now, id, build::response(&request, 500, None, None, None)),
+            Err(_) => ctx
+                .txl
+                .send_response(ctx.now, id, build::response(&request, 500, None, None, None)),
         }
     }
 
     /// A CANCEL for the caller's INVITE `invite` (the CANCEL itself is answered
     /// by the caller of this method).
     pub(crate) fn cancel(&mut self, ctx: &mut Ctx<'_>, invite: TransactionId) {
-        let Some(&call_id) = self.invites.get(&invite) else { return };
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(&call_id) = self.invites.get(&invite) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         if !matches!(call.state, CallState::Trying | CallState::Early) {
             return;
         }
@@ -293,7 +324,9 @@ impl B2bua {
     }
 
     fn cancel_agent(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         // Section 9.1: no CANCEL before a provisional response.
         if !call.agent_provisional {
             call.cancel_pending = true;
@@ -310,9 +343,14 @@ impl B2bua {
         let Some((call_id, side)) = dialog_key(&request).and_then(|key| self.dialogs.get(&key).copied()) else {
             return;
         };
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         let cseq = headers::cseq(&request.headers).map(|(n, _)| n).ok();
-        if call.retransmit[side.index()].as_ref().is_some_and(|r| Some(r.cseq) == cseq) {
+        if call.retransmit[side.index()]
+            .as_ref()
+            .is_some_and(|r| Some(r.cseq) == cseq)
+        {
             call.retransmit[side.index()] = None;
         } else {
             return; // a retransmitted or stray ACK
@@ -321,7 +359,9 @@ impl B2bua {
             call.state = CallState::Confirmed;
         }
         let other = side.other();
-        let Some(owed) = call.ack_owed[other.index()].take() else { return };
+        let Some(owed) = call.ack_owed[other.index()].take() else {
+            return;
+        };
         let body = build::body_of(&request.headers, &request.body);
         send_ack(ctx, &self.local, call, other, owed, body);
     }
@@ -329,7 +369,9 @@ impl B2bua {
     /// A response to one of our client transactions.
     pub(crate) fn response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, response: Response) {
         let code = response.status_code.code();
-        let Some((call_id, role)) = self.clients.get(&id) else { return };
+        let Some((call_id, role)) = self.clients.get(&id) else {
+            return;
+        };
         let call_id = *call_id;
         match role {
             ClientRole::Invite => self.agent_invite_response(ctx, call_id, response),
@@ -343,13 +385,24 @@ impl B2bua {
     /// to the original request's transaction.
     fn relay_response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, call_id: u64, response: Response) {
         let code = response.status_code.code();
-        let Some((_, ClientRole::Relay { server, from, request, answered })) = self.clients.get_mut(&id) else {
+        let Some((
+            _,
+            ClientRole::Relay {
+                server,
+                from,
+                request,
+                answered,
+            },
+        )) = self.clients.get_mut(&id)
+        else {
             return;
         };
         let (server, from, was_answered) = (*server, *from, *answered);
         *answered |= code >= 200;
-        let request = request.clone();
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let request = (**request).clone();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         let to = from.other();
         let invite_2xx = request.method == Method::Invite && (200..300).contains(&code);
         if was_answered {
@@ -369,14 +422,18 @@ impl B2bua {
             }
             call.ack_owed[to.index()] = headers::cseq(&response.headers).map(|(n, _)| n).ok();
             let cseq = headers::cseq(&request.headers).map(|(n, _)| n).unwrap_or(0);
-            let destination = call.dialogs[from.index()].as_ref().map_or(call.caller_source, |d| d.peer);
+            let destination = call.dialogs[from.index()]
+                .as_ref()
+                .map_or(call.caller_source, |d| d.peer);
             self.arm_retransmit(ctx.now, call_id, from, relayed, destination, cseq);
         }
     }
 
     fn agent_invite_response(&mut self, ctx: &mut Ctx<'_>, call_id: u64, response: Response) {
         let code = response.status_code.code();
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         if code < 200 {
             call.agent_provisional = true;
             if call.cancel_pending {
@@ -421,13 +478,14 @@ impl B2bua {
         if call.state == CallState::Ending {
             // The caller is gone: confirm and end the agent's dialog.
             send_ack(ctx, &self.local, call, Side::Agent, 1, None);
-            self.hang_up(ctx, call_id, Side::Agent);
+            self.hang_up(ctx, call_id, &[Side::Agent]);
             return;
         }
         let contact = self.local.contact(call.caller_source.transport);
         let body = build::body_of(&response.headers, &response.body);
         let answer = build::response(&call.caller_invite, code, Some(&call.caller_tag), Some(&contact), body);
-        call.dialogs[Side::Caller.index()] = Dialog::as_uas(&call.caller_invite, &call.caller_tag, call.caller_source).ok();
+        call.dialogs[Side::Caller.index()] =
+            Dialog::as_uas(&call.caller_invite, &call.caller_tag, call.caller_source).ok();
         call.state = CallState::Answered;
         ctx.txl.send_response(ctx.now, call.caller_tx, answer.clone());
         let destination = signaling::headers::response_destination(&call.caller_invite.headers, call.caller_source);
@@ -437,7 +495,9 @@ impl B2bua {
     }
 
     fn arm_retransmit(&mut self, now: Instant, call_id: u64, side: Side, response: Response, to: Peer, cseq: u32) {
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         if to.transport.is_reliable() {
             // Reliable transports carry the 2xx; Timer H-like wait only.
             call.retransmit[side.index()] = Some(Retransmit {
@@ -458,15 +518,24 @@ impl B2bua {
                 give_up: now + 64 * self.t1,
             });
         }
-        let next = now + if to.transport.is_reliable() { 64 * self.t1 } else { self.t1 };
+        let next = now
+            + if to.transport.is_reliable() {
+                64 * self.t1
+            } else {
+                self.t1
+            };
         self.timers.push(Reverse((next, call_id, side)));
     }
 
     /// A response that matched no transaction: a 2xx retransmitted after our
     /// INVITE transaction ended needs our ACK again.
     pub(crate) fn stray_response(&mut self, ctx: &mut Ctx<'_>, response: Response) {
-        let Some(key) = signaling::dialog::DialogId::of_incoming_response(&response) else { return };
-        let Some(&(call_id, side)) = self.dialogs.get(&(key.call_id, key.local_tag)) else { return };
+        let Some(key) = signaling::dialog::DialogId::of_incoming_response(&response) else {
+            return;
+        };
+        let Some(&(call_id, side)) = self.dialogs.get(&(key.call_id, key.local_tag)) else {
+            return;
+        };
         let Some(call) = self.calls.get(&call_id) else { return };
         if let (Some(ack), Some(dialog)) = (&call.ack_sent[side.index()], &call.dialogs[side.index()]) {
             ctx.txl.send_stateless(SipMessage::Request(ack.clone()), dialog.peer);
@@ -475,7 +544,9 @@ impl B2bua {
 
     /// A client transaction timed out.
     pub(crate) fn transaction_timeout(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, timer: Timer) {
-        let Some((call_id, role)) = self.clients.get(&id) else { return };
+        let Some((call_id, role)) = self.clients.get(&id) else {
+            return;
+        };
         let call_id = *call_id;
         match (role, timer) {
             (ClientRole::Invite, Timer::C) => {
@@ -508,19 +579,23 @@ impl B2bua {
         self.invites.remove(&id);
     }
 
-    /// Ends the call: BYE to `to` (ACKing first if its 2xx is still owed an
-    /// ACK), then forgets it.
-    fn hang_up(&mut self, ctx: &mut Ctx<'_>, call_id: u64, to: Side) {
-        let Some(call) = self.calls.get_mut(&call_id) else { return };
-        if let Some(owed) = call.ack_owed[to.index()].take() {
-            send_ack(ctx, &self.local, call, to, owed, None);
-        }
-        if let Some(dialog) = call.dialogs[to.index()].as_mut() {
-            let via = self.local.via(dialog.peer.transport);
-            let contact = self.local.contact(dialog.peer.transport);
-            if let Ok(bye) = dialog.request(Method::Bye, &via, &contact, None, None) {
-                let tx = ctx.txl.send_request(ctx.now, bye, dialog.peer);
-                self.clients.insert(tx, (call_id, ClientRole::Bye));
+    /// Ends the call: BYE on each of `sides` that has a dialog (ACKing
+    /// first a 2xx still owed an ACK), then forgets the call.
+    fn hang_up(&mut self, ctx: &mut Ctx<'_>, call_id: u64, sides: &[Side]) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        for &to in sides {
+            if let Some(owed) = call.ack_owed[to.index()].take() {
+                send_ack(ctx, &self.local, call, to, owed, None);
+            }
+            if let Some(dialog) = call.dialogs[to.index()].as_mut() {
+                let via = self.local.via(dialog.peer.transport);
+                let contact = self.local.contact(dialog.peer.transport);
+                if let Ok(bye) = dialog.request(Method::Bye, &via, &contact, None, None) {
+                    let tx = ctx.txl.send_request(ctx.now, bye, dialog.peer);
+                    self.clients.insert(tx, (call_id, ClientRole::Bye));
+                }
             }
         }
         self.remove_call(call_id);
@@ -541,18 +616,25 @@ impl B2bua {
                 break;
             }
             self.timers.pop();
-            let Some(call) = self.calls.get_mut(&call_id) else { continue };
-            let Some(r) = call.retransmit[side.index()].as_mut() else { continue };
+            let Some(call) = self.calls.get_mut(&call_id) else {
+                continue;
+            };
+            let Some(r) = call.retransmit[side.index()].as_mut() else {
+                continue;
+            };
             if r.next > ctx.now {
                 continue;
             }
             if ctx.now >= r.give_up {
                 call.retransmit[side.index()] = None;
                 tracing::info!(call = call_id, ?side, "no ACK for 2xx: ending the call");
-                self.hang_up(ctx, call_id, side.other());
+                // Section 13.3.1.4: confirm, then end, the dialog that never
+                // got its ACK, and the other one with it.
+                self.hang_up(ctx, call_id, &[side, side.other()]);
                 continue;
             }
-            ctx.txl.send_stateless(SipMessage::Response(r.response.clone()), r.destination);
+            ctx.txl
+                .send_stateless(SipMessage::Response(r.response.clone()), r.destination);
             r.interval = (r.interval * 2).min(self.t2);
             r.next = (ctx.now + r.interval).min(r.give_up);
             self.timers.push(Reverse((r.next, call_id, side)));
@@ -567,7 +649,9 @@ impl B2bua {
 
 /// ACKs a 2xx on `side` for the INVITE with CSeq `cseq`.
 fn send_ack(ctx: &mut Ctx<'_>, local: &Local, call: &mut Call, side: Side, cseq: u32, body: Option<(String, Vec<u8>)>) {
-    let Some(dialog) = call.dialogs[side.index()].as_mut() else { return };
+    let Some(dialog) = call.dialogs[side.index()].as_mut() else {
+        return;
+    };
     let via = local.via(dialog.peer.transport);
     let contact = local.contact(dialog.peer.transport);
     let body_ref = body.as_ref().map(|(t, b)| (t.as_str(), b.clone()));

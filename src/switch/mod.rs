@@ -49,7 +49,12 @@ pub(crate) struct Switch {
 
 impl Switch {
     /// A core for `config` (passwords filled in), whose sockets are `local`.
-    pub(crate) fn new(config: &Config, udp: Option<std::net::SocketAddr>, tcp: Option<std::net::SocketAddr>, now: Instant) -> Switch {
+    pub(crate) fn new(
+        config: &Config,
+        udp: Option<std::net::SocketAddr>,
+        tcp: Option<std::net::SocketAddr>,
+        now: Instant,
+    ) -> Switch {
         let timers = config.timer_config();
         let r = &config.registrar;
         let digest = DigestConfig {
@@ -57,7 +62,11 @@ impl Switch {
             algorithms: r.algorithms.iter().map(|&a| a.into()).collect(),
             nonce_lifetime: Duration::from_secs(r.nonce_lifetime_secs),
         };
-        let local = Local { udp, tcp, domain: config.sip.domain.clone() };
+        let local = Local {
+            udp,
+            tcp,
+            domain: config.sip.domain.clone(),
+        };
         Switch {
             txl: TransactionLayer::new(timers),
             registrar: Registrar::new(RegistrarConfig {
@@ -70,9 +79,21 @@ impl Switch {
             accounts: config
                 .agents
                 .iter()
-                .map(|a| (a.extension.clone(), Account { password: a.password.clone().unwrap_or_default(), name: a.name.clone() }))
+                .map(|a| {
+                    (
+                        a.extension.clone(),
+                        Account {
+                            password: a.password.clone().unwrap_or_default(),
+                            name: a.name.clone(),
+                        },
+                    )
+                })
                 .collect(),
-            trunks: config.trunks.iter().flat_map(|t| t.addresses.iter().map(|a| (*a, t.name.clone()))).collect(),
+            trunks: config
+                .trunks
+                .iter()
+                .flat_map(|t| t.addresses.iter().map(|a| (*a, t.name.clone())))
+                .collect(),
             domain: config.sip.domain.clone(),
             outbox: VecDeque::new(),
         }
@@ -107,14 +128,20 @@ impl Switch {
         metrics::counter!("sip_messages_malformed_total", "kind" => "request").increment(1);
         tracing::debug!(%source, %error, "malformed message");
         if let Some(answer) = message::bad_request(bytes, error) {
-            self.outbox.push_back(Transmit { destination: source, payload: answer.into() });
+            self.outbox.push_back(Transmit {
+                destination: source,
+                payload: answer.into(),
+            });
         }
     }
 
     /// Fires due timers.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.txl.handle_timeout(now);
-        self.b2bua.handle_timeout(&mut Ctx { now, txl: &mut self.txl });
+        self.b2bua.handle_timeout(&mut Ctx {
+            now,
+            txl: &mut self.txl,
+        });
         if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
             self.registrar.expire(now);
         }
@@ -126,10 +153,15 @@ impl Switch {
 
     /// When [`Switch::handle_timeout`] is due next.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        [self.txl.poll_timeout(), self.b2bua.poll_timeout(), self.registrar.poll_timeout(), self.auth.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.txl.poll_timeout(),
+            self.b2bua.poll_timeout(),
+            self.registrar.poll_timeout(),
+            self.auth.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next message to send.
@@ -149,7 +181,10 @@ impl Switch {
 
     fn process_events(&mut self, now: Instant) {
         while let Some(event) = self.txl.poll_event() {
-            let mut ctx = Ctx { now, txl: &mut self.txl };
+            let mut ctx = Ctx {
+                now,
+                txl: &mut self.txl,
+            };
             match event {
                 TransactionEvent::Request { id, request, source } => self.request(now, id, request, source),
                 TransactionEvent::Ack { request, .. } => self.b2bua.ack(&mut ctx, request),
@@ -176,10 +211,23 @@ impl Switch {
                 let invite = self.txl.invite_for_cancel(id);
                 self.respond(now, id, &request, if invite.is_some() { 200 } else { 481 });
                 if let Some(invite) = invite {
-                    self.b2bua.cancel(&mut Ctx { now, txl: &mut self.txl }, invite);
+                    self.b2bua.cancel(
+                        &mut Ctx {
+                            now,
+                            txl: &mut self.txl,
+                        },
+                        invite,
+                    );
                 }
             }
-            _ if in_dialog => self.b2bua.in_dialog_request(&mut Ctx { now, txl: &mut self.txl }, id, request),
+            _ if in_dialog => self.b2bua.in_dialog_request(
+                &mut Ctx {
+                    now,
+                    txl: &mut self.txl,
+                },
+                id,
+                request,
+            ),
             Method::Options => {
                 let mut response = response_for(&request, signaling::response::status(200), Some(&headers::new_tag()));
                 response.headers.push(Header::Allow(h::Allow::new(ALLOW)));
@@ -199,13 +247,7 @@ impl Switch {
 
     /// Digest check; answers the challenge itself and returns `None` when
     /// the request is not authenticated.
-    fn authenticate(
-        &mut self,
-        now: Instant,
-        id: TransactionId,
-        request: &Request,
-        kind: Challenge,
-    ) -> Option<String> {
+    fn authenticate(&mut self, now: Instant, id: TransactionId, request: &Request, kind: Challenge) -> Option<String> {
         let credentials = request.headers.iter().find_map(|x| match (kind, x) {
             (Challenge::Www, Header::Authorization(a)) => Some(a.value().to_owned()),
             (Challenge::Proxy, Header::ProxyAuthorization(a)) => Some(a.value().to_owned()),
@@ -216,7 +258,9 @@ impl Switch {
             Some(value) => {
                 let accounts = &self.accounts;
                 let method = request.method.to_string();
-                match self.auth.verify(now, &method, &value, |user| accounts.get(user).map(|a| a.password.clone())) {
+                match self.auth.verify(now, &method, &value, |user| {
+                    accounts.get(user).map(|a| a.password.clone())
+                }) {
                     AuthOutcome::Authenticated { username } => return Some(username),
                     AuthOutcome::Stale => true,
                     AuthOutcome::Rejected(reason) => {
@@ -243,14 +287,18 @@ impl Switch {
     }
 
     fn register(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
-        let to = headers::to_value(&request.headers).map(headers::uri_of).unwrap_or_default();
+        let to = headers::to_value(&request.headers)
+            .map(headers::uri_of)
+            .unwrap_or_default();
         let Some(user) = headers::user_of(to).map(str::to_owned) else {
             return self.respond(now, id, &request, 404);
         };
         if !self.accounts.contains_key(&user) {
             return self.respond(now, id, &request, 404);
         }
-        let Some(username) = self.authenticate(now, id, &request, Challenge::Www) else { return };
+        let Some(username) = self.authenticate(now, id, &request, Challenge::Www) else {
+            return;
+        };
         if username != user {
             // Section 10.3 step 3: the authenticated user may not bind another's AOR.
             return self.respond(now, id, &request, 403);
@@ -262,7 +310,11 @@ impl Switch {
     }
 
     fn invite(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
-        let trunk = self.trunks.iter().find(|(ip, _)| *ip == source.addr.ip()).map(|(_, name)| name.clone());
+        let trunk = self
+            .trunks
+            .iter()
+            .find(|(ip, _)| *ip == source.addr.ip())
+            .map(|(_, name)| name.clone());
         let caller = match trunk {
             Some(trunk) => format!("trunk {trunk}"),
             None => match self.authenticate(now, id, &request, Challenge::Proxy) {
@@ -280,14 +332,31 @@ impl Switch {
         }
         // Several devices of one agent would be forked to in parallel; until
         // then the most recent, highest-q contact rings.
-        let binding = self.registrar.lookup(now, &number).first().map(|b| (b.contact.clone(), b.source));
+        let binding = self
+            .registrar
+            .lookup(now, &number)
+            .first()
+            .map(|b| (b.contact.clone(), b.source));
         let Some((contact, destination)) = binding else {
             metrics::counter!("sip_calls_rejected_total", "reason" => "not_registered").increment(1);
             return self.respond(now, id, &request, 480);
         };
         tracing::debug!(%caller, %number, "call");
-        let target = Target { contact, aor: format!("sip:{number}@{}", self.domain), destination };
-        let admission = self.b2bua.start_call(&mut Ctx { now, txl: &mut self.txl }, id, request, source, target);
+        let target = Target {
+            contact,
+            aor: format!("sip:{number}@{}", self.domain),
+            destination,
+        };
+        let admission = self.b2bua.start_call(
+            &mut Ctx {
+                now,
+                txl: &mut self.txl,
+            },
+            id,
+            request,
+            source,
+            target,
+        );
         if let Admission::Refused(code) = admission {
             metrics::counter!("sip_calls_rejected_total", "reason" => code.to_string()).increment(1);
         } else {
@@ -302,3 +371,6 @@ fn _assert_send() {
     is_send::<Switch>();
     is_send::<b2bua::Side>();
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! The switch core driven through whole call flows with virtual time: a
+//! caller on a trunk address, an agent registered with digest, every message
+//! written as it would be on the wire.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use signaling::headers;
+use signaling::message::{parse_datagram, Limits};
+use signaling::transport::Peer;
+
+use super::Switch;
+use crate::config::Config;
+
+const CONFIG: &str = r#"
+[sip]
+listen_udp = ["127.0.0.1:5060"]
+domain = "127.0.0.1"
+[registrar]
+algorithms = ["MD5"]
+[[agents]]
+extension = "1001"
+password = "pw1001"
+[[agents]]
+extension = "1002"
+password = "pw1002"
+[[trunks]]
+name = "carrier"
+addresses = ["127.0.0.2"]
+"#;
+
+fn caller() -> Peer {
+    Peer::udp("127.0.0.2:5070".parse::<SocketAddr>().unwrap())
+}
+
+fn agent() -> Peer {
+    Peer::udp("127.0.0.3:5080".parse::<SocketAddr>().unwrap())
+}
+
+struct Harness {
+    switch: Switch,
+    now: Instant,
+    start: Instant,
+}
+
+/// A message the switch sent, with when and where.
+#[derive(Debug, Clone)]
+struct Sent {
+    at: Duration,
+    to: Peer,
+    text: String,
+}
+
+impl Sent {
+    fn first_line(&self) -> &str {
+        self.text.lines().next().unwrap_or("")
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.text.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let config = Config::parse(CONFIG, "test").unwrap();
+        let now = Instant::now();
+        let switch = Switch::new(&config, Some("127.0.0.1:5060".parse().unwrap()), None, now);
+        Harness {
+            switch,
+            now,
+            start: now,
+        }
+    }
+
+    fn send(&mut self, from: Peer, text: &str) -> Vec<Sent> {
+        let text = text.replace('\n', "\r\n");
+        let message = parse_datagram(text.as_bytes(), &Limits::default()).unwrap().unwrap();
+        self.switch.handle_message(self.now, message, from);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Vec<Sent> {
+        let mut out = Vec::new();
+        while let Some(t) = self.switch.poll_transmit() {
+            let text = String::from_utf8(t.payload.to_vec()).unwrap();
+            out.push(Sent {
+                at: self.now - self.start,
+                to: t.destination,
+                text,
+            });
+        }
+        out
+    }
+
+    /// Runs every timer up to `now + d`, collecting what is sent on the way.
+    fn advance(&mut self, d: Duration) -> Vec<Sent> {
+        let end = self.now + d;
+        let mut out = Vec::new();
+        while let Some(at) = self.switch.poll_timeout().filter(|&t| t <= end) {
+            self.now = at.max(self.now);
+            self.switch.handle_timeout(self.now);
+            out.extend(self.drain());
+        }
+        self.now = end;
+        out
+    }
+
+    fn register_agent(&mut self, password: &str) -> Vec<Sent> {
+        let register = |cseq: u32, auth: &str| {
+            format!(
+                "REGISTER sip:127.0.0.1 SIP/2.0\n\
+                 Via: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKreg{cseq}{password};rport\n\
+                 From: <sip:1001@127.0.0.1>;tag=r1\nTo: <sip:1001@127.0.0.1>\n\
+                 Call-ID: reg-1\nCSeq: {cseq} REGISTER\nMax-Forwards: 70\n\
+                 Contact: <sip:1001@192.168.1.10:5080>\nExpires: 300\n{auth}Content-Length: 0\n\n"
+            )
+        };
+        let challenge = self.send(agent(), &register(1, ""));
+        assert_eq!(challenge[0].first_line(), "SIP/2.0 401 Unauthorized");
+        let www = challenge[0].header("WWW-Authenticate").unwrap();
+        let auth =
+            signaling::auth::client_response(&www, "1001", password, "REGISTER", "sip:127.0.0.1", 1, "abc").unwrap();
+        self.send(agent(), &register(2, &format!("Authorization: {auth}\n")))
+    }
+
+    /// A caller INVITE from the trunk to `number`, and what it produced.
+    fn invite(&mut self, number: &str) -> Vec<Sent> {
+        self.send(
+            caller(),
+            &format!(
+                "INVITE sip:{number}@127.0.0.1 SIP/2.0\n\
+                 Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKinv1\n\
+                 From: \"Customer\" <sip:+15550100@127.0.0.2>;tag=c1\nTo: <sip:{number}@127.0.0.1>\n\
+                 Call-ID: call-1\nCSeq: 1 INVITE\nMax-Forwards: 70\n\
+                 Contact: <sip:+15550100@127.0.0.2:5070>\nContent-Type: application/sdp\n\n\
+                 v=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 6000 RTP/AVP 0\n"
+            ),
+        )
+    }
+}
+
+/// The agent's answer to the INVITE the switch sent it.
+fn agent_reply(invite: &Sent, status: &str, to_tag: &str) -> String {
+    let h = |n: &str| invite.header(n).unwrap();
+    format!(
+        "SIP/2.0 {status}\nVia: {}\nFrom: {}\nTo: {};tag={to_tag}\nCall-ID: {}\nCSeq: {}\n\
+         Contact: <sip:1001@127.0.0.3:5080>\nContent-Length: 0\n\n",
+        h("Via"),
+        h("From"),
+        h("To"),
+        h("Call-ID"),
+        h("CSeq")
+    )
+}
+
+fn established() -> (Harness, Sent, Sent) {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    let out = h.invite("1001");
+    assert_eq!(out[0].first_line(), "SIP/2.0 100 Trying");
+    let to_agent = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .unwrap()
+        .clone();
+    let ringing = h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
+    assert_eq!(ringing[0].first_line(), "SIP/2.0 180 Ringing");
+    let answer = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    assert_eq!(answer.len(), 1);
+    (h, to_agent, answer[0].clone())
+}
+
+fn caller_ack(ok: &Sent) -> String {
+    format!(
+        "ACK sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKack1\n\
+         From: \"Customer\" <sip:+15550100@127.0.0.2>;tag=c1\nTo: {}\nCall-ID: call-1\nCSeq: 1 ACK\n\
+         Max-Forwards: 70\nContent-Length: 0\n\n",
+        ok.header("To").unwrap()
+    )
+}
+
+#[test]
+fn registration_needs_the_right_password() {
+    let mut h = Harness::new();
+    let refused = h.register_agent("wrong");
+    assert_eq!(refused[0].first_line(), "SIP/2.0 401 Unauthorized");
+    assert!(h.switch.registrations(h.now).is_empty());
+    let ok = h.register_agent("pw1001");
+    assert_eq!(ok[0].first_line(), "SIP/2.0 200 OK");
+    let regs = h.switch.registrations(h.now);
+    assert_eq!(regs.len(), 1);
+    assert_eq!((regs[0].aor.as_str(), regs[0].source), ("1001", agent()));
+}
+
+#[test]
+fn a_call_reaches_the_registered_agent_where_it_registered_from() {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    let out = h.invite("1001");
+    let to_agent = out.iter().find(|s| s.first_line().starts_with("INVITE ")).unwrap();
+    // Behind NAT the Contact is private: the INVITE goes where the REGISTER came from.
+    assert_eq!(to_agent.to, agent());
+    assert_eq!(to_agent.first_line(), "INVITE sip:1001@192.168.1.10:5080 SIP/2.0");
+    assert_ne!(
+        to_agent.header("Call-ID").unwrap(),
+        "call-1",
+        "a B2BUA leg has its own Call-ID"
+    );
+    assert!(to_agent
+        .header("From")
+        .unwrap()
+        .starts_with("\"Customer\" <sip:+15550100@127.0.0.2>;tag="));
+    assert_eq!(to_agent.header("Max-Forwards").unwrap(), "69");
+    assert!(
+        to_agent.text.ends_with("m=audio 6000 RTP/AVP 0\r\n"),
+        "SDP passes through"
+    );
+}
+
+#[test]
+fn unknown_unregistered_and_unauthenticated_calls_are_refused() {
+    let mut h = Harness::new();
+    assert_eq!(h.invite("999")[1].first_line(), "SIP/2.0 404 Not Found");
+    let mut h = Harness::new();
+    assert_eq!(h.invite("1002")[1].first_line(), "SIP/2.0 480 Temporarily Unavailable");
+    let mut h = Harness::new();
+    let out = h.send(
+        Peer::udp("127.0.0.9:5070".parse().unwrap()),
+        "INVITE sip:1001@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.9:5070;branch=z9hG4bKx\n\
+         From: <sip:x@127.0.0.9>;tag=x\nTo: <sip:1001@127.0.0.1>\nCall-ID: x\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+    );
+    assert_eq!(out[1].first_line(), "SIP/2.0 407 Proxy Authentication Required");
+    assert!(out[1].header("Proxy-Authenticate").unwrap().starts_with("Digest "));
+}
+
+#[test]
+fn a_lost_200_is_retransmitted_t1_doubling_to_t2_until_the_ack() {
+    let (mut h, _, ok) = established();
+    assert_eq!(ok.first_line(), "SIP/2.0 200 OK");
+    assert_eq!(ok.to, caller());
+    let retransmits = h.advance(Duration::from_millis(7_600));
+    let times: Vec<u128> = retransmits.iter().map(|s| s.at.as_millis()).collect();
+    assert_eq!(times, [500, 1_500, 3_500, 7_500]);
+    assert!(retransmits.iter().all(|s| s.text == ok.text));
+    let out = h.send(caller(), &caller_ack(&ok));
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].first_line().starts_with("ACK sip:1001@127.0.0.3:5080 "),
+        "{}",
+        out[0].text
+    );
+    assert_eq!(out[0].to, agent());
+    assert_eq!(
+        h.advance(Duration::from_secs(40))
+            .iter()
+            .filter(|s| s.text == ok.text)
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn no_ack_in_64_t1_ends_both_legs() {
+    let (mut h, _, _) = established();
+    let out = h.advance(Duration::from_secs(33));
+    let byes: Vec<_> = out.iter().filter(|s| s.first_line().starts_with("BYE ")).collect();
+    assert_eq!(byes[0].at, Duration::from_secs(32), "64*T1 after the first 2xx");
+    // Later BYEs are their own retransmissions (Timer E), nobody answering.
+    let first: Vec<_> = byes.iter().filter(|b| b.at == byes[0].at).collect();
+    assert_eq!(first.len(), 2, "{out:#?}");
+    assert!(first.iter().any(|b| b.to == caller()) && first.iter().any(|b| b.to == agent()));
+    assert!(out
+        .iter()
+        .any(|s| s.first_line().starts_with("ACK ") && s.to == agent()));
+}
+
+#[test]
+fn bye_from_either_side_is_answered_and_passed_on() {
+    for from_agent in [false, true] {
+        let (mut h, to_agent, ok) = established();
+        h.send(caller(), &caller_ack(&ok));
+        let (peer, bye) = if from_agent {
+            let text = format!(
+                "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKbye\n\
+                 From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
+                to_agent.header("To").unwrap(),
+                to_agent.header("From").unwrap(),
+                to_agent.header("Call-ID").unwrap()
+            );
+            (agent(), text)
+        } else {
+            let text = format!(
+                "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye\n\
+                 From: \"Customer\" <sip:+15550100@127.0.0.2>;tag=c1\nTo: {}\nCall-ID: call-1\nCSeq: 2 BYE\n\
+                 Content-Length: 0\n\n",
+                ok.header("To").unwrap()
+            );
+            (caller(), text)
+        };
+        let out = h.send(peer, &bye);
+        assert_eq!(out[0].first_line(), "SIP/2.0 200 OK");
+        assert_eq!(out[0].to, peer);
+        let other = if from_agent { caller() } else { agent() };
+        assert!(
+            out[1].first_line().starts_with("BYE ") && out[1].to == other,
+            "{out:#?}"
+        );
+        let cseq = out[1].header("CSeq").unwrap();
+        assert_eq!(cseq, if from_agent { "1 BYE" } else { "2 BYE" });
+        assert_eq!(h.switch.gauges().2, 0, "the call is gone");
+    }
+}
+
+#[test]
+fn cancel_before_answer_gives_487_and_cancels_the_agent() {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    let out = h.invite("1001");
+    let to_agent = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .unwrap()
+        .clone();
+    h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
+    let out = h.send(
+        caller(),
+        "CANCEL sip:1001@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKinv1\n\
+         From: \"Customer\" <sip:+15550100@127.0.0.2>;tag=c1\nTo: <sip:1001@127.0.0.1>\n\
+         Call-ID: call-1\nCSeq: 1 CANCEL\nMax-Forwards: 70\nContent-Length: 0\n\n",
+    );
+    let lines: Vec<_> = out.iter().map(|s| (s.first_line().to_owned(), s.to)).collect();
+    assert!(lines.contains(&("SIP/2.0 200 OK".into(), caller())), "{lines:?}");
+    assert!(
+        lines.contains(&("SIP/2.0 487 Request Terminated".into(), caller())),
+        "{lines:?}"
+    );
+    let cancel = out.iter().find(|s| s.first_line().starts_with("CANCEL ")).unwrap();
+    assert_eq!(cancel.to, agent());
+    assert_eq!(
+        headers::first_list_value(&cancel.header("Via").unwrap()),
+        to_agent.header("Via").unwrap()
+    );
+    let out = h.send(agent(), &agent_reply(&to_agent, "487 Request Terminated", "a1"));
+    assert!(
+        out[0].first_line().starts_with("ACK "),
+        "the 487 is ACKed in its transaction"
+    );
+    assert_eq!(h.switch.gauges().2, 0);
+}
