@@ -124,7 +124,11 @@ impl Dialog {
         let hs = &request.headers;
         let remote_tag = headers::from_tag(hs).ok_or(HeaderError::Malformed("From"))?.to_owned();
         Ok(Dialog {
-            id: DialogId { call_id: headers::call_id(hs)?.to_owned(), local_tag: local_tag.to_owned(), remote_tag },
+            id: DialogId {
+                call_id: headers::call_id(hs)?.to_owned(),
+                local_tag: local_tag.to_owned(),
+                remote_tag,
+            },
             local_uri: strip_tag(headers::to_value(hs)?),
             remote_uri: strip_tag(headers::from_value(hs)?),
             local_seq: 0,
@@ -144,7 +148,11 @@ impl Dialog {
         let mut route_set = record_routes(resp);
         route_set.reverse();
         Ok(Dialog {
-            id: DialogId { call_id: headers::call_id(req)?.to_owned(), local_tag, remote_tag },
+            id: DialogId {
+                call_id: headers::call_id(req)?.to_owned(),
+                local_tag,
+                remote_tag,
+            },
             local_uri: strip_tag(headers::from_value(req)?),
             remote_uri: strip_tag(headers::to_value(req)?),
             local_seq: headers::cseq(req)?.0,
@@ -158,7 +166,9 @@ impl Dialog {
     /// Checks and records the CSeq of a request from the peer (section
     /// 12.2.2). False means it is out of order: answer 500.
     pub fn accept_remote_cseq(&mut self, request: &Request) -> bool {
-        let Ok((seq, method)) = headers::cseq(&request.headers) else { return false };
+        let Ok((seq, method)) = headers::cseq(&request.headers) else {
+            return false;
+        };
         if matches!(method, Method::Ack | Method::Cancel) {
             return true;
         }
@@ -202,8 +212,14 @@ impl Dialog {
         for route in &self.route_set {
             hs.push(Header::Route(h::Route::new(route.clone())));
         }
-        hs.push(Header::From(h::From::new(format!("{};tag={}", self.local_uri, self.id.local_tag))));
-        hs.push(Header::To(h::To::new(format!("{};tag={}", self.remote_uri, self.id.remote_tag))));
+        hs.push(Header::From(h::From::new(format!(
+            "{};tag={}",
+            self.local_uri, self.id.local_tag
+        ))));
+        hs.push(Header::To(h::To::new(format!(
+            "{};tag={}",
+            self.remote_uri, self.id.remote_tag
+        ))));
         hs.push(Header::CallId(h::CallId::new(self.id.call_id.clone())));
         hs.push(Header::CSeq(h::CSeq::new(format!("{seq} {method}"))));
         if !matches!(method, Method::Ack | Method::Bye) {
@@ -217,7 +233,13 @@ impl Dialog {
             None => Vec::new(),
         };
         hs.push(Header::ContentLength(h::ContentLength::new(body.len().to_string())));
-        Ok(Request { method, uri, version: Version::V2, headers: hs, body })
+        Ok(Request {
+            method,
+            uri,
+            version: Version::V2,
+            headers: hs,
+            body,
+        })
     }
 }
 
@@ -243,10 +265,23 @@ mod tests {
     fn uas_dialog_builds_requests_back_to_the_caller() {
         let peer = Peer::udp("127.0.0.1:5070".parse().unwrap());
         let mut d = Dialog::as_uas(&invite(), "me", peer).unwrap();
-        assert_eq!(d.id, DialogId { call_id: "c1".into(), local_tag: "me".into(), remote_tag: "abc".into() });
+        assert_eq!(
+            d.id,
+            DialogId {
+                call_id: "c1".into(),
+                local_tag: "me".into(),
+                remote_tag: "abc".into()
+            }
+        );
         assert_eq!(d.route_set, ["<sip:p1;lr>", "<sip:p2;lr>"]);
         assert_eq!(d.remote_uri, "\"Caller\" <sip:caller@127.0.0.1>");
-        let bye = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx", "<sip:sb@h>", None, None);
+        let bye = d.request(
+            Method::Bye,
+            "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx",
+            "<sip:sb@h>",
+            None,
+            None,
+        );
         let bye = bye.unwrap().to_string();
         assert!(bye.starts_with("BYE sip:caller@127.0.0.1:5070 SIP/2.0\r\n"), "{bye}");
         assert!(bye.contains("Route: <sip:p1;lr>\r\nRoute: <sip:p2;lr>\r\n"));

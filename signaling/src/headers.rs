@@ -57,11 +57,25 @@ impl ViaInfo {
         if !name.is_some_and(|n| n.eq_ignore_ascii_case("SIP")) || version != Some("2.0") {
             return Err(bad);
         }
-        let transport = transport.filter(|t| !t.is_empty()).ok_or(bad.clone())?.to_ascii_uppercase();
+        let transport = transport
+            .filter(|t| !t.is_empty())
+            .ok_or(bad.clone())?
+            .to_ascii_uppercase();
         let mut parts = rest.split(';');
-        let sent_by = parts.next().map(str::trim).filter(|s| !s.is_empty()).ok_or(bad.clone())?;
+        let sent_by = parts
+            .next()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(bad.clone())?;
         let (host, port) = split_host_port(sent_by).ok_or(bad)?;
-        let mut via = ViaInfo { transport, host, port, branch: None, received: None, rport: None };
+        let mut via = ViaInfo {
+            transport,
+            host,
+            port,
+            branch: None,
+            received: None,
+            rport: None,
+        };
         for param in parts {
             let (name, value) = match param.split_once('=') {
                 Some((n, v)) => (n.trim(), Some(v.trim())),
@@ -196,9 +210,10 @@ pub fn response_destination(headers: &Headers, source: Peer) -> Peer {
         return source;
     }
     match top_via(headers) {
-        Ok(via) if via.rport.is_none() => {
-            Peer { transport: Transport::Udp, addr: SocketAddr::new(source.addr.ip(), via.port.unwrap_or(5060)) }
-        }
+        Ok(via) if via.rport.is_none() => Peer {
+            transport: Transport::Udp,
+            addr: SocketAddr::new(source.addr.ip(), via.port.unwrap_or(5060)),
+        },
         _ => source,
     }
 }
@@ -224,8 +239,14 @@ pub fn cseq(headers: &Headers) -> Result<(u32, Method), HeaderError> {
         })
         .ok_or(HeaderError::Missing("CSeq"))?;
     let mut parts = value.split_ascii_whitespace();
-    let seq = parts.next().and_then(|n| n.parse::<u32>().ok()).ok_or(HeaderError::Malformed("CSeq"))?;
-    let method = parts.next().and_then(|m| m.parse::<Method>().ok()).ok_or(HeaderError::Malformed("CSeq"))?;
+    let seq = parts
+        .next()
+        .and_then(|n| n.parse::<u32>().ok())
+        .ok_or(HeaderError::Malformed("CSeq"))?;
+    let method = parts
+        .next()
+        .and_then(|m| m.parse::<Method>().ok())
+        .ok_or(HeaderError::Malformed("CSeq"))?;
     if parts.next().is_some() {
         return Err(HeaderError::Malformed("CSeq"));
     }
@@ -356,7 +377,10 @@ mod tests {
         assert_eq!(via.rfc3261_branch(), Some("z9hG4bKabc"));
         assert_eq!(via.rport, Some(None));
         let v6 = ViaInfo::parse("SIP/2.0/TCP [::1]:5060;branch=1").unwrap();
-        assert_eq!((v6.host.as_str(), v6.port, v6.rfc3261_branch()), ("::1", Some(5060), None));
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.rfc3261_branch()),
+            ("::1", Some(5060), None)
+        );
         for bad in ["", "SIP/2.0/UDP", "HTTP/1.1/UDP a", "SIP/2.0/ a", "SIP/2.0/UDP a:99999"] {
             assert!(ViaInfo::parse(bad).is_err(), "{bad}");
         }
@@ -379,7 +403,9 @@ mod tests {
     #[test]
     fn without_rport_responses_go_to_the_sent_by_port() {
         let source = Peer::udp("192.0.2.7:40000".parse().unwrap());
-        let mut h = headers(&[Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1"))]);
+        let mut h = headers(&[Header::Via(rsip::headers::Via::new(
+            "SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1",
+        ))]);
         stamp_received(&mut h, source);
         assert_eq!(top_via_value(&h).unwrap(), "SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1");
         assert_eq!(response_destination(&h, source).addr, "192.0.2.7:5062".parse().unwrap());
@@ -392,11 +418,20 @@ mod tests {
         assert_eq!(tag_of("\"A;tag=x\" <sip:a@b;tag=no>;tag=yes"), Some("yes"));
         assert_eq!(tag_of("sip:a@b;tag=1"), Some("1"));
         assert_eq!(tag_of("<sip:a@b>"), None);
-        assert_eq!(uri_of("\"Bob\" <sip:bob@x:5070;transport=tcp>;tag=1"), "sip:bob@x:5070;transport=tcp");
+        assert_eq!(
+            uri_of("\"Bob\" <sip:bob@x:5070;transport=tcp>;tag=1"),
+            "sip:bob@x:5070;transport=tcp"
+        );
         assert_eq!(user_of("sip:1001@127.0.0.1:5060"), Some("1001"));
         assert_eq!(user_of("sip:127.0.0.1"), None);
-        assert_eq!(socket_addr_of("sip:1001@127.0.0.1:5070;transport=tcp"), Some("127.0.0.1:5070".parse().unwrap()));
-        assert_eq!(transport_of("sip:1001@127.0.0.1:5070;transport=TCP"), Some(Transport::Tcp));
+        assert_eq!(
+            socket_addr_of("sip:1001@127.0.0.1:5070;transport=tcp"),
+            Some("127.0.0.1:5070".parse().unwrap())
+        );
+        assert_eq!(
+            transport_of("sip:1001@127.0.0.1:5070;transport=TCP"),
+            Some(Transport::Tcp)
+        );
         let list: Vec<_> = split_list("<sip:a@b;x=1,2>, \"c,d\" <sip:c@d>,sip:e@f").collect();
         assert_eq!(list, ["<sip:a@b;x=1,2>", "\"c,d\" <sip:c@d>", "sip:e@f"]);
     }

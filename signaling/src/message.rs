@@ -24,7 +24,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_message_size: 65_535, max_headers: 256 }
+        Limits {
+            max_message_size: 65_535,
+            max_headers: 256,
+        }
     }
 }
 
@@ -113,7 +116,9 @@ fn header_end(bytes: &[u8]) -> Option<usize> {
 fn content_length(head: &str, limits: &Limits) -> Result<Option<usize>, MessageError> {
     let mut found = None;
     for line in head.split("\r\n").skip(1) {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         if !(name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l")) {
             continue;
@@ -137,7 +142,10 @@ fn content_length(head: &str, limits: &Limits) -> Result<Option<usize>, MessageE
 /// Leading CRLFs are keep-alives (RFC 5626 section 3.5.1) or noise; section 7.5
 /// says to ignore them before a start line.
 fn skip_leading_crlf(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(bytes.len());
     &bytes[start..]
 }
 
@@ -190,7 +198,9 @@ fn normalise(head: &str, body: &[u8], limits: &Limits) -> Result<SipMessage, Mes
             return Ok(());
         }
         let value = value.trim();
-        let splittable = ["Via", "Route", "Record-Route"].iter().any(|h| h.eq_ignore_ascii_case(name));
+        let splittable = ["Via", "Route", "Record-Route"]
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name));
         if splittable {
             for part in headers::split_list(value) {
                 out.push_str(name);
@@ -230,11 +240,19 @@ fn normalise(head: &str, body: &[u8], limits: &Limits) -> Result<SipMessage, Mes
 
 fn check_start_line(start: &str) -> Result<(), MessageError> {
     let mut parts = start.splitn(3, ' ');
-    let (a, b, c) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (a, b, c) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
     let ok = if a == "SIP/2.0" {
         b.len() == 3 && b.bytes().all(|d| d.is_ascii_digit()) && !b.starts_with('0')
     } else {
-        !a.is_empty() && a.bytes().all(is_token_char) && !b.is_empty() && !b.contains(char::is_whitespace) && c == "SIP/2.0"
+        !a.is_empty()
+            && a.bytes().all(is_token_char)
+            && !b.is_empty()
+            && !b.contains(char::is_whitespace)
+            && c == "SIP/2.0"
     };
     if ok {
         Ok(())
@@ -287,7 +305,9 @@ pub fn bad_request(bytes: &[u8], error: &MessageError) -> Option<Vec<u8>> {
     let wanted = ["Via", "From", "To", "Call-ID", "CSeq"];
     let mut found: Vec<(&str, String)> = Vec::new();
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = expand_compact(name.trim());
         if let Some(w) = wanted.iter().find(|w| w.eq_ignore_ascii_case(name)) {
             if value.contains(['\r', '\n']) || value.chars().any(|c| c == '\u{fffd}') {
@@ -301,7 +321,11 @@ pub fn bad_request(bytes: &[u8], error: &MessageError) -> Option<Vec<u8>> {
             return None;
         }
     }
-    let reason: String = error.to_string().chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect();
+    let reason: String = error
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect();
     let mut out = format!("SIP/2.0 400 {reason}\r\n");
     for (name, value) in found {
         out.push_str(name);
@@ -339,7 +363,10 @@ pub enum Framed {
 impl StreamFramer {
     /// A framer with the given limits.
     pub fn new(limits: Limits) -> Self {
-        StreamFramer { buffer: BytesMut::new(), limits }
+        StreamFramer {
+            buffer: BytesMut::new(),
+            limits,
+        }
     }
 
     /// Appends received bytes.
@@ -448,19 +475,29 @@ mod tests {
         assert_eq!(parse_datagram(b"\r\n\r\n", &limits), Ok(None));
         assert_eq!(parse_datagram(b"garbage", &limits), Err(MessageError::Truncated));
         assert_eq!(parse_datagram(b"\xff\xfe\r\n\r\n", &limits), Err(MessageError::NotUtf8));
-        assert_eq!(parse_datagram(b"HELLO\r\n\r\n", &limits), Err(MessageError::BadStartLine));
+        assert_eq!(
+            parse_datagram(b"HELLO\r\n\r\n", &limits),
+            Err(MessageError::BadStartLine)
+        );
     }
 
     #[test]
     fn missing_headers_are_named_and_answered_400() {
         let limits = Limits::default();
         let msg = "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCSeq: 1 OPTIONS\r\n\r\n";
-        let Some(SipMessage::Request(req)) = parse_datagram(msg.as_bytes(), &limits).unwrap() else { panic!() };
+        let Some(SipMessage::Request(req)) = parse_datagram(msg.as_bytes(), &limits).unwrap() else {
+            panic!()
+        };
         let err = validate_request(&req).unwrap_err();
         assert_eq!(err.to_string(), "missing Call-ID");
-        assert!(bad_request(msg.as_bytes(), &err).is_none(), "cannot answer without Call-ID");
+        assert!(
+            bad_request(msg.as_bytes(), &err).is_none(),
+            "cannot answer without Call-ID"
+        );
         let msg = msg.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE\r\nCall-ID: z");
-        let Some(SipMessage::Request(req)) = parse_datagram(msg.as_bytes(), &limits).unwrap() else { panic!() };
+        let Some(SipMessage::Request(req)) = parse_datagram(msg.as_bytes(), &limits).unwrap() else {
+            panic!()
+        };
         let err = validate_request(&req).unwrap_err();
         assert_eq!(err, MessageError::CSeqMismatch);
         let answer = String::from_utf8(bad_request(msg.as_bytes(), &err).unwrap()).unwrap();
@@ -494,7 +531,10 @@ mod tests {
 
     #[test]
     fn oversize_stream_is_refused() {
-        let limits = Limits { max_message_size: 100, ..Limits::default() };
+        let limits = Limits {
+            max_message_size: 100,
+            ..Limits::default()
+        };
         let mut framer = StreamFramer::new(limits);
         framer.push(&[b'a'; 101]);
         assert_eq!(framer.next_message().err(), Some(MessageError::TooLarge));

@@ -84,7 +84,13 @@ impl Network {
             tcp_local.push(listener.local_addr()?);
             tokio::spawn(tcp_accept(listener, limits, events.clone(), connections.clone()));
         }
-        Ok(Network { udp: sockets, tcp_local, connections, events, limits })
+        Ok(Network {
+            udp: sockets,
+            tcp_local,
+            connections,
+            events,
+            limits,
+        })
     }
 
     /// The local address of the first socket of a transport, for Via and Contact.
@@ -162,7 +168,11 @@ async fn udp_receive(socket: Arc<UdpSocket>, limits: Limits, events: mpsc::Sende
         let event = match message::parse_datagram(&buf[..len], &limits) {
             Ok(Some(message)) => NetEvent::Message { message, source },
             Ok(None) => continue,
-            Err(error) => NetEvent::Malformed { bytes: Bytes::copy_from_slice(&buf[..len]), error, source },
+            Err(error) => NetEvent::Malformed {
+                bytes: Bytes::copy_from_slice(&buf[..len]),
+                error,
+                source,
+            },
         };
         if events.send(event).await.is_err() {
             return;
@@ -181,8 +191,18 @@ async fn tcp_accept(listener: TcpListener, limits: Limits, events: mpsc::Sender<
             }
         };
         let (queue, rx) = mpsc::channel(TCP_QUEUE);
-        connections.lock().unwrap_or_else(PoisonError::into_inner).insert(addr, queue);
-        tokio::spawn(tcp_connection(stream, addr, rx, limits, events.clone(), connections.clone()));
+        connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(addr, queue);
+        tokio::spawn(tcp_connection(
+            stream,
+            addr,
+            rx,
+            limits,
+            events.clone(),
+            connections.clone(),
+        ));
     }
 }
 
@@ -228,9 +248,11 @@ async fn tcp_connection(
                         continue;
                     }
                     Ok(Some(Framed::Message(message))) => NetEvent::Message { message, source },
-                    Ok(Some(Framed::Malformed(bytes, error))) => {
-                        NetEvent::Malformed { bytes: Bytes::from(bytes), error, source }
-                    }
+                    Ok(Some(Framed::Malformed(bytes, error))) => NetEvent::Malformed {
+                        bytes: Bytes::from(bytes),
+                        error,
+                        source,
+                    },
                     Err(error) => {
                         // The stream is out of step: report it and close.
                         let bytes = Bytes::copy_from_slice(&buf[..n]);

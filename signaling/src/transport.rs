@@ -46,12 +46,18 @@ pub struct Peer {
 impl Peer {
     /// A UDP peer.
     pub fn udp(addr: SocketAddr) -> Self {
-        Peer { transport: Transport::Udp, addr }
+        Peer {
+            transport: Transport::Udp,
+            addr,
+        }
     }
 
     /// A TCP peer.
     pub fn tcp(addr: SocketAddr) -> Self {
-        Peer { transport: Transport::Tcp, addr }
+        Peer {
+            transport: Transport::Tcp,
+            addr,
+        }
     }
 }
 
