@@ -44,7 +44,7 @@ struct AckTemplate {
 
 impl AckTemplate {
     fn from_invite(request: &Request) -> Self {
-        let top_via = super::top_via(request).map(|via| Header::Via(via.into()));
+        let top_via = super::matching::top_via(request).map(|via| Header::Via(via.into()));
         let mut from = None;
         let mut call_id = None;
         let mut routes = Vec::new();
@@ -56,8 +56,19 @@ impl AckTemplate {
                 _ => {}
             }
         }
-        let cseq = request.cseq_header().ok().and_then(|h| h.typed().ok()).map_or(0, |c| c.seq);
-        AckTemplate { uri: request.uri.clone(), top_via, from, call_id, cseq, routes }
+        let cseq = request
+            .cseq_header()
+            .ok()
+            .and_then(|h| h.typed().ok())
+            .map_or(0, |c| c.seq);
+        AckTemplate {
+            uri: request.uri.clone(),
+            top_via,
+            from,
+            call_id,
+            cseq,
+            routes,
+        }
     }
 
     fn ack_for(&self, response: &Response) -> Request {
@@ -70,7 +81,10 @@ impl AckTemplate {
             headers.push(Header::To(to.clone()));
         }
         headers.extend(self.call_id.iter().cloned().collect());
-        let cseq = rsip::typed::CSeq { seq: self.cseq, method: Method::Ack };
+        let cseq = rsip::typed::CSeq {
+            seq: self.cseq,
+            method: Method::Ack,
+        };
         headers.push(Header::CSeq(cseq.into()));
         headers.push(Header::ContentLength(rsip::headers::ContentLength::from("0")));
         Request {
@@ -119,10 +133,10 @@ impl ClientInvite {
     pub(crate) fn start(&mut self, now: Instant, fx: &mut Effects<'_>) {
         fx.send(self.destination, self.request.clone());
         if !self.reliable() {
-            fx.arm(Timer::A, now + self.interval_a);
+            fx.arm(Timer::A, now, self.interval_a);
         }
-        fx.arm(Timer::B, now + self.config.t1x64());
-        fx.arm(Timer::C, now + self.config.timer_c);
+        fx.arm(Timer::B, now, self.config.t1x64());
+        fx.arm(Timer::C, now, self.config.timer_c);
     }
 
     pub(crate) fn on_response(&mut self, now: Instant, response: Response, fx: &mut Effects<'_>) {
@@ -138,7 +152,7 @@ impl ClientInvite {
                     }
                 }
                 if code > 100 {
-                    fx.arm(Timer::C, now + self.config.timer_c);
+                    fx.arm(Timer::C, now, self.config.timer_c);
                 }
                 fx.emit(TransactionEvent::Response { id: fx.id(), response });
             }
@@ -147,7 +161,7 @@ impl ClientInvite {
                 for timer in [Timer::A, Timer::B, Timer::C] {
                     fx.disarm(timer);
                 }
-                fx.arm(Timer::M, now + self.config.t1x64());
+                fx.arm(Timer::M, now, self.config.t1x64());
                 fx.emit(TransactionEvent::Response { id: fx.id(), response });
             }
             (State::Calling | State::Proceeding, 300..=699) => {
@@ -162,7 +176,7 @@ impl ClientInvite {
                 if self.reliable() {
                     fx.terminate();
                 } else {
-                    fx.arm(Timer::D, now + self.config.timer_d());
+                    fx.arm(Timer::D, now, self.config.timer_d());
                 }
             }
             (State::Completed, 300..=699) => {
@@ -185,16 +199,22 @@ impl ClientInvite {
             (Timer::A, State::Calling) => {
                 fx.send(self.destination, self.request.clone());
                 self.interval_a = self.interval_a.saturating_mul(2);
-                fx.arm(Timer::A, now + self.interval_a);
+                fx.arm(Timer::A, now, self.interval_a);
             }
             (Timer::B, State::Calling | State::Proceeding) => {
-                fx.emit(TransactionEvent::Timeout { id: fx.id(), timer: Timer::B });
+                fx.emit(TransactionEvent::Timeout {
+                    id: fx.id(),
+                    timer: Timer::B,
+                });
                 fx.terminate();
             }
             (Timer::C, State::Calling | State::Proceeding) => {
-                fx.emit(TransactionEvent::Timeout { id: fx.id(), timer: Timer::C });
+                fx.emit(TransactionEvent::Timeout {
+                    id: fx.id(),
+                    timer: Timer::C,
+                });
                 if self.state == State::Proceeding && !self.timer_c_fired {
-                    fx.arm(Timer::B, now + self.config.t1x64());
+                    fx.arm(Timer::B, now, self.config.t1x64());
                 }
                 self.timer_c_fired = true;
             }

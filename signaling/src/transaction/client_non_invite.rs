@@ -55,9 +55,9 @@ impl ClientNonInvite {
     pub(crate) fn start(&mut self, now: Instant, fx: &mut Effects<'_>) {
         fx.send(self.destination, self.request.clone());
         if !self.reliable() {
-            fx.arm(Timer::E, now + self.interval_e);
+            fx.arm(Timer::E, now, self.interval_e);
         }
-        fx.arm(Timer::F, now + self.config.t1x64());
+        fx.arm(Timer::F, now, self.config.t1x64());
     }
 
     pub(crate) fn on_response(&mut self, now: Instant, response: Response, fx: &mut Effects<'_>) {
@@ -75,7 +75,7 @@ impl ClientNonInvite {
                 if self.reliable() {
                     fx.terminate();
                 } else {
-                    fx.arm(Timer::K, now + self.config.t4);
+                    fx.arm(Timer::K, now, self.config.t4);
                 }
             }
             _ => {
@@ -93,10 +93,13 @@ impl ClientNonInvite {
                 } else {
                     self.interval_e.saturating_mul(2).min(self.config.t2)
                 };
-                fx.arm(Timer::E, now + self.interval_e);
+                fx.arm(Timer::E, now, self.interval_e);
             }
             (Timer::F, State::Trying | State::Proceeding) => {
-                fx.emit(TransactionEvent::Timeout { id: fx.id(), timer: Timer::F });
+                fx.emit(TransactionEvent::Timeout {
+                    id: fx.id(),
+                    timer: Timer::F,
+                });
                 fx.terminate();
             }
             (Timer::K, State::Completed) => fx.terminate(),

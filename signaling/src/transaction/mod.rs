@@ -9,7 +9,7 @@
 //! # Layout
 //!
 //! One state machine per transaction kind, each in its own file and each pure
-//! (input with `now`, output into an [`Effects`] sink): `client_invite`
+//! (input with `now`, output into an `Effects` sink): `client_invite`
 //! (figure 5 with RFC 6026 Accepted), `client_non_invite` (figure 6),
 //! `server_invite` (figure 7 with RFC 6026 Accepted) and `server_non_invite`
 //! (figure 8). This module matches messages to transactions, allocates ids and
@@ -20,18 +20,8 @@
 //!
 //! # Matching
 //!
-//! Server transactions (section 17.2.3) are keyed by the top Via branch, its
-//! sent-by (host lowercased, port defaulted from the Via transport) and the
-//! method, with ACK mapped to INVITE and CANCEL its own transaction. Requests
-//! whose branch lacks the `z9hG4bK` magic cookie (RFC 2543 peers) get a
-//! synthetic branch made of the Request-URI, the raw From and Call-ID values,
-//! the CSeq number and the whole top Via. That is the RFC 2543 rule of section
-//! 17.2.3 minus the To tag, which an ACK for a non-2xx carries but the INVITE
-//! does not; leaving it out lets such an ACK find its INVITE and costs only the
-//! detection of merged requests, which section 8.2.2.2 gives to the UAS core.
-//!
-//! Client transactions (section 17.1.3) are keyed by the top Via branch and the
-//! CSeq method of the response.
+//! See `matching.rs`: section 17.2.3 for requests (with a documented take on
+//! RFC 2543 peers), section 17.1.3 for responses.
 //!
 //! # What the transaction user keeps
 //!
@@ -49,6 +39,7 @@
 
 mod client_invite;
 mod client_non_invite;
+mod matching;
 mod server_invite;
 mod server_non_invite;
 #[cfg(test)]
@@ -59,8 +50,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rsip::prelude::*;
-use rsip::{Header, Method, Request, Response, SipMessage};
+use rsip::{Method, Request, Response, SipMessage};
 
 use crate::transport::{Peer, Transmit};
 
@@ -68,6 +58,8 @@ use client_invite::ClientInvite;
 use client_non_invite::ClientNonInvite;
 use server_invite::ServerInvite;
 use server_non_invite::ServerNonInvite;
+
+use matching::{client_key, client_request_key, server_key, ClientKey, ServerKey};
 
 /// RFC 3261 timer base values (section 17.1.1.1 and table 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,10 +215,17 @@ impl Effects<'_> {
         self.events.push_back(event);
     }
 
-    /// Arms (or re-arms) `timer` to fire at `at`; an earlier arming is void.
-    pub(crate) fn arm(&mut self, timer: Timer, at: Instant) {
-        let seq = self.timers.push(at, self.id, timer);
-        self.armed[timer as usize] = seq;
+    /// Arms (or re-arms) `timer` to fire `delay` after `now`; an earlier
+    /// arming is void. A delay beyond what `Instant` can represent (a silly
+    /// configuration) leaves the timer disarmed, i.e. it never fires.
+    pub(crate) fn arm(&mut self, timer: Timer, now: Instant, delay: Duration) {
+        match now.checked_add(delay) {
+            Some(at) => {
+                let seq = self.timers.push(at, self.id, timer);
+                self.armed[timer as usize] = seq;
+            }
+            None => self.disarm(timer),
+        }
     }
 
     /// Cancels `timer` if armed.
@@ -278,19 +277,6 @@ enum Machine {
     Nist(ServerNonInvite),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ClientKey {
-    branch: String,
-    method: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ServerKey {
-    branch: String,
-    sent_by: String,
-    method: String,
-}
-
 #[derive(Debug, Clone)]
 enum Key {
     Client(ClientKey),
@@ -303,9 +289,6 @@ struct Entry {
     armed: [u64; TIMER_COUNT],
     key: Key,
 }
-
-/// The RFC 3261 magic cookie that starts every compliant branch.
-const MAGIC_COOKIE: &str = "z9hG4bK";
 
 /// The transaction layer: all client and server transactions of an endpoint.
 #[derive(Debug)]
@@ -406,7 +389,8 @@ impl TransactionLayer {
     fn handle_response(&mut self, now: Instant, response: Response, source: Peer) {
         let id = client_key(&response).and_then(|key| self.clients.get(&key).copied());
         let Some(id) = id else {
-            self.events.push_back(TransactionEvent::StrayResponse { response, source });
+            self.events
+                .push_back(TransactionEvent::StrayResponse { response, source });
             return;
         };
         self.with_machine(id, |machine, fx| match machine {
@@ -462,7 +446,10 @@ impl TransactionLayer {
     /// Sends a message outside any transaction (ACK for 2xx, 2xx retransmissions
     /// by the UAS core, stateless answers).
     pub fn send_stateless(&mut self, message: SipMessage, destination: Peer) {
-        self.transmits.push_back(Transmit { destination, payload: serialize(&message) });
+        self.transmits.push_back(Transmit {
+            destination,
+            payload: serialize(&message),
+        });
     }
 
     /// The INVITE server transaction that a CANCEL server transaction targets
@@ -475,7 +462,10 @@ impl TransactionLayer {
         if key.method != Method::Cancel.to_string() {
             return None;
         }
-        let invite_key = ServerKey { method: Method::Invite.to_string(), ..key.clone() };
+        let invite_key = ServerKey {
+            method: Method::Invite.to_string(),
+            ..key.clone()
+        };
         let id = *self.servers.get(&invite_key)?;
         match &self.transactions.get(&id)?.machine {
             Machine::Ist(invite) if invite.uri() == cancel_txn.uri() => Some(id),
@@ -544,13 +534,22 @@ impl TransactionLayer {
             Key::Client(k) => self.clients.insert(k.clone(), id),
             Key::Server(k) => self.servers.insert(k.clone(), id),
         };
-        self.transactions.insert(id, Entry { machine, armed: [0; TIMER_COUNT], key });
+        self.transactions.insert(
+            id,
+            Entry {
+                machine,
+                armed: [0; TIMER_COUNT],
+                key,
+            },
+        );
     }
 
     /// Runs `f` on the machine of `id` with an effects sink, then removes the
     /// transaction if it terminated.
     fn with_machine(&mut self, id: TransactionId, f: impl FnOnce(&mut Machine, &mut Effects<'_>)) {
-        let Some(entry) = self.transactions.get_mut(&id) else { return };
+        let Some(entry) = self.transactions.get_mut(&id) else {
+            return;
+        };
         let mut fx = Effects {
             id,
             transmits: &mut self.transmits,
@@ -566,7 +565,9 @@ impl TransactionLayer {
     }
 
     fn remove(&mut self, id: TransactionId) {
-        let Some(entry) = self.transactions.remove(&id) else { return };
+        let Some(entry) = self.transactions.remove(&id) else {
+            return;
+        };
         match entry.key {
             Key::Client(k) => {
                 if self.clients.get(&k) == Some(&id) {
@@ -604,77 +605,7 @@ pub(crate) fn serialize(message: &impl ToString) -> Bytes {
     Bytes::from(message.to_string())
 }
 
-
-/// The typed top Via of a message, if present and parseable.
-pub(crate) fn top_via(message: &impl HeadersExt) -> Option<rsip::typed::Via> {
-    message.via_header().ok()?.typed().ok()
-}
-
-fn sent_by(via: &rsip::typed::Via) -> String {
-    let port = via.uri.port().map_or_else(|| u16::from(via.transport.default_port()), |p| u16::from(*p));
-    format!("{}:{}", via.uri.host().to_string().to_ascii_lowercase(), port)
-}
-
-fn server_key(request: &Request) -> Option<ServerKey> {
-    let via = top_via(request)?;
-    let branch = via.branch().map(|b| b.to_string()).filter(|b| b.starts_with(MAGIC_COOKIE));
-    let branch = match branch {
-        Some(branch) => branch,
-        None => rfc2543_branch(request)?,
-    };
-    let method = match request.method {
-        Method::Ack => Method::Invite,
-        other => other,
-    };
-    Some(ServerKey { branch, sent_by: sent_by(&via), method: method.to_string() })
-}
-
-/// The synthetic branch for a request from an RFC 2543 peer (see the module docs).
-fn rfc2543_branch(request: &Request) -> Option<String> {
-    let via = request.via_header().ok()?;
-    let cseq = request.cseq_header().ok()?.typed().ok()?;
-    let from = request.from_header().map(|h| h.to_string()).unwrap_or_default();
-    let call_id = request.call_id_header().map(|h| h.to_string()).unwrap_or_default();
-    Some(format!("rfc2543|{}|{}|{}|{}|{}", request.uri, from, call_id, cseq.seq, via))
-}
-
-fn client_key(response: &Response) -> Option<ClientKey> {
-    let branch = top_via(response)?.branch()?.to_string();
-    let method = response.cseq_header().ok()?.typed().ok()?.method;
-    Some(ClientKey { branch, method: method.to_string() })
-}
-
-fn client_request_key(request: &Request) -> Option<ClientKey> {
-    let branch = top_via(request)?.branch()?.to_string();
-    // A CSeq is required so that responses can be matched.
-    request.cseq_header().ok()?.typed().ok()?;
-    Some(ClientKey { branch, method: request.method.to_string() })
-}
-
 /// The status code of a response as a number.
 pub(crate) fn status(response: &Response) -> u16 {
     response.status_code.code()
-}
-
-/// Copies the headers a response must echo (section 8.2.6.2) into a new
-/// response with no body: used for 100 Trying.
-pub(crate) fn trying_for(request: &Request) -> Response {
-    let mut headers = rsip::Headers::default();
-    for header in request.headers.iter() {
-        match header {
-            Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::CSeq(_) => {
-                headers.push(header.clone())
-            }
-            Header::Other(name, _) if name.eq_ignore_ascii_case("Timestamp") => headers.push(header.clone()),
-            Header::Timestamp(_) => headers.push(header.clone()),
-            _ => {}
-        }
-    }
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::from("0")));
-    Response {
-        status_code: rsip::StatusCode::Trying,
-        version: rsip::Version::V2,
-        headers,
-        body: Vec::new(),
-    }
 }

@@ -17,9 +17,9 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rsip::{Method, Request, Response, Uri};
+use rsip::{Header, Method, Request, Response, Uri};
 
-use super::{serialize, status, trying_for, Effects, Timer, TimerConfig, TransactionEvent};
+use super::{serialize, status, Effects, Timer, TimerConfig, TransactionEvent};
 use crate::transport::Peer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl ServerInvite {
                     if self.reliable() {
                         fx.terminate();
                     } else {
-                        fx.arm(Timer::I, now + self.config.t4);
+                        fx.arm(Timer::I, now, self.config.t4);
                     }
                 }
                 State::Accepted => fx.emit(TransactionEvent::Ack { request, source }),
@@ -107,7 +107,7 @@ impl ServerInvite {
             (State::Proceeding, 200..=299) => {
                 self.state = State::Accepted;
                 fx.send(self.destination, serialize(&response));
-                fx.arm(Timer::L, now + self.config.t1x64());
+                fx.arm(Timer::L, now, self.config.t1x64());
             }
             (State::Accepted, 200..=299) => fx.send(self.destination, serialize(&response)),
             (State::Proceeding, 300..=699) => {
@@ -115,9 +115,9 @@ impl ServerInvite {
                 self.last_response = serialize(&response);
                 fx.send(self.destination, self.last_response.clone());
                 if !self.reliable() {
-                    fx.arm(Timer::G, now + self.interval_g);
+                    fx.arm(Timer::G, now, self.interval_g);
                 }
-                fx.arm(Timer::H, now + self.config.t1x64());
+                fx.arm(Timer::H, now, self.config.t1x64());
             }
             _ => tracing::debug!(code, state = ?self.state, "response refused by INVITE server transaction"),
         }
@@ -128,14 +128,40 @@ impl ServerInvite {
             (Timer::G, State::Completed) => {
                 fx.send(self.destination, self.last_response.clone());
                 self.interval_g = self.interval_g.saturating_mul(2).min(self.config.t2);
-                fx.arm(Timer::G, now + self.interval_g);
+                fx.arm(Timer::G, now, self.interval_g);
             }
             (Timer::H, State::Completed) => {
-                fx.emit(TransactionEvent::Timeout { id: fx.id(), timer: Timer::H });
+                fx.emit(TransactionEvent::Timeout {
+                    id: fx.id(),
+                    timer: Timer::H,
+                });
                 fx.terminate();
             }
             (Timer::I, State::Confirmed) | (Timer::L, State::Accepted) => fx.terminate(),
             _ => {}
         }
+    }
+}
+
+/// Copies the headers a response must echo (section 8.2.6.2) into a new
+/// response with no body: used for 100 Trying.
+fn trying_for(request: &Request) -> Response {
+    let mut headers = rsip::Headers::default();
+    for header in request.headers.iter() {
+        match header {
+            Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::CSeq(_) => {
+                headers.push(header.clone())
+            }
+            Header::Other(name, _) if name.eq_ignore_ascii_case("Timestamp") => headers.push(header.clone()),
+            Header::Timestamp(_) => headers.push(header.clone()),
+            _ => {}
+        }
+    }
+    headers.push(Header::ContentLength(rsip::headers::ContentLength::from("0")));
+    Response {
+        status_code: rsip::StatusCode::Trying,
+        version: rsip::Version::V2,
+        headers,
+        body: Vec::new(),
     }
 }

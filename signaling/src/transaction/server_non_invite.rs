@@ -68,7 +68,7 @@ impl ServerNonInvite {
                 if self.destination.transport.is_reliable() {
                     fx.terminate();
                 } else {
-                    fx.arm(Timer::J, now + self.config.t1x64());
+                    fx.arm(Timer::J, now, self.config.t1x64());
                 }
             }
             _ => {

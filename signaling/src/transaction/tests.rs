@@ -247,7 +247,9 @@ fn same_branch_from_two_hosts_is_two_transactions() {
     let a = request("OPTIONS", "z9hG4bKsame");
     let mut b = a.clone();
     b.headers.retain(|h| !matches!(h, rsip::Header::Via(_)));
-    b.headers.push(rsip::Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKsame")));
+    b.headers.push(rsip::Header::Via(rsip::headers::Via::new(
+        "SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKsame",
+    )));
     l.handle_message(t0, a.into(), udp());
     l.handle_message(t0, b.into(), udp());
     assert_eq!(l.len(), 2);
@@ -269,7 +271,9 @@ fn rfc2543_invite_is_matched_without_magic_cookie() {
     // The ACK carries the To tag the INVITE lacked, and still matches.
     let mut ack = request("ACK", "old-style-1");
     ack.headers.retain(|h| !matches!(h, rsip::Header::To(_)));
-    ack.headers.push(rsip::Header::To(rsip::headers::To::new("Bob <sip:bob@example.com>;tag=b1")));
+    ack.headers.push(rsip::Header::To(rsip::headers::To::new(
+        "Bob <sip:bob@example.com>;tag=b1",
+    )));
     l.handle_message(at(t0, 700), ack.into(), udp());
     assert_eq!(drain(&mut l, t0, at(t0, 700)), trace(&[]), "ACK absorbed");
     assert_eq!(advance(&mut l, t0, 60_000), trace(&[(5_700, "terminated")]));
@@ -281,7 +285,9 @@ fn requests_without_branch_are_matched_by_rfc2543_rule() {
     let mut l = layer();
     let mut invite = request("OPTIONS", "x");
     invite.headers.retain(|h| !matches!(h, rsip::Header::Via(_)));
-    invite.headers.push(rsip::Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 192.0.2.1:5060")));
+    invite
+        .headers
+        .push(rsip::Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 192.0.2.1:5060")));
     l.handle_message(t0, invite.clone().into(), udp());
     l.handle_message(t0, invite.into(), udp());
     assert_eq!(l.len(), 1);
@@ -297,7 +303,9 @@ fn malformed_requests_are_dropped_and_counted() {
     l.handle_message(t0, no_via.into(), udp());
     let mut bad_via = request("OPTIONS", "z9hG4bK1");
     bad_via.headers.retain(|h| !matches!(h, rsip::Header::Via(_)));
-    bad_via.headers.push(rsip::Header::Via(rsip::headers::Via::new("garbage")));
+    bad_via
+        .headers
+        .push(rsip::Header::Via(rsip::headers::Via::new("garbage")));
     l.handle_message(t0, bad_via.into(), udp());
     assert_eq!(l.dropped(), 2);
     assert!(l.is_empty());
@@ -325,7 +333,9 @@ fn unusable_client_requests_terminate_at_once() {
     let ack = l.send_request(t0, request("ACK", "z9hG4bKa"), udp());
     let mut no_branch = request("OPTIONS", "x");
     no_branch.headers.retain(|h| !matches!(h, rsip::Header::Via(_)));
-    no_branch.headers.push(rsip::Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 192.0.2.9")));
+    no_branch
+        .headers
+        .push(rsip::Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 192.0.2.9")));
     let other = l.send_request(t0, no_branch, udp());
     assert_ne!(ack, other);
     // A branch already in use for the same method.
@@ -334,7 +344,15 @@ fn unusable_client_requests_terminate_at_once() {
     assert_eq!(l.len(), 1);
     assert_eq!(l.dropped(), 3);
     let out = drain(&mut l, t0, t0);
-    assert_eq!(out, trace(&[(0, "send OPTIONS"), (0, "terminated"), (0, "terminated"), (0, "terminated")]));
+    assert_eq!(
+        out,
+        trace(&[
+            (0, "send OPTIONS"),
+            (0, "terminated"),
+            (0, "terminated"),
+            (0, "terminated")
+        ])
+    );
 }
 
 #[test]
@@ -345,9 +363,9 @@ fn responses_follow_rport_and_sent_by() {
     // rport: back to the source address and port.
     let mut with_rport = request("OPTIONS", "z9hG4bKr");
     with_rport.headers.retain(|h| !matches!(h, rsip::Header::Via(_)));
-    with_rport
-        .headers
-        .push(rsip::Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKr;rport")));
+    with_rport.headers.push(rsip::Header::Via(rsip::headers::Via::new(
+        "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKr;rport",
+    )));
     l.handle_message(t0, with_rport.clone().into(), nat);
     let id = next_request_id(&mut l);
     l.send_response(t0, id, response(&with_rport, 200, Some("b")));
@@ -355,7 +373,9 @@ fn responses_follow_rport_and_sent_by() {
     // No rport: the source address with the sent-by port.
     let mut plain = with_rport.clone();
     plain.headers.retain(|h| !matches!(h, rsip::Header::Via(_)));
-    plain.headers.push(rsip::Header::Via(rsip::headers::Via::new("SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKp")));
+    plain.headers.push(rsip::Header::Via(rsip::headers::Via::new(
+        "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKp",
+    )));
     l.handle_message(t0, plain.clone().into(), nat);
     let id = next_request_id(&mut l);
     l.send_response(t0, id, response(&plain, 200, Some("b")));
@@ -411,4 +431,148 @@ fn poll_timeout_skips_cancelled_timers() {
     l.handle_message(at(t0, 100), response(&options, 200, Some("b")).into(), udp());
     // E and F are cancelled; only K (T4) is left.
     assert_eq!(l.poll_timeout(), Some(at(t0, 5_100)));
+}
+
+mod sequences {
+    //! Random sequences of operations: nothing panics, and once time runs far
+    //! enough every transaction has ended with exactly one `Terminated`.
+
+    use std::collections::HashMap;
+    use std::time::Instant;
+
+    use proptest::prelude::*;
+
+    use super::{at, layer, request_via, response, tcp, udp};
+    use crate::transaction::{TransactionEvent, TransactionId, TransactionLayer};
+
+    const METHODS: [&str; 5] = ["INVITE", "ACK", "CANCEL", "OPTIONS", "BYE"];
+    const CODES: [u16; 9] = [100, 101, 180, 200, 202, 300, 486, 603, 699];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        SendRequest {
+            method: usize,
+            branch: u8,
+            reliable: bool,
+        },
+        ReceiveRequest {
+            method: usize,
+            branch: u8,
+            reliable: bool,
+        },
+        ReceiveResponse {
+            method: usize,
+            branch: u8,
+            code: usize,
+            reliable: bool,
+        },
+        Respond {
+            pick: usize,
+            code: usize,
+        },
+        Advance {
+            ms: u64,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let method = 0..METHODS.len();
+        let code = 0..CODES.len();
+        prop_oneof![
+            (method.clone(), 0..4u8, any::<bool>()).prop_map(|(method, branch, reliable)| Op::SendRequest {
+                method,
+                branch,
+                reliable
+            }),
+            (method.clone(), 0..4u8, any::<bool>()).prop_map(|(method, branch, reliable)| Op::ReceiveRequest {
+                method,
+                branch,
+                reliable
+            }),
+            (method, 0..4u8, code.clone(), any::<bool>()).prop_map(|(method, branch, code, reliable)| {
+                Op::ReceiveResponse {
+                    method,
+                    branch,
+                    code,
+                    reliable,
+                }
+            }),
+            (any::<usize>(), code).prop_map(|(pick, code)| Op::Respond { pick, code }),
+            (0..40_000u64).prop_map(|ms| Op::Advance { ms }),
+        ]
+    }
+
+    fn collect(l: &mut TransactionLayer, servers: &mut Vec<TransactionId>, ends: &mut HashMap<TransactionId, u32>) {
+        while l.poll_transmit().is_some() {}
+        while let Some(event) = l.poll_event() {
+            match event {
+                TransactionEvent::Request { id, .. } => servers.push(id),
+                TransactionEvent::Terminated { id } => *ends.entry(id).or_default() += 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn run_timers(l: &mut TransactionLayer, now: Instant) {
+        while let Some(deadline) = l.poll_timeout().filter(|d| *d <= now) {
+            l.handle_timeout(deadline);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_transaction_terminates_once(ops in prop::collection::vec(op(), 1..60)) {
+            let t0 = Instant::now();
+            let mut l = layer();
+            let mut now_ms = 0;
+            let mut created = Vec::new();
+            let mut servers = Vec::new();
+            let mut ends = HashMap::new();
+            for op in ops {
+                let now = at(t0, now_ms);
+                let peer = |reliable: bool| if reliable { tcp() } else { udp() };
+                let via = |reliable: bool| if reliable { "TCP" } else { "UDP" };
+                match op {
+                    Op::SendRequest { method, branch, reliable } => {
+                        let request = request_via(METHODS[method], &format!("z9hG4bKc{branch}"), via(reliable));
+                        created.push(l.send_request(now, request, peer(reliable)));
+                    }
+                    Op::ReceiveRequest { method, branch, reliable } => {
+                        let request = request_via(METHODS[method], &format!("z9hG4bKs{branch}"), via(reliable));
+                        l.handle_message(now, request.into(), peer(reliable));
+                    }
+                    Op::ReceiveResponse { method, branch, code, reliable } => {
+                        let request = request_via(METHODS[method], &format!("z9hG4bKc{branch}"), via(reliable));
+                        l.handle_message(now, response(&request, CODES[code], Some("t")).into(), peer(reliable));
+                    }
+                    Op::Respond { pick, code } => {
+                        if !servers.is_empty() {
+                            let id = servers[pick % servers.len()];
+                            let request = request_via("INVITE", "z9hG4bKs0", "UDP");
+                            l.send_response(now, id, response(&request, CODES[code], Some("t")));
+                        }
+                    }
+                    Op::Advance { ms } => {
+                        now_ms += ms;
+                        run_timers(&mut l, at(t0, now_ms));
+                    }
+                }
+                collect(&mut l, &mut servers, &mut ends);
+            }
+            // Answer every server transaction, then let every timer run out.
+            for id in servers.clone() {
+                let request = request_via("INVITE", "z9hG4bKs0", "UDP");
+                l.send_response(at(t0, now_ms), id, response(&request, 486, Some("t")));
+            }
+            run_timers(&mut l, at(t0, now_ms + 3_600_000));
+            collect(&mut l, &mut servers, &mut ends);
+            prop_assert!(l.is_empty(), "{} transactions left", l.len());
+            prop_assert_eq!(l.poll_timeout(), None);
+            created.extend(servers);
+            prop_assert_eq!(ends.len(), created.len());
+            for id in created {
+                prop_assert_eq!(ends.get(&id).copied(), Some(1), "{:?}", id);
+            }
+        }
+    }
 }

@@ -81,15 +81,26 @@ fn non_2xx_final_is_acked_in_the_transaction() {
         TransactionEvent::Response { id: b, response: r2 },
     ] if *a == id && *b == id && r1.status_code.code() == 180 && r2.status_code.code() == 486));
 
-    let SipMessage::Request(parsed) = parse_payload(&ack.payload) else { panic!("ACK is a request") };
+    let SipMessage::Request(parsed) = parse_payload(&ack.payload) else {
+        panic!("ACK is a request")
+    };
     assert_eq!(parsed.method, Method::Ack);
     assert_eq!(parsed.uri, invite.uri);
     assert_eq!(parsed.via_header().expect("Via"), invite.via_header().expect("Via"));
     assert_eq!(parsed.from_header().expect("From"), invite.from_header().expect("From"));
-    assert_eq!(parsed.call_id_header().expect("Call-ID"), invite.call_id_header().expect("Call-ID"));
-    assert_eq!(parsed.to_header().expect("To").to_string(), "To: Bob <sip:bob@example.com>;tag=b1");
+    assert_eq!(
+        parsed.call_id_header().expect("Call-ID"),
+        invite.call_id_header().expect("Call-ID")
+    );
+    assert_eq!(
+        parsed.to_header().expect("To").to_string(),
+        "To: Bob <sip:bob@example.com>;tag=b1"
+    );
     assert_eq!(parsed.cseq_header().expect("CSeq").to_string(), "CSeq: 1 ACK");
-    assert_eq!(parsed.max_forwards_header().expect("Max-Forwards").to_string(), "Max-Forwards: 70");
+    assert_eq!(
+        parsed.max_forwards_header().expect("Max-Forwards").to_string(),
+        "Max-Forwards: 70"
+    );
     assert_eq!(parsed.route_header(), invite.route_header());
     assert!(parsed.headers.iter().any(|h| h.to_string() == "Content-Length: 0"));
     assert!(!parsed.headers.iter().any(|h| matches!(h, Header::Contact(_))));
@@ -112,7 +123,10 @@ fn final_in_calling_state_is_acked_too() {
     l.send_request(t0, invite.clone(), udp());
     drain(&mut l, t0, t0);
     l.handle_message(at(t0, 50), response(&invite, 503, Some("x")).into(), udp());
-    assert_eq!(drain(&mut l, t0, at(t0, 50)), trace(&[(50, "send ACK"), (50, "response 503")]));
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 50)),
+        trace(&[(50, "send ACK"), (50, "response 503")])
+    );
     assert_eq!(advance(&mut l, t0, 100_000), trace(&[(32_050, "terminated")]));
 }
 
@@ -125,7 +139,11 @@ fn success_goes_to_accepted_and_passes_retransmissions_until_timer_m() {
     drain(&mut l, t0, t0);
     let ok = response(&invite, 200, Some("b1"));
     l.handle_message(at(t0, 300), ok.clone().into(), udp());
-    assert_eq!(drain(&mut l, t0, at(t0, 300)), trace(&[(300, "response 200")]), "no ACK for a 2xx");
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 300)),
+        trace(&[(300, "response 200")]),
+        "no ACK for a 2xx"
+    );
     l.handle_message(at(t0, 800), ok.clone().into(), udp());
     assert_eq!(drain(&mut l, t0, at(t0, 800)), trace(&[(800, "response 200")]));
     // A 200 from another fork is passed on as well.
@@ -146,7 +164,10 @@ fn reliable_transport_sends_once_and_skips_timer_d() {
     assert_eq!(drain(&mut l, t0, t0), trace(&[(0, "send INVITE")]));
     l.handle_message(at(t0, 100), response(&invite, 404, Some("b1")).into(), tcp());
     let out = drain(&mut l, t0, at(t0, 100));
-    assert_eq!(out, trace(&[(100, "send ACK"), (100, "response 404"), (100, "terminated")]));
+    assert_eq!(
+        out,
+        trace(&[(100, "send ACK"), (100, "response 404"), (100, "terminated")])
+    );
     assert!(l.is_empty());
 }
 
@@ -156,18 +177,28 @@ fn reliable_transport_still_times_out_with_timer_b() {
     let mut l = layer();
     l.send_request(t0, request_via("INVITE", "z9hG4bKt", "TCP"), tcp());
     drain(&mut l, t0, t0);
-    assert_eq!(advance(&mut l, t0, 100_000), trace(&[(32_000, "timeout B"), (32_000, "terminated")]));
+    assert_eq!(
+        advance(&mut l, t0, 100_000),
+        trace(&[(32_000, "timeout B"), (32_000, "terminated")])
+    );
 }
 
 #[test]
 fn timers_scale_with_t1() {
     let t0 = Instant::now();
-    let config = TimerConfig { t1: std::time::Duration::from_millis(100), ..TimerConfig::default() };
+    let config = TimerConfig {
+        t1: std::time::Duration::from_millis(100),
+        ..TimerConfig::default()
+    };
     let mut l = TransactionLayer::new(config);
     l.send_request(t0, request("INVITE", "z9hG4bKa"), udp());
     drain(&mut l, t0, t0);
     let out = advance(&mut l, t0, 100_000);
-    let sends: Vec<u64> = out.iter().filter(|(_, s)| s == "send INVITE").map(|(ms, _)| *ms).collect();
+    let sends: Vec<u64> = out
+        .iter()
+        .filter(|(_, s)| s == "send INVITE")
+        .map(|(ms, _)| *ms)
+        .collect();
     assert_eq!(sends, vec![100, 300, 700, 1_500, 3_100, 6_300]);
     assert_eq!(out.last(), Some(&(6_400, "terminated".to_owned())));
 }

@@ -41,7 +41,12 @@ fn after_a_provisional_timer_e_is_t2() {
     let out = advance(&mut l, t0, 13_000);
     assert_eq!(
         out,
-        trace(&[(500, "send REGISTER"), (4_500, "send REGISTER"), (8_500, "send REGISTER"), (12_500, "send REGISTER")])
+        trace(&[
+            (500, "send REGISTER"),
+            (4_500, "send REGISTER"),
+            (8_500, "send REGISTER"),
+            (12_500, "send REGISTER")
+        ])
     );
 }
 
@@ -77,7 +82,10 @@ fn reliable_transport_has_no_timer_e_and_k_is_zero() {
     drain(&mut l, t0, t0);
     assert_eq!(advance(&mut l, t0, 10_000), trace(&[]));
     l.handle_message(at(t0, 10_000), response(&options, 404, Some("b")).into(), tcp());
-    assert_eq!(drain(&mut l, t0, at(t0, 10_000)), trace(&[(10_000, "response 404"), (10_000, "terminated")]));
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 10_000)),
+        trace(&[(10_000, "response 404"), (10_000, "terminated")])
+    );
     assert!(l.is_empty());
 }
 
@@ -87,7 +95,10 @@ fn reliable_transport_times_out_with_timer_f() {
     let mut l = layer();
     l.send_request(t0, request_via("MESSAGE", "z9hG4bKt", "TCP"), tcp());
     drain(&mut l, t0, t0);
-    assert_eq!(advance(&mut l, t0, 100_000), trace(&[(32_000, "timeout F"), (32_000, "terminated")]));
+    assert_eq!(
+        advance(&mut l, t0, 100_000),
+        trace(&[(32_000, "timeout F"), (32_000, "terminated")])
+    );
 }
 
 #[test]

@@ -16,20 +16,33 @@ fn new_invite_is_answered_with_100_trying_and_reported() {
     let t0 = Instant::now();
     let mut l = layer();
     let mut invite = request("INVITE", "z9hG4bKs");
-    invite.headers.push(Header::Timestamp(rsip::headers::Timestamp::new("54")));
+    invite
+        .headers
+        .push(Header::Timestamp(rsip::headers::Timestamp::new("54")));
     l.handle_message(t0, invite.clone().into(), udp());
     let trying = next_transmit(&mut l);
     assert_eq!(trying.destination, udp());
-    let SipMessage::Response(parsed) = parse_payload(&trying.payload) else { panic!("100 is a response") };
+    let SipMessage::Response(parsed) = parse_payload(&trying.payload) else {
+        panic!("100 is a response")
+    };
     assert_eq!(parsed.status_code.code(), 100);
     assert_eq!(parsed.via_header().expect("Via"), invite.via_header().expect("Via"));
     assert_eq!(parsed.from_header().expect("From"), invite.from_header().expect("From"));
     assert_eq!(parsed.to_header().expect("To"), invite.to_header().expect("To"));
-    assert_eq!(parsed.call_id_header().expect("Call-ID"), invite.call_id_header().expect("Call-ID"));
+    assert_eq!(
+        parsed.call_id_header().expect("Call-ID"),
+        invite.call_id_header().expect("Call-ID")
+    );
     assert_eq!(parsed.cseq_header().expect("CSeq"), invite.cseq_header().expect("CSeq"));
-    let names: Vec<String> =
-        parsed.headers.iter().map(|h| h.to_string().split(':').next().unwrap_or_default().to_owned()).collect();
-    assert_eq!(names, ["Via", "From", "To", "Call-ID", "CSeq", "Timestamp", "Content-Length"]);
+    let names: Vec<String> = parsed
+        .headers
+        .iter()
+        .map(|h| h.to_string().split(':').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["Via", "From", "To", "Call-ID", "CSeq", "Timestamp", "Content-Length"]
+    );
     assert!(parsed.headers.iter().any(|h| h.to_string() == "Content-Length: 0"));
     match l.poll_event() {
         Some(TransactionEvent::Request { request, source, .. }) => {
@@ -51,7 +64,11 @@ fn retransmitted_invite_resends_the_last_provisional() {
     let id = next_request_id(&mut l);
     drain(&mut l, t0, t0);
     l.handle_message(at(t0, 500), invite.clone().into(), udp());
-    assert_eq!(drain(&mut l, t0, at(t0, 500)), trace(&[(500, "send 100")]), "absorbed, not reported");
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 500)),
+        trace(&[(500, "send 100")]),
+        "absorbed, not reported"
+    );
     l.send_response(at(t0, 600), id, response(&invite, 180, Some("b1")));
     assert_eq!(drain(&mut l, t0, at(t0, 600)), trace(&[(600, "send 180")]));
     l.handle_message(at(t0, 1_500), invite.into(), udp());
@@ -101,9 +118,17 @@ fn ack_confirms_and_timer_i_ends_the_transaction() {
     l.handle_message(at(t0, 1_000), invite.into(), udp());
     assert_eq!(drain(&mut l, t0, at(t0, 1_000)), trace(&[(1_000, "send 603")]));
     l.handle_message(at(t0, 1_200), request("ACK", "z9hG4bKs").into(), udp());
-    assert_eq!(drain(&mut l, t0, at(t0, 1_200)), trace(&[]), "ACK absorbed, not passed to the TU");
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 1_200)),
+        trace(&[]),
+        "ACK absorbed, not passed to the TU"
+    );
     l.handle_message(at(t0, 1_300), request("ACK", "z9hG4bKs").into(), udp());
-    assert_eq!(drain(&mut l, t0, at(t0, 1_300)), trace(&[]), "retransmitted ACK absorbed");
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 1_300)),
+        trace(&[]),
+        "retransmitted ACK absorbed"
+    );
     // No more G, no H; I = T4.
     assert_eq!(advance(&mut l, t0, 100_000), trace(&[(6_200, "terminated")]));
     // Later ACKs match nothing and go to the TU.
@@ -129,7 +154,11 @@ fn success_goes_to_accepted_without_retransmission_until_timer_l() {
     l.send_response(at(t0, 600), id, ok);
     assert_eq!(drain(&mut l, t0, at(t0, 600)), trace(&[(600, "send 200")]));
     // Non-2xx after 2xx is refused.
-    l.send_response(at(t0, 700), id, response(&request("INVITE", "z9hG4bKs"), 500, Some("b1")));
+    l.send_response(
+        at(t0, 700),
+        id,
+        response(&request("INVITE", "z9hG4bKs"), 500, Some("b1")),
+    );
     // The 2xx ACK (new branch) goes to the TU.
     l.handle_message(at(t0, 800), request("ACK", "z9hG4bKnew").into(), udp());
     assert_eq!(drain(&mut l, t0, at(t0, 800)), trace(&[(800, "ack")]));

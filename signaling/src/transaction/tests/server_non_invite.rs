@@ -40,7 +40,10 @@ fn final_response_straight_from_trying() {
     let id = next_request_id(&mut l);
     l.send_response(at(t0, 10), id, response(&options, 200, Some("o1")));
     l.handle_message(at(t0, 20), options.into(), udp());
-    assert_eq!(drain(&mut l, t0, at(t0, 20)), trace(&[(20, "send 200"), (20, "send 200")]));
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 20)),
+        trace(&[(20, "send 200"), (20, "send 200")])
+    );
 }
 
 #[test]
@@ -51,7 +54,10 @@ fn reliable_transport_terminates_on_the_final_response() {
     l.handle_message(t0, options.clone().into(), tcp());
     let id = next_request_id(&mut l);
     l.send_response(at(t0, 10), id, response(&options, 200, Some("o1")));
-    assert_eq!(drain(&mut l, t0, at(t0, 10)), trace(&[(10, "send 200"), (10, "terminated")]));
+    assert_eq!(
+        drain(&mut l, t0, at(t0, 10)),
+        trace(&[(10, "send 200"), (10, "terminated")])
+    );
     assert!(l.is_empty());
     // A late retransmission is a new request for the TU.
     l.handle_message(at(t0, 20), options.into(), tcp());
