@@ -17,3 +17,4 @@ pub mod jitter;
 pub mod player;
 pub mod rtp;
 pub mod sdp;
+pub mod engine;
