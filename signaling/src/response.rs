@@ -123,7 +123,8 @@ mod tests {
     fn copies_mandatory_headers_and_adds_tag() {
         let req = request("<sip:1001@example.com>");
         let resp = response_for(&req, StatusCode::OK, Some("xyz"));
-        assert_eq!(resp.status_code, StatusCode::OK);
+        assert_eq!(resp.status_code.code(), 200);
+        assert!(resp.to_string().starts_with("SIP/2.0 200 OK\r\n"), "RFC reason phrase");
         let vias: Vec<String> = resp
             .headers
             .iter()
