@@ -102,13 +102,12 @@ impl Switch {
     /// A parsed message from the network.
     pub(crate) fn handle_message(&mut self, now: Instant, message: SipMessage, source: Peer) {
         match message {
-            SipMessage::Request(mut request) => {
+            SipMessage::Request(request) => {
                 if let Err(error) = message::validate_request(&request) {
                     let raw = request.to_string().into_bytes();
                     self.handle_malformed(&raw, &error, source);
                     return;
                 }
-                headers::stamp_received(&mut request.headers, source);
                 self.txl.handle_message(now, SipMessage::Request(request), source);
             }
             SipMessage::Response(response) => {
