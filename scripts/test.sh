@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The one command that runs Switchboard's whole test suite on a fresh Debian
+# machine (root, apt reachable, cargo present): installs the missing test
+# peers, then runs every test of the workspace. Exits non-zero on failure.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh call_bridged    # extra arguments go to the test runner as a filter
+#
+# Environment: SWITCHBOARD_NO_INSTALL=1 skips the package step (tests then
+# fail with a clear message if a peer is missing); SWITCHBOARD_TEST_RUNNER=cargo
+# forces `cargo test` even when cargo-nextest is installed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- test peers -------------------------------------------------------------
+# command on PATH -> Debian package that provides it
+declare -A PEERS=(
+    [sipp]=sip-tester
+    [baresip]=baresip
+)
+
+install_peers() {
+    local missing=()
+    for cmd in "${!PEERS[@]}"; do
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("${PEERS[$cmd]}")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        log "test peers present: ${!PEERS[*]}"
+        return
+    fi
+    log "installing test peers: ${missing[*]}"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+        sudo="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    for cmd in "${!PEERS[@]}"; do
+        command -v "$cmd" >/dev/null 2>&1 || { echo "$cmd still missing after installing ${PEERS[$cmd]}" >&2; exit 1; }
+    done
+}
+
+if [ "${SWITCHBOARD_NO_INSTALL:-0}" != 1 ]; then
+    install_peers
+fi
+
+log "sipp: $(sipp -v 2>/dev/null | grep -o 'SIPp v[^ ]*' || echo missing)"
+log "baresip: $(baresip -h 2>&1 | head -n1 || echo missing)"
+
+# --- tests ------------------------------------------------------------------
+runner="${SWITCHBOARD_TEST_RUNNER:-}"
+if [ -z "$runner" ]; then
+    if cargo nextest --version >/dev/null 2>&1; then runner=nextest; else runner=cargo; fi
+fi
+
+if [ "$runner" = nextest ]; then
+    log "cargo nextest run --workspace"
+    # nextest runs every test in its own process, in parallel; the end-to-end
+    # tests use their own free ports, so they do not collide. Doc tests are
+    # not run by nextest, so run them separately.
+    cargo nextest run --workspace --no-fail-fast "$@"
+    log "cargo test --workspace --doc"
+    cargo test --workspace --doc
+else
+    log "cargo test --workspace"
+    cargo test --workspace --no-fail-fast "$@"
+fi
+
+log "all tests passed"
