@@ -192,7 +192,7 @@ fn default_nonce_lifetime() -> u64 {
     300
 }
 fn default_algorithms() -> Vec<AlgorithmName> {
-    vec![AlgorithmName::Md5, AlgorithmName::Sha256]
+    vec![AlgorithmName::Md5]
 }
 fn default_http_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
@@ -442,7 +442,7 @@ mod tests {
         let text = EXAMPLE.replace("listen_udp = [\"127.0.0.1:5060\"]", "listen_udp = [\"localhost\"]");
         let err = Config::parse(&text, "f.toml").unwrap_err();
         assert_eq!(err.key, "sip.listen_udp[0]", "{err}");
-        let text = EXAMPLE.replace("algorithms = [\"MD5\", \"SHA-256\"]", "algorithms = [\"SHA-1\"]");
+        let text = EXAMPLE.replace("algorithms = [\"MD5\"]", "algorithms = [\"SHA-1\"]");
         let err = Config::parse(&text, "f.toml").unwrap_err();
         assert_eq!(err.key, "registrar.algorithms[0]", "{err}");
     }

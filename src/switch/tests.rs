@@ -66,7 +66,11 @@ impl Sent {
 
 impl Harness {
     fn new() -> Harness {
-        let config = Config::parse(CONFIG, "test").unwrap();
+        Harness::with_config(CONFIG)
+    }
+
+    fn with_config(text: &str) -> Harness {
+        let config = Config::parse(text, "test").unwrap();
         let now = Instant::now();
         let switch = Switch::new(&config, Some("127.0.0.1:5060".parse().unwrap()), None, now);
         Harness {
@@ -194,6 +198,35 @@ fn registration_needs_the_right_password() {
     let regs = h.switch.registrations(h.now);
     assert_eq!(regs.len(), 1);
     assert_eq!((regs[0].aor.as_str(), regs[0].source), ("1001", agent()));
+}
+
+#[test]
+fn sha256_is_offered_first_when_configured_and_md5_still_works() {
+    for (answer_with, index) in [("SHA-256", 0), ("MD5", 1)] {
+        let mut h =
+            Harness::with_config(&CONFIG.replace("algorithms = [\"MD5\"]", "algorithms = [\"SHA-256\", \"MD5\"]"));
+        let register = |cseq: u32, auth: &str| {
+            format!(
+                "REGISTER sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKsha{cseq}\n\
+                 From: <sip:1001@127.0.0.1>;tag=r1\nTo: <sip:1001@127.0.0.1>\nCall-ID: reg-sha\n\
+                 CSeq: {cseq} REGISTER\nContact: <sip:1001@127.0.0.3:5080>\n{auth}Content-Length: 0\n\n"
+            )
+        };
+        let challenge = h.send(agent(), &register(1, ""));
+        let offers: Vec<_> = challenge[0]
+            .text
+            .lines()
+            .filter(|l| l.starts_with("WWW-Authenticate:"))
+            .collect();
+        assert_eq!(offers.len(), 2);
+        assert!(offers[0].contains("algorithm=SHA-256") && offers[1].contains("algorithm=MD5"));
+        let www = offers[index].trim_start_matches("WWW-Authenticate:").trim();
+        let auth =
+            signaling::auth::client_response(www, "1001", "pw1001", "REGISTER", "sip:127.0.0.1", 1, "c").unwrap();
+        assert!(auth.contains(&format!("algorithm={answer_with}")), "{auth}");
+        let ok = h.send(agent(), &register(2, &format!("Authorization: {auth}\n")));
+        assert_eq!(ok[0].first_line(), "SIP/2.0 200 OK", "{answer_with}");
+    }
 }
 
 #[test]

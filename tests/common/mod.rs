@@ -194,7 +194,7 @@ impl Default for SwitchConfig {
                 },
             ],
             trunk_addresses: vec![LOCALHOST.into()],
-            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            algorithms: vec!["MD5".into()],
             t1_ms: 500,
             t2_ms: 4000,
             t4_ms: 5000,
