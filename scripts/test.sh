@@ -58,17 +58,24 @@ if [ -z "$runner" ]; then
     if cargo nextest --version >/dev/null 2>&1; then runner=nextest; else runner=cargo; fi
 fi
 
+status=0
 if [ "$runner" = nextest ]; then
     log "cargo nextest run --workspace"
     # nextest runs every test in its own process, in parallel; the end-to-end
-    # tests use their own free ports, so they do not collide. Doc tests are
-    # not run by nextest, so run them separately.
-    cargo nextest run --workspace --no-fail-fast "$@"
-    log "cargo test --workspace --doc"
-    cargo test --workspace --doc
+    # tests pick their own free ports, so they do not collide. nextest does
+    # not run doc tests: those run separately below.
+    cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+    if [ "$#" -eq 0 ]; then
+        log "cargo test --workspace --doc"
+        cargo test --workspace --doc || status=$?
+    fi
 else
     log "cargo test --workspace"
-    cargo test --workspace --no-fail-fast "$@"
+    cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
 
+if [ "$status" -ne 0 ]; then
+    log "TESTS FAILED (exit status $status)"
+    exit "$status"
+fi
 log "all tests passed"

@@ -1,6 +1,11 @@
-//! baresip, a real SIP phone, registers as agent 1001 over UDP with digest
-//! auth (the switch offers its default challenges, SHA-256 then MD5), and
-//! /api/registrations shows the binding with baresip's contact.
+//! baresip, a real SIP phone, registers as agent 1001 with digest auth over
+//! UDP and over TCP, and /api/registrations shows the binding with baresip's
+//! contact.
+//!
+//! Debian 12's baresip 1.0.0 (libre) computes MD5 digests only, and aborts
+//! the registration ("Register: Function not implemented") as soon as the
+//! 401 carries any SHA-256 challenge, whatever its position; so these tests
+//! run with the switch's default, MD5 alone.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,7 +13,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{baresip_bin, free_port, Switch, SwitchConfig};
+use common::{baresip_bin, free_port, Switch, SwitchConfig, Transport};
 
 /// baresip run headless from a temporary config directory; killed on drop.
 struct Baresip {
@@ -17,25 +22,27 @@ struct Baresip {
 }
 
 impl Baresip {
-    fn start(switch: &Switch, ext: &str, sip_port: u16) -> Baresip {
+    fn start(switch: &Switch, ext: &str, sip_port: u16, transport: Transport) -> Baresip {
         let bin = baresip_bin();
         let dir = tempfile::Builder::new().prefix("baresip-").tempdir().unwrap();
         // No audio, no UI: only what registering needs.
         let config = format!(
             "poll_method\t\tepoll\n\
              sip_listen\t\t127.0.0.1:{sip_port}\n\
-             sip_trans_def\t\tudp\n\
+             sip_trans_def\t\t{tp}\n\
              call_local_timeout\t120\n\
              module_path\t\t/usr/lib/baresip/modules\n\
              module\t\t\tg711.so\n\
              module_tmp\t\tuuid.so\n\
-             module_tmp\t\taccount.so\n"
+             module_tmp\t\taccount.so\n",
+            tp = transport.name()
         );
         std::fs::write(dir.path().join("config"), config).unwrap();
         let accounts = format!(
-            "<sip:{ext}@127.0.0.1:{port};transport=udp>;auth_pass={pass};regint=60\n",
+            "<sip:{ext}@127.0.0.1:{port};transport={tp}>;auth_pass={pass};regint=60\n",
             port = switch.sip_port,
-            pass = switch.config.password_of(ext)
+            pass = switch.config.password_of(ext),
+            tp = transport.name()
         );
         std::fs::write(dir.path().join("accounts"), accounts).unwrap();
         std::fs::write(dir.path().join("contacts"), "").unwrap();
@@ -77,10 +84,10 @@ impl Drop for Baresip {
     }
 }
 
-fn baresip_registers(config: SwitchConfig) {
-    let switch = Switch::start(config);
+fn baresip_registers(transport: Transport) {
+    let switch = Switch::start(SwitchConfig::default());
     let port = free_port();
-    let phone = Baresip::start(&switch, "1001", port);
+    let phone = Baresip::start(&switch, "1001", port, transport);
     let want = format!("127.0.0.1:{port}");
     let reg = switch.wait_for_registration("1001", Duration::from_secs(8), |r| r.contact.contains(&want));
     let reg = reg.unwrap_or_else(|| {
@@ -108,11 +115,11 @@ fn baresip_registers(config: SwitchConfig) {
 }
 
 #[test]
-fn baresip_registers_with_default_challenges() {
-    baresip_registers(SwitchConfig::default());
+fn baresip_registers_over_udp() {
+    baresip_registers(Transport::Udp);
 }
 
 #[test]
-fn baresip_registers_with_md5() {
-    baresip_registers(SwitchConfig::for_sipp());
+fn baresip_registers_over_tcp() {
+    baresip_registers(Transport::Tcp);
 }

@@ -206,8 +206,9 @@ impl Default for SwitchConfig {
 }
 
 impl SwitchConfig {
-    /// Config for SIPp peers: SIPp 3.6.1 computes only MD5 digests
-    /// (its [authentication] refuses any other algorithm), so offer MD5 only.
+    /// Config for SIPp peers, MD5 alone whatever the default: SIPp 3.6.1
+    /// computes only MD5 digests (its [authentication] refuses any other
+    /// algorithm, and it reads all WWW-Authenticate headers as one).
     pub fn for_sipp() -> Self {
         SwitchConfig {
             algorithms: vec!["MD5".into()],
@@ -815,7 +816,9 @@ fn parse_sipp_stats(csv: &str) -> (Option<u64>, Option<u64>) {
     let Some(header) = lines.next() else {
         return (None, None);
     };
-    let Some(last) = lines.last() else { return (None, None) };
+    let Some(last) = lines.next_back() else {
+        return (None, None);
+    };
     let cols: Vec<&str> = header.split(';').collect();
     let vals: Vec<&str> = last.split(';').collect();
     let get = |name: &str| {
