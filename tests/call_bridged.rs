@@ -73,3 +73,31 @@ fn call_bridged_caller_hangs_up_tcp() {
     call.assert_new_call_id();
     check_ringing_and_sdp(&call);
 }
+
+#[test]
+fn re_invite_is_passed_on_udp() {
+    let switch = Switch::start(SwitchConfig::for_sipp());
+    let call = bridged_call(
+        &switch,
+        "1001",
+        Transport::Udp,
+        "agent_answer_reinvite",
+        "caller_reinvite_hold",
+    );
+    call.assert_both_succeeded();
+    let invites = call.agent.received(|m| m.starts_with("INVITE "));
+    assert_eq!(
+        invites.len(),
+        2,
+        "agent should see the initial INVITE and the re-INVITE\n{}",
+        call.report()
+    );
+    let cseq = |m: &str| common::sip_header(m, "CSeq").unwrap_or_default().to_string();
+    assert_ne!(cseq(&invites[0]), cseq(&invites[1]), "re-INVITE must have a new CSeq");
+    let call_id = |m: &str| common::sip_header(m, "Call-ID").unwrap_or_default().to_string();
+    assert_eq!(
+        call_id(&invites[0]),
+        call_id(&invites[1]),
+        "re-INVITE must stay in the agent-leg dialog"
+    );
+}
