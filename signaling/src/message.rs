@@ -198,6 +198,11 @@ fn normalise(head: &str, body: &[u8], limits: &Limits) -> Result<SipMessage, Mes
             return Ok(());
         }
         let value = value.trim();
+        // Section 25.1: header text is UTF-8 without control characters
+        // (horizontal tab aside); a NUL would cut the value short downstream.
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(MessageError::BadHeaderLine);
+        }
         let splittable = ["Via", "Route", "Record-Route"]
             .iter()
             .any(|h| h.eq_ignore_ascii_case(name));
@@ -420,6 +425,12 @@ impl StreamFramer {
     pub fn buffered(&self) -> usize {
         self.buffer.len()
     }
+
+    /// Takes the bytes buffered and not yet framed: what is left of a stream
+    /// that ended or failed mid-message, for a 400 or a count.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.buffer.split().to_vec()
+    }
 }
 
 #[cfg(test)]
@@ -526,6 +537,11 @@ mod tests {
         assert!(matches!(framer.next_message(), Ok(None)));
         assert_eq!(framer.buffered(), 0);
         framer.push(b"X sip:x SIP/2.0\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n");
+        let nul = "OPTIONS sip:x SIP/2.0\r\nSubject: a\0b\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            parse_datagram(nul.as_bytes(), &Limits::default()).err(),
+            Some(MessageError::BadHeaderLine)
+        );
         assert_eq!(framer.next_message().err(), Some(MessageError::DuplicateContentLength));
     }
 

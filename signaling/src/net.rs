@@ -45,6 +45,9 @@ pub enum NetEvent {
 /// Depth of each TCP connection's outgoing queue; a peer that does not read is
 /// cut off rather than allowed to grow memory.
 const TCP_QUEUE: usize = 1024;
+/// How long a connection the peer closed (or that fell out of step) keeps
+/// sending the answers the core still owes it.
+const TCP_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 /// Concurrent receive tasks per UDP socket (one per core is the aim).
 const UDP_RECEIVERS: usize = 2;
 
@@ -236,7 +239,21 @@ async fn tcp_connection(
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
+                Ok(0) => {
+                    // The peer closed: what is left is a message cut short.
+                    if framer.buffered() > 0 {
+                        let bytes = Bytes::from(framer.take_buffered());
+                        let _ = events
+                            .send(NetEvent::Malformed {
+                                bytes,
+                                error: MessageError::Truncated,
+                                source,
+                            })
+                            .await;
+                    }
+                    return true;
+                }
+                Err(_) => return false,
                 Ok(n) => n,
             };
             framer.push(&buf[..n]);
@@ -254,23 +271,28 @@ async fn tcp_connection(
                         source,
                     },
                     Err(error) => {
-                        // The stream is out of step: report it and close.
-                        let bytes = Bytes::copy_from_slice(&buf[..n]);
+                        // The stream is out of step: report it (a 400 may still
+                        // go out in the grace period) and stop reading.
+                        let bytes = Bytes::from(framer.take_buffered());
                         let _ = events.send(NetEvent::Malformed { bytes, error, source }).await;
-                        return;
+                        return true;
                     }
                 };
                 if events.send(event).await.is_err() {
-                    return;
+                    return false;
                 }
             }
         }
     };
-    // Either half ending closes the connection; the writer drains what the
-    // core queued before a read error is noticed.
-    tokio::select! {
-        _ = read => {}
-        _ = write => {}
+    tokio::pin!(write);
+    let graceful = tokio::select! {
+        graceful = read => graceful,
+        _ = &mut write => false,
+    };
+    if graceful {
+        // Half-closed or out of step: the answers to what was read are still
+        // owed, so the writer stays up a moment before the connection goes.
+        let _ = tokio::time::timeout(TCP_LINGER, &mut write).await;
     }
     connections.lock().unwrap_or_else(PoisonError::into_inner).remove(&addr);
 }
