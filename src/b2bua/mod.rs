@@ -7,6 +7,8 @@
 //! caller polls. Until the media engine lands, bodies (SDP) pass through as they are.
 
 mod build;
+mod relay;
+mod retransmit;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -238,72 +240,6 @@ impl B2bua {
         Admission::Started
     }
 
-    /// A request with a To tag. Answers 481 itself when no dialog matches.
-    pub(crate) fn in_dialog_request(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, request: Request) {
-        let found = dialog_key(&request).and_then(|key| self.dialogs.get(&key).copied());
-        let Some((call_id, side)) = found else {
-            let response = build::response(&request, 481, None, None, None);
-            ctx.txl.send_response(ctx.now, id, response);
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return;
-        };
-        let Some(dialog) = call.dialogs[side.index()].as_mut() else {
-            ctx.txl
-                .send_response(ctx.now, id, build::response(&request, 481, None, None, None));
-            return;
-        };
-        if !dialog.accept_remote_cseq(&request) {
-            ctx.txl
-                .send_response(ctx.now, id, build::response(&request, 500, None, None, None));
-            return;
-        }
-        if request.method == Method::Bye {
-            ctx.txl
-                .send_response(ctx.now, id, build::response(&request, 200, None, None, None));
-            tracing::debug!(call = call_id, ?side, "hang-up");
-            self.hang_up(ctx, call_id, &[side.other()]);
-            return;
-        }
-        if request.method == Method::Invite {
-            dialog.refresh_target(&request.headers);
-        }
-        let other = side.other();
-        let contact = call.dialogs[other.index()]
-            .as_ref()
-            .map(|d| self.local.contact(d.peer.transport));
-        let Some((other_dialog, contact)) = call.dialogs[other.index()].as_mut().zip(contact) else {
-            ctx.txl
-                .send_response(ctx.now, id, build::response(&request, 491, None, None, None));
-            return;
-        };
-        let body = build::body_of(&request.headers, &request.body);
-        let via = self.local.via(other_dialog.peer.transport);
-        let body_ref = body.as_ref().map(|(t, b)| (t.as_str(), b.clone()));
-        match other_dialog.request(request.method, &via, &contact, None, body_ref) {
-            Ok(relayed) => {
-                let peer = other_dialog.peer;
-                let client = ctx.txl.send_request(ctx.now, relayed, peer);
-                self.clients.insert(
-                    client,
-                    (
-                        call_id,
-                        ClientRole::Relay {
-                            server: id,
-                            from: side,
-                            request: Box::new(request),
-                            answered: false,
-                        },
-                    ),
-                );
-            }
-            Err(_) => ctx
-                .txl
-                .send_response(ctx.now, id, build::response(&request, 500, None, None, None)),
-        }
-    }
-
     /// A CANCEL for the caller's INVITE `invite` (the CANCEL itself is answered
     /// by the caller of this method).
     pub(crate) fn cancel(&mut self, ctx: &mut Ctx<'_>, invite: TransactionId) {
@@ -381,54 +317,6 @@ impl B2bua {
         }
     }
 
-    /// A response to a request relayed from one dialog to the other goes back
-    /// to the original request's transaction.
-    fn relay_response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, call_id: u64, response: Response) {
-        let code = response.status_code.code();
-        let Some((
-            _,
-            ClientRole::Relay {
-                server,
-                from,
-                request,
-                answered,
-            },
-        )) = self.clients.get_mut(&id)
-        else {
-            return;
-        };
-        let (server, from, was_answered) = (*server, *from, *answered);
-        *answered |= code >= 200;
-        let request = (**request).clone();
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return;
-        };
-        let to = from.other();
-        let invite_2xx = request.method == Method::Invite && (200..300).contains(&code);
-        if was_answered {
-            // A retransmitted 2xx of a relayed re-INVITE: our ACK again, if sent.
-            if let (true, Some(ack), Some(d)) = (invite_2xx, &call.ack_sent[to.index()], &call.dialogs[to.index()]) {
-                ctx.txl.send_stateless(SipMessage::Request(ack.clone()), d.peer);
-            }
-            return;
-        }
-        let contact = invite_2xx.then(|| self.local.contact(call.caller_source.transport));
-        let body = build::body_of(&response.headers, &response.body);
-        let relayed = build::response(&request, code, None, contact.as_deref(), body);
-        ctx.txl.send_response(ctx.now, server, relayed.clone());
-        if invite_2xx {
-            if let Some(d) = call.dialogs[to.index()].as_mut() {
-                d.refresh_target(&response.headers);
-            }
-            call.ack_owed[to.index()] = headers::cseq(&response.headers).map(|(n, _)| n).ok();
-            let cseq = headers::cseq(&request.headers).map(|(n, _)| n).unwrap_or(0);
-            let destination = call.dialogs[from.index()]
-                .as_ref()
-                .map_or(call.caller_source, |d| d.peer);
-            self.arm_retransmit(ctx.now, call_id, from, relayed, destination, cseq);
-        }
-    }
-
     fn agent_invite_response(&mut self, ctx: &mut Ctx<'_>, call_id: u64, response: Response) {
         let code = response.status_code.code();
         let Some(call) = self.calls.get_mut(&call_id) else {
@@ -492,39 +380,6 @@ impl B2bua {
         let cseq = headers::cseq(&call.caller_invite.headers).map(|(n, _)| n).unwrap_or(0);
         tracing::debug!(call = call_id, "answered");
         self.arm_retransmit(ctx.now, call_id, Side::Caller, answer, destination, cseq);
-    }
-
-    fn arm_retransmit(&mut self, now: Instant, call_id: u64, side: Side, response: Response, to: Peer, cseq: u32) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return;
-        };
-        if to.transport.is_reliable() {
-            // Reliable transports carry the 2xx; Timer H-like wait only.
-            call.retransmit[side.index()] = Some(Retransmit {
-                response,
-                destination: to,
-                cseq,
-                interval: 64 * self.t1,
-                next: now + 64 * self.t1,
-                give_up: now + 64 * self.t1,
-            });
-        } else {
-            call.retransmit[side.index()] = Some(Retransmit {
-                response,
-                destination: to,
-                cseq,
-                interval: self.t1,
-                next: now + self.t1,
-                give_up: now + 64 * self.t1,
-            });
-        }
-        let next = now
-            + if to.transport.is_reliable() {
-                64 * self.t1
-            } else {
-                self.t1
-            };
-        self.timers.push(Reverse((next, call_id, side)));
     }
 
     /// A response that matched no transaction: a 2xx retransmitted after our
@@ -606,44 +461,6 @@ impl B2bua {
             self.dialogs.retain(|_, (c, _)| *c != call_id);
             self.invites.remove(&call.caller_tx);
         }
-    }
-
-    /// Fires due 2xx retransmissions; gives up after 64*T1 without an ACK
-    /// and ends the call, as section 13.3.1.4 says.
-    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        while let Some(&Reverse((at, call_id, side))) = self.timers.peek() {
-            if at > ctx.now {
-                break;
-            }
-            self.timers.pop();
-            let Some(call) = self.calls.get_mut(&call_id) else {
-                continue;
-            };
-            let Some(r) = call.retransmit[side.index()].as_mut() else {
-                continue;
-            };
-            if r.next > ctx.now {
-                continue;
-            }
-            if ctx.now >= r.give_up {
-                call.retransmit[side.index()] = None;
-                tracing::info!(call = call_id, ?side, "no ACK for 2xx: ending the call");
-                // Section 13.3.1.4: confirm, then end, the dialog that never
-                // got its ACK, and the other one with it.
-                self.hang_up(ctx, call_id, &[side, side.other()]);
-                continue;
-            }
-            ctx.txl
-                .send_stateless(SipMessage::Response(r.response.clone()), r.destination);
-            r.interval = (r.interval * 2).min(self.t2);
-            r.next = (ctx.now + r.interval).min(r.give_up);
-            self.timers.push(Reverse((r.next, call_id, side)));
-        }
-    }
-
-    /// When [`B2bua::handle_timeout`] is due next.
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
     }
 }
 
