@@ -1,0 +1,1 @@
+//! In-band DTMF detection (Goertzel): not written yet.
