@@ -98,6 +98,69 @@ fn as_call_id(header: &Header) -> Option<headers::CallId> {
     }
 }
 
+/// A status code with its RFC 3261 reason phrase. rsip prints its own named
+/// codes as Rust identifiers ("NotFound"), so every response we build takes
+/// its status from here.
+pub fn status(code: u16) -> StatusCode {
+    StatusCode::Other(code, reason_phrase(code).to_owned())
+}
+
+/// The reason phrase RFC 3261 (and its extensions) give a status code.
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => match code / 100 {
+            1 => "Progress",
+            2 => "OK",
+            3 => "Redirect",
+            4 => "Request Failure",
+            5 => "Server Failure",
+            _ => "Global Failure",
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,68 +239,5 @@ mod tests {
         req.headers.push(Header::Other("i".into(), "compact@host".into()));
         let resp = response_for(&req, StatusCode::OK, None);
         assert_eq!(resp.call_id_header().expect("call-id").value(), "compact@host");
-    }
-}
-
-/// A status code with its RFC 3261 reason phrase. rsip prints its own named
-/// codes as Rust identifiers ("NotFound"), so every response we build takes
-/// its status from here.
-pub fn status(code: u16) -> StatusCode {
-    StatusCode::Other(code, reason_phrase(code).to_owned())
-}
-
-/// The reason phrase RFC 3261 (and its extensions) give a status code.
-pub fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        100 => "Trying",
-        180 => "Ringing",
-        181 => "Call Is Being Forwarded",
-        182 => "Queued",
-        183 => "Session Progress",
-        200 => "OK",
-        202 => "Accepted",
-        300 => "Multiple Choices",
-        301 => "Moved Permanently",
-        302 => "Moved Temporarily",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        413 => "Request Entity Too Large",
-        415 => "Unsupported Media Type",
-        416 => "Unsupported URI Scheme",
-        420 => "Bad Extension",
-        423 => "Interval Too Brief",
-        480 => "Temporarily Unavailable",
-        481 => "Call/Transaction Does Not Exist",
-        482 => "Loop Detected",
-        483 => "Too Many Hops",
-        484 => "Address Incomplete",
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        491 => "Request Pending",
-        500 => "Server Internal Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        504 => "Server Time-out",
-        505 => "Version Not Supported",
-        513 => "Message Too Large",
-        600 => "Busy Everywhere",
-        603 => "Decline",
-        604 => "Does Not Exist Anywhere",
-        606 => "Not Acceptable",
-        _ => match code / 100 {
-            1 => "Progress",
-            2 => "OK",
-            3 => "Redirect",
-            4 => "Request Failure",
-            5 => "Server Failure",
-            _ => "Global Failure",
-        },
     }
 }
