@@ -56,7 +56,13 @@ impl Latch {
 
     /// A leg whose peer's SDP named `signalled` (None before any SDP).
     pub fn new(signalled: Option<SocketAddr>) -> Latch {
-        Latch { signalled, latched: None, last_accepted: None, candidate: None, rejected: 0 }
+        Latch {
+            signalled,
+            latched: None,
+            last_accepted: None,
+            candidate: None,
+            rejected: 0,
+        }
     }
 
     /// The peer sent new SDP (re-INVITE): the signalled address changes; the
@@ -86,12 +92,17 @@ impl Latch {
             self.candidate = None;
             return Verdict::Accept;
         }
-        let silent = self.last_accepted.is_none_or(|t| now.saturating_duration_since(t) >= Self::RELATCH_AFTER);
+        let silent = self
+            .last_accepted
+            .is_none_or(|t| now.saturating_duration_since(t) >= Self::RELATCH_AFTER);
         let count = match self.candidate {
             Some(c) if c.source.addr == from && c.source.ssrc == ssrc && in_sequence(c.source.seq, seq) => c.count + 1,
             _ => 1,
         };
-        self.candidate = Some(Candidate { source: Source { addr: from, ssrc, seq }, count });
+        self.candidate = Some(Candidate {
+            source: Source { addr: from, ssrc, seq },
+            count,
+        });
         if silent && count >= Self::PROBATION {
             self.latched = Some(Source { addr: from, ssrc, seq });
             self.last_accepted = Some(now);
@@ -137,7 +148,11 @@ mod tests {
         let mut latch = Latch::new(Some(addr("10.0.0.5:4000")));
         assert_eq!(latch.destination(), Some(addr("10.0.0.5:4000")));
         assert_eq!(latch.check(t, addr("203.0.113.9:31000"), 7, 100), Verdict::Accept);
-        assert_eq!(latch.destination(), Some(addr("203.0.113.9:31000")), "NAT: the source wins over SDP");
+        assert_eq!(
+            latch.destination(),
+            Some(addr("203.0.113.9:31000")),
+            "NAT: the source wins over SDP"
+        );
     }
 
     #[test]
@@ -161,7 +176,11 @@ mod tests {
         latch.check(t, addr("198.51.100.1:4000"), 7, 10);
         assert_eq!(latch.check(t, addr("198.51.100.1:4100"), 7, 11), Verdict::Accept);
         assert_eq!(latch.destination(), Some(addr("198.51.100.1:4100")));
-        assert_eq!(latch.check(t, addr("198.51.100.1:4200"), 7, 5000), Verdict::Reject, "not a continuation");
+        assert_eq!(
+            latch.check(t, addr("198.51.100.1:4200"), 7, 5000),
+            Verdict::Reject,
+            "not a continuation"
+        );
     }
 
     #[test]

@@ -1,0 +1,194 @@
+//! One media worker: a thread with its own `mio` poll, the sockets of its
+//! legs and a [`MediaCore`]. Both legs of a call live on the same worker, so
+//! relaying never crosses threads. There is no thread per call and no task
+//! per packet: a wake-up drains every ready socket, the core decides, and the
+//! packet goes out of the peer leg's socket from the same buffer.
+//!
+//! Batched syscalls (recvmmsg/sendmmsg) pay off when one socket holds many
+//! packets; an RTP leg's socket holds one packet per 20 ms, so the batching
+//! that matters here is the poll: under load one `epoll_wait` returns many
+//! ready legs.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::UdpSocket as StdUdpSocket;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::core::{LegConfig, LegId, MediaCore, MediaEvent};
+use super::port_pool::PortPool;
+
+/// Largest datagram read; RTP packets are far smaller.
+const MAX_DATAGRAM: usize = 2048;
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// Instructions from the engine handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Add {
+        leg: LegId,
+        port: u16,
+        rtp: StdUdpSocket,
+        rtcp: StdUdpSocket,
+    },
+    Configure {
+        leg: LegId,
+        config: LegConfig,
+    },
+    Bridge {
+        a: LegId,
+        b: LegId,
+    },
+    Unbridge {
+        leg: LegId,
+    },
+    Remove {
+        leg: LegId,
+    },
+    Shutdown,
+}
+
+struct LegSockets {
+    leg: LegId,
+    port: u16,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+}
+
+pub(crate) struct Worker {
+    pub(crate) poll: Poll,
+    pub(crate) commands: Receiver<Command>,
+    pub(crate) events: tokio::sync::mpsc::UnboundedSender<MediaEvent>,
+    pub(crate) pool: Arc<Mutex<PortPool>>,
+    pub(crate) core: MediaCore,
+}
+
+impl Worker {
+    pub(crate) fn run(mut self) {
+        let mut slots: Vec<Option<LegSockets>> = Vec::new();
+        let mut free_slots: Vec<usize> = Vec::new();
+        let mut by_leg: HashMap<LegId, usize> = HashMap::new();
+        let mut events = Events::with_capacity(1024);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let timeout = self
+                .core
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()));
+            if let Err(e) = self
+                .poll
+                .poll(&mut events, timeout.map(|t| t.max(Duration::from_millis(1))))
+            {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!(%e, "media worker poll failed");
+                return;
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    continue;
+                }
+                let slot = event.token().0 / 2;
+                let is_rtcp = event.token().0 % 2 == 1;
+                let Some(Some(sockets)) = slots.get(slot) else { continue };
+                let leg = sockets.leg;
+                let socket = if is_rtcp { &sockets.rtcp } else { &sockets.rtp };
+                loop {
+                    let (len, from) = match socket.recv_from(&mut buf) {
+                        Ok(r) => r,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => break,
+                    };
+                    if is_rtcp {
+                        continue;
+                    }
+                    if let Some(fwd) = self.core.handle_rtp(now, leg, from, &mut buf[..len]) {
+                        if let Some(Some(out)) = by_leg.get(&fwd.leg).and_then(|&s| slots.get(s)) {
+                            let _ = out.rtp.send_to(&buf[..len], fwd.to);
+                        }
+                    }
+                }
+            }
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return,
+                    Ok(command) => self.command(now, command, &mut slots, &mut free_slots, &mut by_leg),
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            if self.core.poll_timeout().is_some_and(|t| t <= now) {
+                self.core.handle_timeout(now);
+            }
+            while let Some(event) = self.core.poll_event() {
+                let _ = self.events.send(event);
+            }
+        }
+    }
+
+    fn command(
+        &mut self,
+        now: Instant,
+        command: Command,
+        slots: &mut Vec<Option<LegSockets>>,
+        free_slots: &mut Vec<usize>,
+        by_leg: &mut HashMap<LegId, usize>,
+    ) {
+        match command {
+            Command::Add { leg, port, rtp, rtcp } => {
+                let slot = free_slots.pop().unwrap_or_else(|| {
+                    slots.push(None);
+                    slots.len() - 1
+                });
+                let mut rtp = UdpSocket::from_std(rtp);
+                let mut rtcp = UdpSocket::from_std(rtcp);
+                let registry = self.poll.registry();
+                if registry
+                    .register(&mut rtp, Token(slot * 2), Interest::READABLE)
+                    .is_err()
+                    || registry
+                        .register(&mut rtcp, Token(slot * 2 + 1), Interest::READABLE)
+                        .is_err()
+                {
+                    free_slots.push(slot);
+                    self.pool.lock().unwrap_or_else(PoisonError::into_inner).release(port);
+                    return;
+                }
+                slots[slot] = Some(LegSockets { leg, port, rtp, rtcp });
+                by_leg.insert(leg, slot);
+                self.core.add_leg(now, leg);
+            }
+            Command::Configure { leg, config } => self.core.configure(leg, config),
+            Command::Bridge { a, b } => self.core.bridge(a, b),
+            Command::Unbridge { leg } => self.core.unbridge(leg),
+            Command::Remove { leg } => {
+                self.core.remove_leg(leg);
+                if let Some(slot) = by_leg.remove(&leg) {
+                    if let Some(mut sockets) = slots[slot].take() {
+                        let registry = self.poll.registry();
+                        let _ = registry.deregister(&mut sockets.rtp);
+                        let _ = registry.deregister(&mut sockets.rtcp);
+                        self.pool
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .release(sockets.port);
+                    }
+                    free_slots.push(slot);
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+}
+
+/// Wakes a worker after a command was queued.
+pub(crate) fn wake(waker: &Waker) {
+    if let Err(e) = waker.wake() {
+        tracing::warn!(%e, "cannot wake media worker");
+    }
+}
