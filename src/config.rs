@@ -21,6 +21,9 @@ pub(crate) const EXAMPLE: &str = include_str!("config_example.toml");
 pub(crate) struct Config {
     /// SIP transports and timers.
     pub(crate) sip: Sip,
+    /// Media anchoring.
+    #[serde(default)]
+    pub(crate) media: Media,
     /// Registrar and digest authentication.
     #[serde(default)]
     pub(crate) registrar: Registrar,
@@ -77,6 +80,52 @@ pub(crate) struct Timers {
     /// Timer C: an INVITE with a provisional answer but no final one is cancelled after this, in s.
     #[serde(default = "default_timer_c")]
     pub(crate) timer_c_secs: u64,
+}
+
+/// `[media]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Media {
+    /// First port of the RTP range.
+    #[serde(default = "default_rtp_first")]
+    pub(crate) rtp_port_first: u16,
+    /// Last port of the RTP range.
+    #[serde(default = "default_rtp_last")]
+    pub(crate) rtp_port_last: u16,
+    /// Address RTP binds to and SDP advertises.
+    #[serde(default = "default_rtp_address")]
+    pub(crate) rtp_address: IpAddr,
+    /// Seconds without RTP before a call is hung up.
+    #[serde(default = "default_inactivity")]
+    pub(crate) inactivity_secs: u64,
+    /// Worker threads, 0 for one per core.
+    #[serde(default)]
+    pub(crate) workers: usize,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            rtp_port_first: default_rtp_first(),
+            rtp_port_last: default_rtp_last(),
+            rtp_address: default_rtp_address(),
+            inactivity_secs: default_inactivity(),
+            workers: 0,
+        }
+    }
+}
+
+fn default_rtp_first() -> u16 {
+    20_000
+}
+fn default_rtp_last() -> u16 {
+    29_999
+}
+fn default_rtp_address() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+fn default_inactivity() -> u64 {
+    30
 }
 
 /// `[registrar]`
@@ -339,6 +388,22 @@ impl Config {
                 "registrar.default_expires".into(),
                 "must be between min_expires and max_expires".into(),
             ));
+        }
+        let m = &self.media;
+        if m.rtp_port_first < 1024 || m.rtp_port_last <= m.rtp_port_first {
+            return Err((
+                "media.rtp_port_last".into(),
+                "the RTP range must be above 1023 and hold at least one port pair".into(),
+            ));
+        }
+        if m.rtp_address.is_unspecified() {
+            return Err((
+                "media.rtp_address".into(),
+                "must be an address peers can reach, not 0.0.0.0 or ::".into(),
+            ));
+        }
+        if m.inactivity_secs == 0 {
+            return Err(("media.inactivity_secs".into(), "must be above 0".into()));
         }
         if r.algorithms.is_empty() {
             return Err(("registrar.algorithms".into(), "needs at least one algorithm".into()));

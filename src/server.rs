@@ -3,9 +3,11 @@
 //! woken at its next deadline; nothing else touches its state, so no lock is
 //! held anywhere across an await.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use media::engine::{EngineConfig, MediaEngine};
 use signaling::message::Limits;
 use signaling::net::{NetEvent, Network};
 use signaling::registrar::Registration;
@@ -35,7 +37,17 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .context("binding SIP sockets")?;
     let udp = network.local_addr(Transport::Udp);
     let tcp = network.local_addr(Transport::Tcp);
-    let mut switch = Switch::new(&config, udp, tcp, Instant::now());
+    let m = &config.media;
+    let engine_config = EngineConfig {
+        bind: m.rtp_address,
+        port_first: m.rtp_port_first,
+        port_last: m.rtp_port_last,
+        workers: m.workers,
+        inactivity: Duration::from_secs(m.inactivity_secs),
+    };
+    let (engine, mut media_events) = MediaEngine::start(&engine_config).context("starting the media engine")?;
+    let engine = Arc::new(engine);
+    let mut switch = Switch::new(&config, udp, tcp, Box::new(engine.clone()), Instant::now());
     let (query_tx, mut queries) = mpsc::channel::<Query>(64);
     let metrics = http::install_metrics()?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)
@@ -61,6 +73,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             }
             _ = sleep_until(deadline) => switch.handle_timeout(Instant::now()),
             Some(query) = queries.recv() => answer(&switch, query),
+            Some(event) = media_events.recv() => switch.handle_media_event(Instant::now(), event),
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
                 break;
@@ -73,6 +86,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         metrics::gauge!("sip_transactions").set(transactions as f64);
         metrics::gauge!("sip_registrations").set(bindings as f64);
         metrics::gauge!("calls_active").set(calls as f64);
+        metrics::gauge!("media_ports_available").set(engine.ports_available() as f64);
     }
     Ok(())
 }

@@ -121,6 +121,8 @@ pub(crate) struct AgentInvite<'a> {
     pub(crate) destination: Peer,
     /// Our addresses.
     pub(crate) local: &'a Local,
+    /// Our SDP offer for the agent's leg.
+    pub(crate) sdp: Vec<u8>,
 }
 
 impl AgentInvite<'_> {
@@ -150,10 +152,12 @@ impl AgentInvite<'_> {
             headers: hs,
             body: Vec::new(),
         };
-        match body_of(&self.incoming.headers, &self.incoming.body) {
-            Some((content_type, bytes)) => set_body(&mut request.headers, &mut request.body, &content_type, bytes),
-            None => request.headers.push(Header::ContentLength(h::ContentLength::new("0"))),
-        }
+        set_body(
+            &mut request.headers,
+            &mut request.body,
+            "application/sdp",
+            self.sdp.clone(),
+        );
         Some(request)
     }
 }

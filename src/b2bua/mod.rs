@@ -7,6 +7,7 @@
 //! caller polls. Until the media engine lands, bodies (SDP) pass through as they are.
 
 mod build;
+mod media;
 mod relay;
 mod retransmit;
 
@@ -21,6 +22,8 @@ use signaling::transaction::{Timer, TransactionId, TransactionLayer};
 use signaling::transport::Peer;
 
 pub(crate) use build::{Local, ALLOW};
+use media::CallMedia;
+pub(crate) use media::MediaControl;
 
 /// Which dialog of a call: the caller's or the agent's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,6 +108,9 @@ struct Call {
     ack_owed: [Option<u32>; 2],
     /// The last ACK sent on that side, re-sent when a 2xx is retransmitted.
     ack_sent: [Option<Request>; 2],
+    media: CallMedia,
+    /// (Call-ID, our tag) of the caller's and the agent's dialog.
+    keys: [(String, String); 2],
 }
 
 #[derive(Debug)]
@@ -114,16 +120,18 @@ enum ClientRole {
     Bye,
     Relay {
         server: TransactionId,
-        from: Side,
         request: Box<Request>,
         answered: bool,
     },
 }
 
 /// All calls in progress.
-#[derive(Debug)]
 pub(crate) struct B2bua {
     local: Local,
+    media: Box<dyn MediaControl>,
+    caps: ::media::sdp::LocalCapabilities,
+    /// Media legs of each call, for engine events.
+    legs: HashMap<::media::engine::LegId, u64>,
     t1: Duration,
     t2: Duration,
     max_calls: usize,
@@ -146,9 +154,18 @@ pub(crate) enum Admission {
 }
 
 impl B2bua {
-    pub(crate) fn new(local: Local, t1: Duration, t2: Duration, max_calls: usize) -> B2bua {
+    pub(crate) fn new(
+        local: Local,
+        media: Box<dyn MediaControl>,
+        t1: Duration,
+        t2: Duration,
+        max_calls: usize,
+    ) -> B2bua {
         B2bua {
             local,
+            media,
+            caps: ::media::sdp::LocalCapabilities::default(),
+            legs: HashMap::new(),
             t1,
             t2,
             max_calls,
@@ -190,15 +207,30 @@ impl B2bua {
         if build::max_forwards(&invite) == 0 {
             return refuse(ctx, 483, None);
         }
+        let call_id = self.next_call;
+        let (media, offer) = match CallMedia::start(self.media.as_mut(), call_id, &invite.body, &self.caps) {
+            Ok(started) => started,
+            Err(failure) => {
+                metrics::counter!("media_setup_failures_total", "status" => failure.status().to_string()).increment(1);
+                let retry = (failure.status() == 503).then(|| {
+                    (rsip::Header::RetryAfter(
+                        <rsip::headers::RetryAfter as rsip::headers::UntypedHeader>::new("5"),
+                    ),)
+                });
+                return refuse(ctx, failure.status(), retry);
+            }
+        };
         let agent_invite = build::AgentInvite {
             incoming: &invite,
             contact: &target.contact,
             aor: target.aor.clone(),
             destination: target.destination,
             local: &self.local,
+            sdp: offer,
         }
         .build();
         let Some(agent_invite) = agent_invite else {
+            self.release_media(&media);
             return refuse(ctx, 480, None);
         };
         let (Ok(caller_call_id), Ok(agent_call_id), Some(agent_tag)) = (
@@ -206,17 +238,20 @@ impl B2bua {
             headers::call_id(&agent_invite.headers).map(str::to_owned),
             headers::from_tag(&agent_invite.headers).map(str::to_owned),
         ) else {
+            self.release_media(&media);
             return refuse(ctx, 400, None);
         };
-        let call_id = self.next_call;
         self.next_call += 1;
+        for leg in media.legs() {
+            self.legs.insert(leg, call_id);
+        }
         let caller_tag = headers::new_tag();
         let agent_tx = ctx.txl.send_request(ctx.now, agent_invite.clone(), target.destination);
         self.invites.insert(id, call_id);
         self.clients.insert(agent_tx, (call_id, ClientRole::Invite));
-        self.dialogs
-            .insert((caller_call_id, caller_tag.clone()), (call_id, Side::Caller));
-        self.dialogs.insert((agent_call_id, agent_tag), (call_id, Side::Agent));
+        let keys = [(caller_call_id, caller_tag.clone()), (agent_call_id, agent_tag)];
+        self.dialogs.insert(keys[0].clone(), (call_id, Side::Caller));
+        self.dialogs.insert(keys[1].clone(), (call_id, Side::Agent));
         self.calls.insert(
             call_id,
             Call {
@@ -234,6 +269,8 @@ impl B2bua {
                 retransmit: [None, None],
                 ack_owed: [None, None],
                 ack_sent: [None, None],
+                media,
+                keys,
             },
         );
         tracing::debug!(call = call_id, agent = %target.aor, "call started");
@@ -298,8 +335,12 @@ impl B2bua {
         let Some(owed) = call.ack_owed[other.index()].take() else {
             return;
         };
-        let body = build::body_of(&request.headers, &request.body);
-        send_ack(ctx, &self.local, call, other, owed, body);
+        if side == Side::Caller && !request.body.is_empty() {
+            if let Err(failure) = call.media.caller_acked(self.media.as_mut(), &request.body) {
+                tracing::info!(call = call_id, ?failure, "caller's answer in ACK unusable");
+            }
+        }
+        send_ack(ctx, &self.local, call, other, owed, None);
     }
 
     /// A response to one of our client transactions.
@@ -313,7 +354,7 @@ impl B2bua {
             ClientRole::Invite => self.agent_invite_response(ctx, call_id, response),
             ClientRole::Cancel | ClientRole::Bye => {}
             ClientRole::Relay { .. } if code == 100 => {}
-            ClientRole::Relay { .. } => self.relay_response(ctx, id, call_id, response),
+            ClientRole::Relay { .. } => self.relay_response(ctx, id, response),
         }
     }
 
@@ -337,7 +378,13 @@ impl B2bua {
             }
             call.state = CallState::Early;
             let contact = self.local.contact(call.caller_source.transport);
-            let body = build::body_of(&response.headers, &response.body);
+            // Early media (a 183 with SDP) is anchored like the answer; SDP we
+            // cannot use only costs the early media, not the call.
+            let body = match response.body.is_empty() {
+                true => None,
+                false => call.media.agent_answered(self.media.as_mut(), &response.body).ok(),
+            };
+            let body = body.map(|sdp| ("application/sdp".to_owned(), sdp));
             let relayed = build::response(&call.caller_invite, code, Some(&call.caller_tag), Some(&contact), body);
             ctx.txl.send_response(ctx.now, call.caller_tx, relayed);
             return;
@@ -369,8 +416,26 @@ impl B2bua {
             self.hang_up(ctx, call_id, &[Side::Agent]);
             return;
         }
+        let sdp = match call.media.agent_answered(self.media.as_mut(), &response.body) {
+            Ok(sdp) => sdp,
+            Err(failure) => {
+                // The agent accepted with SDP we cannot use: confirm and end
+                // its dialog, and refuse the caller.
+                tracing::info!(call = call_id, ?failure, "agent answer unusable");
+                let refusal = build::response(
+                    &call.caller_invite,
+                    failure.status(),
+                    Some(&call.caller_tag),
+                    None,
+                    None,
+                );
+                ctx.txl.send_response(ctx.now, call.caller_tx, refusal);
+                self.hang_up(ctx, call_id, &[Side::Agent]);
+                return;
+            }
+        };
         let contact = self.local.contact(call.caller_source.transport);
-        let body = build::body_of(&response.headers, &response.body);
+        let body = Some(("application/sdp".to_owned(), sdp));
         let answer = build::response(&call.caller_invite, code, Some(&call.caller_tag), Some(&contact), body);
         call.dialogs[Side::Caller.index()] =
             Dialog::as_uas(&call.caller_invite, &call.caller_tag, call.caller_source).ok();
@@ -458,9 +523,29 @@ impl B2bua {
 
     fn remove_call(&mut self, call_id: u64) {
         if let Some(call) = self.calls.remove(&call_id) {
-            self.dialogs.retain(|_, (c, _)| *c != call_id);
+            for key in &call.keys {
+                self.dialogs.remove(key);
+            }
             self.invites.remove(&call.caller_tx);
+            self.release_media(&call.media);
         }
+    }
+
+    fn release_media(&mut self, media: &CallMedia) {
+        for leg in media.legs() {
+            self.legs.remove(&leg);
+            self.media.release(leg);
+        }
+    }
+
+    /// The media engine reports a leg silent past the inactivity timeout:
+    /// the call is dead (a phone that crashed or lost its network), so both
+    /// sides get a BYE.
+    pub(crate) fn media_inactive(&mut self, ctx: &mut Ctx<'_>, leg: ::media::engine::LegId) {
+        let Some(&call_id) = self.legs.get(&leg) else { return };
+        tracing::info!(call = call_id, leg, "no RTP: ending the call");
+        metrics::counter!("calls_ended_by_rtp_timeout_total").increment(1);
+        self.hang_up(ctx, call_id, &[Side::Caller, Side::Agent]);
     }
 }
 

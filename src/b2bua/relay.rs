@@ -1,11 +1,11 @@
 //! Requests inside a dialog (re-INVITE, INFO, UPDATE, BYE...) and their
 //! responses, mapped from one side of a call to the other.
 
-use rsip::{Method, Request, Response, SipMessage};
+use rsip::{Method, Request, Response};
 use signaling::headers;
 use signaling::transaction::TransactionId;
 
-use super::{build, dialog_key, B2bua, ClientRole, Ctx};
+use super::{build, dialog_key, B2bua, ClientRole, Ctx, Side};
 
 impl B2bua {
     /// A request with a To tag. Answers 481 itself when no dialog matches.
@@ -36,8 +36,36 @@ impl B2bua {
             self.hang_up(ctx, call_id, &[side.other()]);
             return;
         }
-        if request.method == Method::Invite {
-            dialog.refresh_target(&request.headers);
+        let offers_media =
+            request.method == Method::Invite || (request.method == Method::Update && !request.body.is_empty());
+        if offers_media {
+            // Media is anchored: a new offer (hold, resume, a new address) is
+            // answered for this leg here, and the other side notices nothing.
+            if request.method == Method::Invite {
+                dialog.refresh_target(&request.headers);
+            }
+            let peer = dialog.peer;
+            let contact = self.local.contact(peer.transport);
+            let response = match call
+                .media
+                .reinvite(self.media.as_mut(), side == Side::Caller, &request.body)
+            {
+                Ok(sdp) => build::response(
+                    &request,
+                    200,
+                    None,
+                    Some(&contact),
+                    Some(("application/sdp".into(), sdp)),
+                ),
+                Err(failure) => build::response(&request, failure.status(), None, None, None),
+            };
+            let answered = response.status_code.code() == 200;
+            ctx.txl.send_response(ctx.now, id, response.clone());
+            if answered && request.method == Method::Invite {
+                let cseq = headers::cseq(&request.headers).map(|(n, _)| n).unwrap_or(0);
+                self.arm_retransmit(ctx.now, call_id, side, response, peer, cseq);
+            }
+            return;
         }
         let other = side.other();
         let contact = call.dialogs[other.index()]
@@ -61,7 +89,6 @@ impl B2bua {
                         call_id,
                         ClientRole::Relay {
                             server: id,
-                            from: side,
                             request: Box::new(request),
                             answered: false,
                         },
@@ -75,50 +102,28 @@ impl B2bua {
     }
 
     /// A response to a request relayed from one dialog to the other goes back
-    /// to the original request's transaction.
-    pub(super) fn relay_response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, call_id: u64, response: Response) {
+    /// to the original request's transaction. Only non-INVITE requests are
+    /// relayed (offers are answered per leg), so there is no ACK to map.
+    pub(super) fn relay_response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, response: Response) {
         let code = response.status_code.code();
         let Some((
             _,
             ClientRole::Relay {
                 server,
-                from,
                 request,
                 answered,
+                ..
             },
         )) = self.clients.get_mut(&id)
         else {
             return;
         };
-        let (server, from, was_answered) = (*server, *from, *answered);
-        *answered |= code >= 200;
-        let request = (**request).clone();
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return;
-        };
-        let to = from.other();
-        let invite_2xx = request.method == Method::Invite && (200..300).contains(&code);
-        if was_answered {
-            // A retransmitted 2xx of a relayed re-INVITE: our ACK again, if sent.
-            if let (true, Some(ack), Some(d)) = (invite_2xx, &call.ack_sent[to.index()], &call.dialogs[to.index()]) {
-                ctx.txl.send_stateless(SipMessage::Request(ack.clone()), d.peer);
-            }
+        if *answered {
             return;
         }
-        let contact = invite_2xx.then(|| self.local.contact(call.caller_source.transport));
+        *answered = code >= 200;
         let body = build::body_of(&response.headers, &response.body);
-        let relayed = build::response(&request, code, None, contact.as_deref(), body);
-        ctx.txl.send_response(ctx.now, server, relayed.clone());
-        if invite_2xx {
-            if let Some(d) = call.dialogs[to.index()].as_mut() {
-                d.refresh_target(&response.headers);
-            }
-            call.ack_owed[to.index()] = headers::cseq(&response.headers).map(|(n, _)| n).ok();
-            let cseq = headers::cseq(&request.headers).map(|(n, _)| n).unwrap_or(0);
-            let destination = call.dialogs[from.index()]
-                .as_ref()
-                .map_or(call.caller_source, |d| d.peer);
-            self.arm_retransmit(ctx.now, call_id, from, relayed, destination, cseq);
-        }
+        let relayed = build::response(request, code, None, None, body);
+        ctx.txl.send_response(ctx.now, *server, relayed);
     }
 }

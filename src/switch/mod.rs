@@ -15,7 +15,7 @@ use signaling::transaction::{TransactionEvent, TransactionId, TransactionLayer};
 use signaling::transport::{Peer, Transmit};
 use signaling::{headers, response::response_for};
 
-use crate::b2bua::{self, Admission, B2bua, Ctx, Local, Target, ALLOW};
+use crate::b2bua::{self, Admission, B2bua, Ctx, Local, MediaControl, Target, ALLOW};
 use crate::config::Config;
 
 /// An agent account as the core needs it.
@@ -53,6 +53,7 @@ impl Switch {
         config: &Config,
         udp: Option<std::net::SocketAddr>,
         tcp: Option<std::net::SocketAddr>,
+        media: Box<dyn MediaControl>,
         now: Instant,
     ) -> Switch {
         let timers = config.timer_config();
@@ -75,7 +76,7 @@ impl Switch {
                 default_expires: r.default_expires,
             }),
             auth: DigestAuthenticator::new(digest, now),
-            b2bua: B2bua::new(local, timers.t1, timers.t2, config.sip.max_calls),
+            b2bua: B2bua::new(local, media, timers.t1, timers.t2, config.sip.max_calls),
             accounts: config
                 .agents
                 .iter()
@@ -132,6 +133,25 @@ impl Switch {
                 payload: answer.into(),
             });
         }
+    }
+
+    /// An event from the media engine.
+    pub(crate) fn handle_media_event(&mut self, now: Instant, event: media::engine::MediaEvent) {
+        match event {
+            media::engine::MediaEvent::Inactive { leg } => {
+                self.b2bua.media_inactive(
+                    &mut Ctx {
+                        now,
+                        txl: &mut self.txl,
+                    },
+                    leg,
+                );
+            }
+            media::engine::MediaEvent::Closed { leg, stats } => {
+                tracing::debug!(leg, ?stats, "media leg closed");
+            }
+        }
+        self.process_events(now);
     }
 
     /// Fires due timers.

@@ -9,8 +9,46 @@ use signaling::headers;
 use signaling::message::{parse_datagram, Limits};
 use signaling::transport::Peer;
 
+use std::sync::{Arc, Mutex};
+
+use media::engine::{AllocateError, Leg, LegConfig, LegId};
+
 use super::Switch;
+use crate::b2bua::MediaControl;
 use crate::config::Config;
+
+/// Records what call control asks of the media engine.
+#[derive(Debug, Default, Clone)]
+struct FakeMedia {
+    log: Arc<Mutex<Vec<String>>>,
+    allocated: Arc<Mutex<u16>>,
+}
+
+impl MediaControl for FakeMedia {
+    fn allocate(&mut self, group: u64) -> Result<Leg, AllocateError> {
+        let mut n = self.allocated.lock().unwrap();
+        *n += 1;
+        let id = (group << 8) | u64::from(*n);
+        self.log.lock().unwrap().push(format!("allocate {id}"));
+        Ok(Leg { id, local: SocketAddr::from(([127, 0, 0, 1], 20_000 + 2 * *n)) })
+    }
+    fn configure(&mut self, leg: LegId, config: LegConfig) {
+        let remote = config.remote_rtp.map(|a| a.to_string()).unwrap_or_default();
+        self.log.lock().unwrap().push(format!("configure {leg} {} pt{} {remote}", config.codec, config.payload_type));
+    }
+    fn bridge(&mut self, a: LegId, b: LegId) {
+        self.log.lock().unwrap().push(format!("bridge {a} {b}"));
+    }
+    fn release(&mut self, leg: LegId) {
+        self.log.lock().unwrap().push(format!("release {leg}"));
+    }
+}
+
+impl FakeMedia {
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
 
 const CONFIG: &str = r#"
 [sip]
@@ -39,6 +77,7 @@ fn agent() -> Peer {
 
 struct Harness {
     switch: Switch,
+    media: FakeMedia,
     now: Instant,
     start: Instant,
 }
@@ -72,9 +111,12 @@ impl Harness {
     fn with_config(text: &str) -> Harness {
         let config = Config::parse(text, "test").unwrap();
         let now = Instant::now();
-        let switch = Switch::new(&config, Some("127.0.0.1:5060".parse().unwrap()), None, now);
+        let media = FakeMedia::default();
+        let switch =
+            Switch::new(&config, Some("127.0.0.1:5060".parse().unwrap()), None, Box::new(media.clone()), now);
         Harness {
             switch,
+            media,
             now,
             start: now,
         }
@@ -150,9 +192,16 @@ impl Harness {
 /// The agent's answer to the INVITE the switch sent it.
 fn agent_reply(invite: &Sent, status: &str, to_tag: &str) -> String {
     let h = |n: &str| invite.header(n).unwrap();
+    // A 200 answers the switch's offer with PCMU.
+    let sdp = if status.starts_with("200") {
+        "Content-Type: application/sdp\n\nv=0\no=agent 1 1 IN IP4 127.0.0.3\ns=-\nc=IN IP4 127.0.0.3\nt=0 0\n\
+         m=audio 7000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n"
+    } else {
+        "Content-Length: 0\n\n"
+    };
     format!(
         "SIP/2.0 {status}\nVia: {}\nFrom: {}\nTo: {};tag={to_tag}\nCall-ID: {}\nCSeq: {}\n\
-         Contact: <sip:1001@127.0.0.3:5080>\nContent-Length: 0\n\n",
+         Contact: <sip:1001@127.0.0.3:5080>\n{sdp}",
         h("Via"),
         h("From"),
         h("To"),
@@ -248,10 +297,11 @@ fn a_call_reaches_the_registered_agent_where_it_registered_from() {
         .unwrap()
         .starts_with("\"Customer\" <sip:+15550100@127.0.0.2>;tag="));
     assert_eq!(to_agent.header("Max-Forwards").unwrap(), "69");
-    assert!(
-        to_agent.text.ends_with("m=audio 6000 RTP/AVP 0\r\n"),
-        "SDP passes through"
-    );
+    // Media is anchored: the agent is offered the switch's own RTP port, with
+    // only the codecs the caller offered.
+    assert!(to_agent.text.contains("c=IN IP4 127.0.0.1\r\n"), "{}", to_agent.text);
+    assert!(to_agent.text.contains("m=audio 20004 RTP/AVP 0\r\n"), "{}", to_agent.text);
+    assert!(!to_agent.text.contains("6000"), "the caller's address is not passed on");
 }
 
 #[test]
@@ -268,6 +318,43 @@ fn unknown_unregistered_and_unauthenticated_calls_are_refused() {
     );
     assert_eq!(out[1].first_line(), "SIP/2.0 407 Proxy Authentication Required");
     assert!(out[1].header("Proxy-Authenticate").unwrap().starts_with("Digest "));
+}
+
+#[test]
+fn the_answer_configures_and_bridges_both_legs_and_the_end_releases_them() {
+    let (mut h, to_agent, ok) = established();
+    assert!(ok.text.contains("m=audio 20002 RTP/AVP 0\r\n"), "the caller gets our port: {}", ok.text);
+    let log = h.media.log();
+    assert_eq!(log[..2], ["allocate 1", "allocate 2"]);
+    assert!(log.contains(&"configure 2 PCMU pt0 127.0.0.3:7000".to_owned()), "{log:?}");
+    assert!(log.contains(&"configure 1 PCMU pt0 127.0.0.2:6000".to_owned()), "{log:?}");
+    assert!(log.contains(&"bridge 1 2".to_owned()), "{log:?}");
+    h.send(caller(), &caller_ack(&ok));
+    let bye = format!(
+        "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKbye\n\
+         From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
+        to_agent.header("To").unwrap(),
+        to_agent.header("From").unwrap(),
+        to_agent.header("Call-ID").unwrap()
+    );
+    h.send(agent(), &bye);
+    let log = h.media.log();
+    assert!(log.ends_with(&["release 1".to_owned(), "release 2".to_owned()]), "{log:?}");
+}
+
+#[test]
+fn a_caller_offer_without_a_common_codec_gets_488() {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    let out = h.send(
+        caller(),
+        "INVITE sip:1001@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKg729\n\
+         From: <sip:+15550100@127.0.0.2>;tag=c1\nTo: <sip:1001@127.0.0.1>\nCall-ID: g729\nCSeq: 1 INVITE\n\
+         Contact: <sip:+15550100@127.0.0.2:5070>\nContent-Type: application/sdp\n\n\
+         v=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 6000 RTP/AVP 18\n",
+    );
+    assert_eq!(out[1].first_line(), "SIP/2.0 488 Not Acceptable Here");
+    assert!(h.media.log().is_empty(), "no port taken for a call that cannot be");
 }
 
 #[test]

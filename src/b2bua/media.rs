@@ -1,0 +1,269 @@
+//! The media side of a call: the switch anchors every call's media, so each
+//! side gets its own RTP leg and its own offer/answer (RFC 3264) with the
+//! switch, and the engine bridges the two legs.
+//!
+//! The agent is offered only the codecs the caller offered (in the caller's
+//! order), and the caller is answered with the codec the agent chose when it
+//! can take it, so the usual call relays packets without transcoding.
+
+use media::engine::{AllocateError, Direction as LegDirection, Leg, LegConfig, LegId};
+use media::sdp::{self, Direction, LocalCapabilities, LocalOrigin, Negotiated, Session};
+
+/// What call control needs from the media engine. Owned here, implemented by
+/// the engine, and by a fake in tests.
+pub(crate) trait MediaControl: Send {
+    /// A leg of call `group` with its local RTP address.
+    fn allocate(&mut self, group: u64) -> Result<Leg, AllocateError>;
+    /// Applies a negotiation result.
+    fn configure(&mut self, leg: LegId, config: LegConfig);
+    /// Connects two legs.
+    fn bridge(&mut self, a: LegId, b: LegId);
+    /// Frees a leg.
+    fn release(&mut self, leg: LegId);
+}
+
+impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
+    fn allocate(&mut self, group: u64) -> Result<Leg, AllocateError> {
+        media::engine::MediaEngine::allocate(self, group)
+    }
+    fn configure(&mut self, leg: LegId, config: LegConfig) {
+        media::engine::MediaEngine::configure(self, leg, config);
+    }
+    fn bridge(&mut self, a: LegId, b: LegId) {
+        media::engine::MediaEngine::bridge(self, a, b);
+    }
+    fn release(&mut self, leg: LegId) {
+        media::engine::MediaEngine::release(self, leg);
+    }
+}
+
+/// Why media could not be set up, with the SIP status to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaFailure {
+    /// No RTP port: 503 with Retry-After.
+    Exhausted,
+    /// SDP we cannot use (no common codec, no audio): 488.
+    NotAcceptable,
+    /// SDP we cannot read: 400.
+    BadSdp,
+}
+
+impl MediaFailure {
+    pub(crate) fn status(self) -> u16 {
+        match self {
+            MediaFailure::Exhausted => 503,
+            MediaFailure::NotAcceptable => 488,
+            MediaFailure::BadSdp => 400,
+        }
+    }
+}
+
+fn failure(e: sdp::SdpError) -> MediaFailure {
+    match e {
+        sdp::SdpError::NotUtf8 | sdp::SdpError::Malformed { .. } | sdp::SdpError::Missing(_) => MediaFailure::BadSdp,
+        _ => MediaFailure::NotAcceptable,
+    }
+}
+
+fn leg_config(n: &Negotiated) -> LegConfig {
+    LegConfig {
+        remote_rtp: Some(n.remote_rtp),
+        payload_type: n.codec.payload_type,
+        clock_rate: n.codec.clock_rate,
+        codec: n.codec.encoding.to_ascii_uppercase(),
+        telephone_event: n.telephone_event_pt,
+        direction: LegDirection {
+            send: n.direction.sends(),
+            receive: n.direction.receives(),
+        },
+    }
+}
+
+/// Our capabilities narrowed to what `offer` carries, in the offer's order.
+fn narrowed_to(caps: &LocalCapabilities, offer: &Session) -> LocalCapabilities {
+    let mut narrowed = LocalCapabilities {
+        codecs: Vec::new(),
+        ..caps.clone()
+    };
+    if let Some(m) = offer.media.iter().find(|m| m.kind == "audio" && m.port != 0) {
+        for pt in m.payload_types() {
+            let Some(map) = m.rtpmap(pt) else { continue };
+            if let Some(c) = caps
+                .codecs
+                .iter()
+                .find(|c| map.is(&c.encoding, c.clock_rate, c.channels))
+            {
+                if !narrowed.codecs.contains(c) {
+                    narrowed.codecs.push(c.clone());
+                }
+            }
+        }
+    }
+    narrowed
+}
+
+/// Our capabilities with `encoding` first.
+fn preferring(caps: &LocalCapabilities, encoding: &str) -> LocalCapabilities {
+    let mut preferred = caps.clone();
+    preferred
+        .codecs
+        .sort_by_key(|c| !c.encoding.eq_ignore_ascii_case(encoding));
+    preferred
+}
+
+/// Media state of one call.
+#[derive(Debug)]
+pub(crate) struct CallMedia {
+    pub(crate) caller: Leg,
+    pub(crate) agent: Leg,
+    caps: LocalCapabilities,
+    /// The caller's offer; `None` for a late offer (INVITE without SDP).
+    caller_offer: Option<Session>,
+    /// Our offer to the caller when it made a late offer.
+    caller_offer_sent: Option<Session>,
+    /// What we last sent the caller (answer or late offer).
+    caller_sdp: Option<Session>,
+    caller_origin: LocalOrigin,
+    caller_codec: Option<String>,
+    agent_offer: Session,
+    agent_origin: LocalOrigin,
+    agent_codec: Option<String>,
+}
+
+impl CallMedia {
+    /// Allocates both legs and builds the offer for the agent from the
+    /// caller's INVITE body (empty: a late offer).
+    pub(crate) fn start(
+        control: &mut dyn MediaControl,
+        group: u64,
+        caller_body: &[u8],
+        caps: &LocalCapabilities,
+    ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
+        let caller_offer = match caller_body.is_empty() {
+            true => None,
+            false => Some(Session::from_bytes(caller_body).map_err(failure)?),
+        };
+        let agent_caps = match &caller_offer {
+            Some(offer) => narrowed_to(caps, offer),
+            None => caps.clone(),
+        };
+        if agent_caps.codecs.iter().all(|c| c.is_telephone_event()) {
+            return Err(MediaFailure::NotAcceptable);
+        }
+        let caller = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
+        let agent = match control.allocate(group) {
+            Ok(leg) => leg,
+            Err(_) => {
+                control.release(caller.id);
+                return Err(MediaFailure::Exhausted);
+            }
+        };
+        let agent_origin = LocalOrigin::new(rand::random::<u32>().into());
+        let agent_offer = sdp::offer(
+            &agent_caps,
+            agent.local.ip(),
+            agent.local.port(),
+            Direction::SendRecv,
+            &agent_origin,
+        );
+        let body = agent_offer.to_bytes();
+        let media = CallMedia {
+            caller,
+            agent,
+            caps: caps.clone(),
+            caller_offer,
+            caller_offer_sent: None,
+            caller_sdp: None,
+            caller_origin: LocalOrigin::new(rand::random::<u32>().into()),
+            caller_codec: None,
+            agent_offer,
+            agent_origin,
+            agent_codec: None,
+        };
+        Ok((media, body))
+    }
+
+    /// The agent's answer (in a 183 or the 200): configures the agent leg and
+    /// returns the SDP for the caller (our answer, or our offer after a late
+    /// offer). The same SDP is returned again for a later response.
+    pub(crate) fn agent_answered(
+        &mut self,
+        control: &mut dyn MediaControl,
+        agent_sdp: &[u8],
+    ) -> Result<Vec<u8>, MediaFailure> {
+        if let Some(sent) = &self.caller_sdp {
+            return Ok(sent.to_bytes());
+        }
+        let answer = Session::from_bytes(agent_sdp).map_err(failure)?;
+        let agent = sdp::process_answer(&self.agent_offer, &answer).map_err(failure)?;
+        control.configure(self.agent.id, leg_config(&agent));
+        let caps = preferring(&self.caps, &agent.codec.encoding);
+        self.agent_codec = Some(agent.codec.encoding);
+        let ip = self.caller.local.ip();
+        let port = self.caller.local.port();
+        match &self.caller_offer {
+            Some(offer) => {
+                let (ours, caller) = sdp::answer(offer, &caps, ip, port, &self.caller_origin).map_err(failure)?;
+                control.configure(self.caller.id, leg_config(&caller));
+                control.bridge(self.caller.id, self.agent.id);
+                self.caller_codec = Some(caller.codec.encoding);
+                self.caller_sdp = Some(ours);
+            }
+            None => {
+                let offer = sdp::offer(&caps, ip, port, Direction::SendRecv, &self.caller_origin);
+                self.caller_offer_sent = Some(offer.clone());
+                self.caller_sdp = Some(offer);
+            }
+        }
+        Ok(self.caller_sdp.as_ref().map(Session::to_bytes).unwrap_or_default())
+    }
+
+    /// The caller's ACK: after a late offer it carries the answer.
+    pub(crate) fn caller_acked(&mut self, control: &mut dyn MediaControl, body: &[u8]) -> Result<(), MediaFailure> {
+        let Some(offer) = self.caller_offer_sent.take() else {
+            return Ok(());
+        };
+        let answer = Session::from_bytes(body).map_err(failure)?;
+        let caller = sdp::process_answer(&offer, &answer).map_err(failure)?;
+        control.configure(self.caller.id, leg_config(&caller));
+        control.bridge(self.caller.id, self.agent.id);
+        self.caller_codec = Some(caller.codec.encoding);
+        Ok(())
+    }
+
+    /// A re-INVITE from the caller (`from_caller`) or the agent: answered here
+    /// for that leg alone (hold, resume, a new address), keeping its codec.
+    pub(crate) fn reinvite(
+        &mut self,
+        control: &mut dyn MediaControl,
+        from_caller: bool,
+        body: &[u8],
+    ) -> Result<Vec<u8>, MediaFailure> {
+        let (leg, codec, origin) = match from_caller {
+            true => (self.caller, &self.caller_codec, &mut self.caller_origin),
+            false => (self.agent, &self.agent_codec, &mut self.agent_origin),
+        };
+        let mut caps = self.caps.clone();
+        if let Some(codec) = codec {
+            caps.codecs
+                .retain(|c| c.is_telephone_event() || c.encoding.eq_ignore_ascii_case(codec));
+        }
+        origin.bump();
+        if body.is_empty() {
+            // A re-INVITE without SDP asks us to offer (RFC 3261 section 14.2);
+            // the ACK's answer is not needed: the leg keeps its parameters.
+            let offer = sdp::offer(&caps, leg.local.ip(), leg.local.port(), Direction::SendRecv, origin);
+            return Ok(offer.to_bytes());
+        }
+        let offer = Session::from_bytes(body).map_err(failure)?;
+        let (ours, negotiated) =
+            sdp::answer(&offer, &caps, leg.local.ip(), leg.local.port(), origin).map_err(failure)?;
+        control.configure(leg.id, leg_config(&negotiated));
+        Ok(ours.to_bytes())
+    }
+
+    /// The legs, to release them or map engine events to the call.
+    pub(crate) fn legs(&self) -> [LegId; 2] {
+        [self.caller.id, self.agent.id]
+    }
+}
