@@ -51,7 +51,28 @@ const TCP_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 /// Concurrent receive tasks per UDP socket (one per core is the aim).
 const UDP_RECEIVERS: usize = 2;
 
-type Connections = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+/// TCP connections by remote address. A connection the peer closed moves to
+/// `closing` for [`TCP_LINGER`]: responses still owed to requests it carried
+/// go out on it (section 18.2.2), while new requests open a new connection.
+#[derive(Debug, Default)]
+struct ConnectionTable {
+    open: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
+    closing: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
+}
+
+impl ConnectionTable {
+    /// Forgets `queue` under `addr` in both maps, unless another connection
+    /// took the address meanwhile.
+    fn remove(&mut self, addr: SocketAddr, queue: &mpsc::Sender<Bytes>) {
+        for map in [&mut self.open, &mut self.closing] {
+            if map.get(&addr).is_some_and(|q| q.same_channel(queue)) {
+                map.remove(&addr);
+            }
+        }
+    }
+}
+
+type Connections = Arc<Mutex<ConnectionTable>>;
 
 /// The bound sockets. Cheap to clone; all clones send through the same sockets.
 #[derive(Debug, Clone)]
@@ -130,25 +151,35 @@ impl Network {
 
     fn send_tcp(&self, addr: SocketAddr, payload: Bytes) {
         let mut connections = self.connections.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(queue) = connections.get(&addr) {
-            if queue.try_send(payload).is_ok() {
-                return;
+        let is_response = payload.starts_with(b"SIP/2.0 ");
+        let existing = connections
+            .open
+            .get(&addr)
+            .or(is_response.then(|| connections.closing.get(&addr)).flatten());
+        if let Some(queue) = existing {
+            // Closed or full (a peer that stopped reading): the message is
+            // lost like a datagram, and the transaction layer retries or times out.
+            if queue.try_send(payload).is_err() {
+                tracing::debug!(%addr, "tcp connection gone or full");
+                let queue = queue.clone();
+                connections.remove(addr, &queue);
             }
-            // Closed or full: a full queue means a peer that stopped reading.
-            connections.remove(&addr);
             return;
         }
         let (queue, rx) = mpsc::channel(TCP_QUEUE);
         let _ = queue.try_send(payload);
-        connections.insert(addr, queue);
+        connections.open.insert(addr, queue.clone());
         drop(connections);
         let (limits, events, connections) = (self.limits, self.events.clone(), self.connections.clone());
         tokio::spawn(async move {
             match TcpStream::connect(addr).await {
-                Ok(stream) => tcp_connection(stream, addr, rx, limits, events, connections).await,
+                Ok(stream) => tcp_connection(stream, addr, queue, rx, limits, events, connections).await,
                 Err(e) => {
                     tracing::debug!(%e, %addr, "tcp connect failed");
-                    connections.lock().unwrap_or_else(PoisonError::into_inner).remove(&addr);
+                    connections
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(addr, &queue);
                 }
             }
         });
@@ -197,10 +228,12 @@ async fn tcp_accept(listener: TcpListener, limits: Limits, events: mpsc::Sender<
         connections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(addr, queue);
+            .open
+            .insert(addr, queue.clone());
         tokio::spawn(tcp_connection(
             stream,
             addr,
+            queue,
             rx,
             limits,
             events.clone(),
@@ -212,6 +245,7 @@ async fn tcp_accept(listener: TcpListener, limits: Limits, events: mpsc::Sender<
 async fn tcp_connection(
     stream: TcpStream,
     addr: SocketAddr,
+    queue: mpsc::Sender<Bytes>,
     mut outgoing: mpsc::Receiver<Bytes>,
     limits: Limits,
     events: mpsc::Sender<NetEvent>,
@@ -291,8 +325,19 @@ async fn tcp_connection(
     };
     if graceful {
         // Half-closed or out of step: the answers to what was read are still
-        // owed, so the writer stays up a moment before the connection goes.
+        // owed, so the writer stays up a moment before the connection goes;
+        // new requests to this address open a new connection meanwhile.
+        {
+            let mut table = connections.lock().unwrap_or_else(PoisonError::into_inner);
+            if table.open.get(&addr).is_some_and(|q| q.same_channel(&queue)) {
+                table.open.remove(&addr);
+                table.closing.insert(addr, queue.clone());
+            }
+        }
         let _ = tokio::time::timeout(TCP_LINGER, &mut write).await;
     }
-    connections.lock().unwrap_or_else(PoisonError::into_inner).remove(&addr);
+    connections
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(addr, &queue);
 }
