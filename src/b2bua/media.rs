@@ -68,6 +68,8 @@ fn failure(e: sdp::SdpError) -> MediaFailure {
 fn leg_config(n: &Negotiated) -> LegConfig {
     LegConfig {
         remote_rtp: Some(n.remote_rtp),
+        remote_rtcp: n.remote_rtcp,
+        rtcp_mux: n.rtcp_mux,
         payload_type: n.codec.payload_type,
         clock_rate: n.codec.clock_rate,
         codec: n.codec.encoding.to_ascii_uppercase(),

@@ -147,8 +147,12 @@ impl Switch {
                     leg,
                 );
             }
-            media::engine::MediaEvent::Closed { leg, stats } => {
-                tracing::debug!(leg, ?stats, "media leg closed");
+            media::engine::MediaEvent::Digit { leg, digit } => {
+                tracing::debug!(leg, %digit, "DTMF");
+                metrics::counter!("dtmf_digits_total", "source" => "rfc4733").increment(1);
+            }
+            media::engine::MediaEvent::Closed { leg, stats, quality } => {
+                tracing::debug!(leg, ?stats, ?quality, "media leg closed");
             }
         }
         self.process_events(now);

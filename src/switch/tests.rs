@@ -30,11 +30,17 @@ impl MediaControl for FakeMedia {
         *n += 1;
         let id = (group << 8) | u64::from(*n);
         self.log.lock().unwrap().push(format!("allocate {id}"));
-        Ok(Leg { id, local: SocketAddr::from(([127, 0, 0, 1], 20_000 + 2 * *n)) })
+        Ok(Leg {
+            id,
+            local: SocketAddr::from(([127, 0, 0, 1], 20_000 + 2 * *n)),
+        })
     }
     fn configure(&mut self, leg: LegId, config: LegConfig) {
         let remote = config.remote_rtp.map(|a| a.to_string()).unwrap_or_default();
-        self.log.lock().unwrap().push(format!("configure {leg} {} pt{} {remote}", config.codec, config.payload_type));
+        self.log.lock().unwrap().push(format!(
+            "configure {leg} {} pt{} {remote}",
+            config.codec, config.payload_type
+        ));
     }
     fn bridge(&mut self, a: LegId, b: LegId) {
         self.log.lock().unwrap().push(format!("bridge {a} {b}"));
@@ -112,8 +118,13 @@ impl Harness {
         let config = Config::parse(text, "test").unwrap();
         let now = Instant::now();
         let media = FakeMedia::default();
-        let switch =
-            Switch::new(&config, Some("127.0.0.1:5060".parse().unwrap()), None, Box::new(media.clone()), now);
+        let switch = Switch::new(
+            &config,
+            Some("127.0.0.1:5060".parse().unwrap()),
+            None,
+            Box::new(media.clone()),
+            now,
+        );
         Harness {
             switch,
             media,
@@ -300,7 +311,11 @@ fn a_call_reaches_the_registered_agent_where_it_registered_from() {
     // Media is anchored: the agent is offered the switch's own RTP port, with
     // only the codecs the caller offered.
     assert!(to_agent.text.contains("c=IN IP4 127.0.0.1\r\n"), "{}", to_agent.text);
-    assert!(to_agent.text.contains("m=audio 20004 RTP/AVP 0\r\n"), "{}", to_agent.text);
+    assert!(
+        to_agent.text.contains("m=audio 20004 RTP/AVP 0\r\n"),
+        "{}",
+        to_agent.text
+    );
     assert!(!to_agent.text.contains("6000"), "the caller's address is not passed on");
 }
 
@@ -323,11 +338,21 @@ fn unknown_unregistered_and_unauthenticated_calls_are_refused() {
 #[test]
 fn the_answer_configures_and_bridges_both_legs_and_the_end_releases_them() {
     let (mut h, to_agent, ok) = established();
-    assert!(ok.text.contains("m=audio 20002 RTP/AVP 0\r\n"), "the caller gets our port: {}", ok.text);
+    assert!(
+        ok.text.contains("m=audio 20002 RTP/AVP 0\r\n"),
+        "the caller gets our port: {}",
+        ok.text
+    );
     let log = h.media.log();
     assert_eq!(log[..2], ["allocate 1", "allocate 2"]);
-    assert!(log.contains(&"configure 2 PCMU pt0 127.0.0.3:7000".to_owned()), "{log:?}");
-    assert!(log.contains(&"configure 1 PCMU pt0 127.0.0.2:6000".to_owned()), "{log:?}");
+    assert!(
+        log.contains(&"configure 2 PCMU pt0 127.0.0.3:7000".to_owned()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"configure 1 PCMU pt0 127.0.0.2:6000".to_owned()),
+        "{log:?}"
+    );
     assert!(log.contains(&"bridge 1 2".to_owned()), "{log:?}");
     h.send(caller(), &caller_ack(&ok));
     let bye = format!(
@@ -339,7 +364,10 @@ fn the_answer_configures_and_bridges_both_legs_and_the_end_releases_them() {
     );
     h.send(agent(), &bye);
     let log = h.media.log();
-    assert!(log.ends_with(&["release 1".to_owned(), "release 2".to_owned()]), "{log:?}");
+    assert!(
+        log.ends_with(&["release 1".to_owned(), "release 2".to_owned()]),
+        "{log:?}"
+    );
 }
 
 #[test]

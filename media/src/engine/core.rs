@@ -5,15 +5,21 @@
 //! relay: the packet is checked, latched, counted and its header rewritten in
 //! place (payload type mapped, SSRC, sequence number and timestamp translated
 //! so each outgoing stream stays continuous when its source changes) and sent
-//! on with no copy, no decoding and no buffering.
+//! on with no copy, no decoding and no buffering. Each leg also terminates
+//! RTCP (RFC 3550): it reads the peer's reports (round-trip time) and sends its
+//! own sender or receiver reports about its side of the call.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::latch::{Latch, Verdict};
+use super::latch::Verdict;
+use super::leg::Leg;
+use crate::dtmf::rfc4733::EventPacket;
 use crate::rtp::packet::RtpPacket;
+use crate::rtp::quality::LegQuality;
+use crate::rtp::stats::NtpTimestamp;
 
 /// Identifies a leg across the engine.
 pub type LegId = u64;
@@ -29,10 +35,7 @@ pub struct Direction {
 
 impl Direction {
     /// `a=sendrecv`.
-    pub const SENDRECV: Direction = Direction {
-        send: true,
-        receive: true,
-    };
+    pub const SENDRECV: Direction = Direction { send: true, receive: true };
 }
 
 /// What the call's negotiation decided for a leg.
@@ -40,11 +43,16 @@ impl Direction {
 pub struct LegConfig {
     /// The peer's RTP address from its SDP (before latching).
     pub remote_rtp: Option<SocketAddr>,
+    /// The peer's RTCP address from its SDP (`a=rtcp`, or RTP port + 1).
+    pub remote_rtcp: Option<SocketAddr>,
+    /// RTP and RTCP share the RTP port (RFC 5761).
+    pub rtcp_mux: bool,
     /// The audio payload type on this leg.
     pub payload_type: u8,
     /// The audio codec's RTP clock rate.
     pub clock_rate: u32,
-    /// A name for the codec, to decide whether two legs can relay.
+    /// The codec's encoding name in upper case (`PCMU`, `OPUS`), to decide
+    /// whether two legs can relay and to estimate quality.
     pub codec: String,
     /// The telephone-event payload type, if negotiated.
     pub telephone_event: Option<u8>,
@@ -53,19 +61,28 @@ pub struct LegConfig {
 }
 
 /// Something the call must hear about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
     /// No RTP for longer than the inactivity timeout: the call is dead.
     Inactive {
         /// The silent leg.
         leg: LegId,
     },
-    /// A leg was removed; its counters, for the call record.
+    /// A key pressed on the leg's phone (RFC 4733 telephone-event).
+    Digit {
+        /// The leg.
+        leg: LegId,
+        /// `0`-`9`, `*`, `#`, `A`-`D`, or `!` for flash.
+        digit: char,
+    },
+    /// A leg was removed; its counters and quality, for the call record.
     Closed {
         /// The leg.
         leg: LegId,
         /// Its counters.
         stats: LegStats,
+        /// RFC 3550 loss and jitter, RTCP round-trip time and estimated MOS.
+        quality: LegQuality,
     },
 }
 
@@ -78,13 +95,13 @@ pub struct LegStats {
     pub sent: u64,
     /// Packets from an address other than the latched one.
     pub rejected_source: u64,
-    /// Packets that are not RTP.
+    /// Packets that are not RTP or RTCP.
     pub malformed: u64,
     /// RTP with a payload type that was not negotiated.
     pub unknown_payload_type: u64,
 }
 
-/// A relayed packet: send `len` bytes of the buffer from `leg`'s socket to `to`.
+/// A relayed packet: send the buffer from `leg`'s RTP socket to `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forward {
     /// The leg whose socket sends.
@@ -93,67 +110,23 @@ pub struct Forward {
     pub to: SocketAddr,
 }
 
-/// The outgoing stream of a leg: our SSRC, and offsets mapping the sequence
-/// numbers and timestamps of whatever feeds it onto one continuous stream.
-#[derive(Debug, Clone)]
-struct Outgoing {
-    ssrc: u32,
-    source_ssrc: Option<u32>,
-    seq_offset: u16,
-    ts_offset: u32,
-    last_seq: u16,
-    last_ts: u32,
-    last_sent: Option<Instant>,
-}
-
-impl Outgoing {
-    fn new(ssrc: u32) -> Outgoing {
-        Outgoing {
-            ssrc,
-            source_ssrc: None,
-            seq_offset: 0,
-            ts_offset: 0,
-            last_seq: rand::random(),
-            last_ts: rand::random(),
-            last_sent: None,
-        }
-    }
-
-    /// Maps an incoming (seq, ts) onto this stream. A new source continues
-    /// where the previous one stopped, its timestamp advanced by the time
-    /// elapsed, so the far end sees one stream (RFC 3550 section 7.2 lets a
-    /// translator keep the SSRC when it keeps the stream coherent).
-    fn translate(&mut self, now: Instant, source: u32, seq: u16, ts: u32, clock_rate: u32) -> (u16, u32) {
-        if self.source_ssrc != Some(source) {
-            let gap = self.last_sent.map_or(0, |t| {
-                let ms = now.saturating_duration_since(t).as_millis().min(60_000) as u64;
-                (ms * u64::from(clock_rate) / 1000) as u32
-            });
-            self.seq_offset = self.last_seq.wrapping_add(1).wrapping_sub(seq);
-            self.ts_offset = self.last_ts.wrapping_add(gap.max(1)).wrapping_sub(ts);
-            self.source_ssrc = Some(source);
-        }
-        let out = (seq.wrapping_add(self.seq_offset), ts.wrapping_add(self.ts_offset));
-        self.last_seq = out.0;
-        self.last_ts = out.1;
-        self.last_sent = Some(now);
-        out
-    }
-}
-
-#[derive(Debug)]
-struct Leg {
-    config: Option<LegConfig>,
-    latch: Latch,
-    peer: Option<LegId>,
-    outgoing: Outgoing,
-    stats: LegStats,
-    last_received: Instant,
+/// A packet the core made (an RTCP report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaTransmit {
+    /// The leg whose socket sends.
+    pub leg: LegId,
+    /// Destination.
+    pub to: SocketAddr,
+    /// Send from the RTCP socket (else the RTP socket).
+    pub rtcp: bool,
+    /// The bytes.
+    pub payload: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Deadline {
     Inactivity,
+    Report,
 }
 
 /// The core: legs, bridges and timers of one worker.
@@ -162,46 +135,47 @@ pub struct MediaCore {
     legs: HashMap<LegId, Leg>,
     timers: BinaryHeap<Reverse<(Instant, LegId, Deadline)>>,
     events: VecDeque<MediaEvent>,
+    transmits: VecDeque<MediaTransmit>,
     inactivity: Duration,
+    /// The wall clock at one instant, for NTP timestamps in reports.
+    epoch: (Instant, NtpTimestamp),
+    digits: Vec<char>,
 }
 
-/// Rewrites the translated header fields of a checked RTP packet in place.
-fn rewrite_header(packet: &mut [u8], pt: u8, seq: u16, ts: u32, ssrc: u32) {
-    if packet.len() < 12 {
-        return;
-    }
-    packet[1] = (packet[1] & 0x80) | (pt & 0x7f);
-    packet[2..4].copy_from_slice(&seq.to_be_bytes());
-    packet[4..8].copy_from_slice(&ts.to_be_bytes());
-    packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
+/// RFC 5761 section 4: with rtcp-mux, the second byte tells RTCP (192-223)
+/// from RTP.
+fn is_rtcp(packet: &[u8]) -> bool {
+    packet.get(1).is_some_and(|b| (192..=223).contains(b))
 }
 
 impl MediaCore {
-    /// A core that hangs up legs silent for `inactivity`.
-    pub fn new(inactivity: Duration) -> MediaCore {
+    /// A core that hangs up legs silent for `inactivity`; `epoch` pairs an
+    /// instant with the wall-clock time then, so reports carry NTP time
+    /// without the core reading a clock.
+    pub fn new(inactivity: Duration, epoch: (Instant, NtpTimestamp)) -> MediaCore {
         MediaCore {
             legs: HashMap::new(),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
+            transmits: VecDeque::new(),
             inactivity,
+            epoch,
+            digits: Vec::new(),
         }
+    }
+
+    fn ntp(&self, now: Instant) -> NtpTimestamp {
+        let elapsed = now.saturating_duration_since(self.epoch.0);
+        let fraction = (elapsed.subsec_nanos() as u64) * (1u64 << 32) / 1_000_000_000;
+        NtpTimestamp(self.epoch.1 .0.wrapping_add((elapsed.as_secs() << 32) + fraction))
     }
 
     /// Adds a leg; media flows once it is configured and bridged.
     pub fn add_leg(&mut self, now: Instant, leg: LegId) {
-        self.legs.insert(
-            leg,
-            Leg {
-                config: None,
-                latch: Latch::new(None),
-                peer: None,
-                outgoing: Outgoing::new(rand::random()),
-                stats: LegStats::default(),
-                last_received: now,
-            },
-        );
-        self.timers
-            .push(Reverse((now + self.inactivity, leg, Deadline::Inactivity)));
+        let state = Leg::new(now);
+        self.timers.push(Reverse((state.next_report, leg, Deadline::Report)));
+        self.timers.push(Reverse((now + self.inactivity, leg, Deadline::Inactivity)));
+        self.legs.insert(leg, state);
     }
 
     /// Applies the negotiated parameters (again on every re-INVITE).
@@ -231,13 +205,13 @@ impl MediaCore {
         }
     }
 
-    /// Removes a leg and reports its counters.
+    /// Removes a leg and reports its counters and quality.
     pub fn remove_leg(&mut self, leg: LegId) {
         self.unbridge(leg);
         if let Some(l) = self.legs.remove(&leg) {
-            let mut stats = l.stats;
+            let mut stats = l.counters.clone();
             stats.rejected_source = l.latch.rejected();
-            self.events.push_back(MediaEvent::Closed { leg, stats });
+            self.events.push_back(MediaEvent::Closed { leg, stats, quality: l.quality() });
         }
     }
 
@@ -251,32 +225,43 @@ impl MediaCore {
         self.legs.is_empty()
     }
 
-    /// An RTP packet arrived on `leg`'s socket from `from`. The buffer may be
+    /// A packet arrived on `leg`'s RTP socket from `from`. The buffer may be
     /// rewritten in place; when the result is `Some`, the caller sends the
     /// buffer from the named leg's socket to the named address.
     pub fn handle_rtp(&mut self, now: Instant, leg: LegId, from: SocketAddr, packet: &mut [u8]) -> Option<Forward> {
-        let (ssrc, seq, ts, pt) = match RtpPacket::new_checked(packet) {
-            Ok(p) => (p.ssrc(), p.sequence(), p.timestamp(), p.payload_type()),
+        if is_rtcp(packet) {
+            self.handle_rtcp(now, leg, from, packet);
+            return None;
+        }
+        let (ssrc, seq, ts, pt, marker) = match RtpPacket::new_checked(packet) {
+            Ok(p) => (p.ssrc(), p.sequence(), p.timestamp(), p.payload_type(), p.marker()),
             Err(_) => {
                 if let Some(l) = self.legs.get_mut(&leg) {
-                    l.stats.malformed += 1;
+                    l.counters.malformed += 1;
                 }
                 return None;
             }
         };
         let l = self.legs.get_mut(&leg)?;
         let config = l.config.as_ref()?;
-        if pt != config.payload_type && Some(pt) != config.telephone_event {
-            l.stats.unknown_payload_type += 1;
+        let is_event = Some(pt) == config.telephone_event;
+        if pt != config.payload_type && !is_event {
+            l.counters.unknown_payload_type += 1;
             return None;
         }
         if l.latch.check(now, from, ssrc, seq) == Verdict::Reject {
             return None;
         }
-        l.stats.received += 1;
-        l.last_received = now;
-        let is_event = Some(pt) == config.telephone_event;
         let receive = config.direction.receive;
+        l.on_rtp(now, ssrc, seq, ts);
+        if is_event {
+            let payload = RtpPacket::new_checked(packet).map(|p| p.payload()).unwrap_or_default();
+            let event = EventPacket { timestamp: ts, marker, sequence: seq, payload };
+            l.on_event(now, event, &mut self.digits);
+            for digit in self.digits.drain(..) {
+                self.events.push_back(MediaEvent::Digit { leg, digit });
+            }
+        }
         let peer_id = l.peer?;
         if !receive {
             return None;
@@ -286,17 +271,25 @@ impl MediaCore {
         if !peer_config.direction.send {
             return None;
         }
-        let out_pt = if is_event {
-            peer_config.telephone_event?
-        } else {
-            peer_config.payload_type
-        };
+        let out_pt = if is_event { peer_config.telephone_event? } else { peer_config.payload_type };
         let to = peer.latch.destination()?;
         let clock_rate = peer_config.clock_rate;
         let (out_seq, out_ts) = peer.outgoing.translate(now, ssrc, seq, ts, clock_rate);
-        rewrite_header(packet, out_pt, out_seq, out_ts, peer.outgoing.ssrc);
-        peer.stats.sent += 1;
+        let ssrc = peer.outgoing.ssrc;
+        let mut view = crate::rtp::packet::RtpPacketMut::new_checked(packet).ok()?;
+        view.translate(out_pt, out_seq, out_ts, ssrc);
+        let payload_len = view.payload_mut().len();
+        peer.sent.on_sent(payload_len);
+        peer.counters.sent += 1;
         Some(Forward { leg: peer_id, to })
+    }
+
+    /// A packet arrived on `leg`'s RTCP socket (or multiplexed on RTP).
+    pub fn handle_rtcp(&mut self, now: Instant, leg: LegId, from: SocketAddr, packet: &[u8]) {
+        let ntp = self.ntp(now);
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.on_rtcp(now, ntp, from, packet);
+        }
     }
 
     /// Fires due deadlines.
@@ -306,7 +299,8 @@ impl MediaCore {
                 break;
             }
             self.timers.pop();
-            let Some(l) = self.legs.get(&leg) else { continue };
+            let ntp = self.ntp(now);
+            let Some(l) = self.legs.get_mut(&leg) else { continue };
             match deadline {
                 Deadline::Inactivity => {
                     let due = l.last_received + self.inactivity;
@@ -318,6 +312,12 @@ impl MediaCore {
                         self.timers.push(Reverse((next, leg, Deadline::Inactivity)));
                     }
                 }
+                Deadline::Report => {
+                    if let Some((to, mux, payload)) = l.report(now, ntp) {
+                        self.transmits.push_back(MediaTransmit { leg, to, rtcp: !mux, payload });
+                    }
+                    self.timers.push(Reverse((l.next_report, leg, Deadline::Report)));
+                }
             }
         }
     }
@@ -325,6 +325,11 @@ impl MediaCore {
     /// When [`MediaCore::handle_timeout`] is due next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// The next packet the core made.
+    pub fn poll_transmit(&mut self) -> Option<MediaTransmit> {
+        self.transmits.pop_front()
     }
 
     /// The next event for the call.
@@ -344,6 +349,8 @@ mod tests {
     fn config(pt: u8, event: Option<u8>, remote: &str) -> LegConfig {
         LegConfig {
             remote_rtp: Some(addr(remote)),
+            remote_rtcp: None,
+            rtcp_mux: false,
             payload_type: pt,
             clock_rate: 8000,
             codec: "PCMU".into(),
@@ -368,7 +375,7 @@ mod tests {
 
     fn bridged() -> (MediaCore, Instant) {
         let now = Instant::now();
-        let mut core = MediaCore::new(Duration::from_secs(30));
+        let mut core = MediaCore::new(Duration::from_secs(30), (now, NtpTimestamp(0)));
         core.add_leg(now, 1);
         core.add_leg(now, 2);
         core.configure(1, config(0, Some(101), "10.0.0.1:4000"));
@@ -382,19 +389,27 @@ mod tests {
         let (mut core, now) = bridged();
         let mut first = packet(0, 100, 8000, 0xaaaa);
         let fwd = core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut first).unwrap();
-        assert_eq!(fwd, Forward { leg: 2, to: addr("10.0.0.2:5000") });
+        assert_eq!(
+            fwd,
+            Forward {
+                leg: 2,
+                to: addr("10.0.0.2:5000")
+            }
+        );
         let (pt, seq0, ts0, ssrc) = fields(&first);
         assert_eq!(pt, 0);
         assert_ne!(ssrc, 0xaaaa, "our SSRC on the outgoing leg");
         assert_eq!(&first[12..], &[0xff; 160][..], "payload untouched");
         let mut next = packet(0, 101, 8160, 0xaaaa);
-        core.handle_rtp(now + Duration::from_millis(20), 1, addr("192.0.2.1:4000"), &mut next).unwrap();
+        core.handle_rtp(now + Duration::from_millis(20), 1, addr("192.0.2.1:4000"), &mut next)
+            .unwrap();
         let (_, seq1, ts1, ssrc1) = fields(&next);
         assert_eq!((seq1, ts1.wrapping_sub(ts0), ssrc1), (seq0.wrapping_add(1), 160, ssrc));
         // A new source on the same leg (e.g. the caller's phone restarts its
         // stream) continues the outgoing sequence.
         let mut other = packet(0, 7, 123, 0xbbbb);
-        core.handle_rtp(now + Duration::from_millis(40), 1, addr("192.0.2.1:4000"), &mut other).unwrap();
+        core.handle_rtp(now + Duration::from_millis(40), 1, addr("192.0.2.1:4000"), &mut other)
+            .unwrap();
         let (_, seq2, ts2, ssrc2) = fields(&other);
         assert_eq!((seq2, ssrc2), (seq1.wrapping_add(1), ssrc));
         assert_eq!(ts2.wrapping_sub(ts1), 160, "timestamp advanced by the 20 ms elapsed");
@@ -413,21 +428,44 @@ mod tests {
         let (mut core, now) = bridged();
         let from = addr("192.0.2.1:4000");
         assert!(core.handle_rtp(now, 1, from, &mut [0u8; 5]).is_none());
-        assert!(core.handle_rtp(now, 1, from, &mut packet(18, 1, 0, 9)).is_none(), "G.729 not negotiated");
+        assert!(
+            core.handle_rtp(now, 1, from, &mut packet(18, 1, 0, 9)).is_none(),
+            "G.729 not negotiated"
+        );
         assert!(core.handle_rtp(now, 1, from, &mut packet(0, 1, 0, 9)).is_some());
-        assert!(core.handle_rtp(now, 1, addr("203.0.113.66:1"), &mut packet(0, 900, 0, 66)).is_none(), "hijack");
-        assert!(core.handle_rtp(now, 99, from, &mut packet(0, 1, 0, 9)).is_none(), "unknown leg");
+        assert!(
+            core.handle_rtp(now, 1, addr("203.0.113.66:1"), &mut packet(0, 900, 0, 66))
+                .is_none(),
+            "hijack"
+        );
+        assert!(
+            core.handle_rtp(now, 99, from, &mut packet(0, 1, 0, 9)).is_none(),
+            "unknown leg"
+        );
         core.remove_leg(1);
-        let Some(MediaEvent::Closed { stats, .. }) = core.poll_event() else { panic!() };
-        assert_eq!((stats.received, stats.malformed, stats.unknown_payload_type, stats.rejected_source), (1, 1, 1, 1));
+        let Some(MediaEvent::Closed { stats, .. }) = core.poll_event() else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                stats.received,
+                stats.malformed,
+                stats.unknown_payload_type,
+                stats.rejected_source
+            ),
+            (1, 1, 1, 1)
+        );
     }
 
     #[test]
     fn the_latched_source_receives_the_peer_media() {
         let (mut core, now) = bridged();
         // Leg 2's phone is behind NAT: its SDP says 10.0.0.2:5000, packets come from elsewhere.
-        core.handle_rtp(now, 2, addr("198.51.100.7:31000"), &mut packet(0, 1, 0, 5)).unwrap();
-        let fwd = core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9)).unwrap();
+        core.handle_rtp(now, 2, addr("198.51.100.7:31000"), &mut packet(0, 1, 0, 5))
+            .unwrap();
+        let fwd = core
+            .handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9))
+            .unwrap();
         assert_eq!(fwd.to, addr("198.51.100.7:31000"));
     }
 
@@ -435,11 +473,82 @@ mod tests {
     fn hold_stops_the_relay_and_the_inactivity_timer() {
         let (mut core, now) = bridged();
         let mut held = config(0, None, "10.0.0.2:5000");
-        held.direction = Direction { send: false, receive: false };
+        held.direction = Direction {
+            send: false,
+            receive: false,
+        };
         core.configure(2, held);
-        assert!(core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9)).is_none());
+        assert!(core
+            .handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9))
+            .is_none());
         core.handle_timeout(now + Duration::from_secs(31));
+        while core.poll_transmit().is_some() {} // the RTCP reports due meanwhile
         let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
-        assert_eq!(events, [MediaEvent::Inactive { leg: 1 }], "leg 2 is on hold, leg 1 went silent");
+        assert_eq!(
+            events,
+            [MediaEvent::Inactive { leg: 1 }],
+            "leg 2 is on hold, leg 1 went silent"
+        );
+    }
+
+    #[test]
+    fn telephone_events_become_digits_once() {
+        let (mut core, now) = bridged();
+        let from = addr("192.0.2.1:4000");
+        // RFC 4733: digit 5, marker on the first packet, three end packets.
+        let event = |seq: u16, end: bool, duration: u16, marker: bool| {
+            let mut p = packet(101, seq, 8000, 9);
+            p.truncate(12);
+            p[1] |= if marker { 0x80 } else { 0 };
+            p.extend_from_slice(&[5, if end { 0x80 | 10 } else { 10 }]);
+            p.extend_from_slice(&duration.to_be_bytes());
+            p
+        };
+        for (seq, end, duration, marker) in [(1, false, 160, true), (2, false, 320, false), (3, true, 480, false)] {
+            core.handle_rtp(now, 1, from, &mut event(seq, end, duration, marker));
+        }
+        for _ in 0..2 {
+            core.handle_rtp(now, 1, from, &mut event(3, true, 480, false));
+        }
+        let digits: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
+        assert_eq!(digits, [MediaEvent::Digit { leg: 1, digit: '5' }]);
+    }
+
+    #[test]
+    fn each_leg_reports_and_reads_rtcp() {
+        let (mut core, now) = bridged();
+        core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9)).unwrap();
+        core.handle_timeout(now + Duration::from_secs(8));
+        let reports: Vec<_> = std::iter::from_fn(|| core.poll_transmit()).collect();
+        let to_caller = reports.iter().find(|t| t.leg == 1).expect("leg 1 reports");
+        assert_eq!(to_caller.to, addr("192.0.2.1:4001"), "RTP source port + 1");
+        assert!(to_caller.rtcp);
+        assert_eq!(to_caller.payload[1], 201, "a receiver report: leg 1 has sent nothing");
+        let to_agent = reports.iter().find(|t| t.leg == 2).expect("leg 2 reports");
+        assert_eq!(to_agent.payload[1], 200, "a sender report: leg 2 relayed a packet");
+        // A report from the agent's phone about our stream gives the RTT.
+        let sr = &to_agent.payload;
+        let our_ssrc = u32::from_be_bytes([sr[4], sr[5], sr[6], sr[7]]);
+        let lsr = (u64::from_be_bytes(sr[8..16].try_into().unwrap()) >> 16) as u32;
+        let block = crate::rtp::rtcp::ReportBlock {
+            ssrc: our_ssrc,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            highest_seq: 1,
+            jitter: 0,
+            lsr,
+            dlsr: 65536 / 10, // held 100 ms
+        };
+        let mut rr = Vec::new();
+        crate::rtp::rtcp::emit_receiver_report(77, &[block], &mut rr).unwrap();
+        let sent_at = now + Duration::from_secs(8);
+        core.handle_rtcp(sent_at + Duration::from_millis(150), 2, addr("10.0.0.2:5001"), &rr);
+        core.remove_leg(2);
+        let closed = std::iter::from_fn(|| core.poll_event()).find_map(|e| match e {
+            MediaEvent::Closed { leg: 2, quality, .. } => Some(quality),
+            _ => None,
+        });
+        let rtt = closed.unwrap().rtt_ms.expect("RTT measured");
+        assert!((49.0..=51.0).contains(&rtt), "150 ms after the SR less 100 ms held: {rtt}");
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod core;
 pub mod latch;
+mod leg;
 pub mod port_pool;
 mod worker;
 
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use mio::{Poll, Waker};
 
-pub use self::core::{Direction, LegConfig, LegId, LegStats, MediaEvent};
+pub use self::core::{Direction, LegConfig, LegId, LegStats, MediaEvent, MediaTransmit};
 use port_pool::PortPool;
 pub use port_pool::PortsExhausted;
 use worker::{Command, Worker};
@@ -107,7 +108,7 @@ impl MediaEngine {
                 commands: receiver,
                 events: events_tx.clone(),
                 pool: pool.clone(),
-                core: core::MediaCore::new(config.inactivity),
+                core: core::MediaCore::new(config.inactivity, wall_clock_epoch()),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -213,6 +214,13 @@ impl MediaEngine {
     pub fn ports_available(&self) -> usize {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner).available()
     }
+}
+
+/// The wall clock now as an NTP timestamp, paired with the monotonic instant,
+/// so the cores can put NTP time in their reports without reading a clock.
+fn wall_clock_epoch() -> (std::time::Instant, crate::rtp::stats::NtpTimestamp) {
+    let since_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (std::time::Instant::now(), crate::rtp::stats::NtpTimestamp::from_unix(since_unix))
 }
 
 impl Drop for MediaEngine {

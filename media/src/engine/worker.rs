@@ -106,6 +106,7 @@ impl Worker {
                         Err(_) => break,
                     };
                     if is_rtcp {
+                        self.core.handle_rtcp(now, leg, from, &buf[..len]);
                         continue;
                     }
                     if let Some(fwd) = self.core.handle_rtp(now, leg, from, &mut buf[..len]) {
@@ -124,6 +125,12 @@ impl Worker {
             }
             if self.core.poll_timeout().is_some_and(|t| t <= now) {
                 self.core.handle_timeout(now);
+            }
+            while let Some(t) = self.core.poll_transmit() {
+                if let Some(Some(sockets)) = by_leg.get(&t.leg).and_then(|&s| slots.get(s)) {
+                    let socket = if t.rtcp { &sockets.rtcp } else { &sockets.rtp };
+                    let _ = socket.send_to(&t.payload, t.to);
+                }
             }
             while let Some(event) = self.core.poll_event() {
                 let _ = self.events.send(event);

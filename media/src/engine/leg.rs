@@ -1,0 +1,200 @@
+//! One RTP leg's state: latching, the outgoing stream's translation,
+//! RFC 3550 statistics and reports, and RFC 4733 digits.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::core::{LegConfig, LegStats};
+use super::latch::Latch;
+use crate::dtmf::rfc4733::{EventPacket, Receiver, ReceiverConfig};
+use crate::dtmf::DtmfEvent;
+use crate::rtp::quality::{CodecImpairment, LegQuality};
+use crate::rtp::rtcp::{emit_receiver_report, emit_sdes_cname, emit_sender_report, Rtcp, RtcpIter};
+use crate::rtp::stats::{NtpTimestamp, ReceiveStats, SendStats};
+
+/// RFC 3550 section 6.2: a minimum interval of 5 s, randomised by 0.5 to 1.5.
+const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The outgoing stream of a leg: our SSRC, and offsets mapping the sequence
+/// numbers and timestamps of whatever feeds it onto one continuous stream.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) ssrc: u32,
+    source_ssrc: Option<u32>,
+    seq_offset: u16,
+    ts_offset: u32,
+    last_seq: u16,
+    pub(crate) last_ts: u32,
+    last_sent: Option<Instant>,
+}
+
+impl Outgoing {
+    fn new() -> Outgoing {
+        Outgoing {
+            ssrc: rand::random(),
+            source_ssrc: None,
+            seq_offset: 0,
+            ts_offset: 0,
+            last_seq: rand::random(),
+            last_ts: rand::random(),
+            last_sent: None,
+        }
+    }
+
+    /// Maps an incoming (seq, ts) onto this stream. A new source continues
+    /// where the previous one stopped, its timestamp advanced by the time
+    /// elapsed, so the far end sees one stream (RFC 3550 section 7.2 lets a
+    /// translator keep the SSRC when it keeps the stream coherent).
+    pub(crate) fn translate(&mut self, now: Instant, source: u32, seq: u16, ts: u32, clock_rate: u32) -> (u16, u32) {
+        if self.source_ssrc != Some(source) {
+            let gap = self.last_sent.map_or(0, |t| {
+                let ms = now.saturating_duration_since(t).as_millis().min(60_000) as u64;
+                (ms * u64::from(clock_rate) / 1000) as u32
+            });
+            self.seq_offset = self.last_seq.wrapping_add(1).wrapping_sub(seq);
+            self.ts_offset = self.last_ts.wrapping_add(gap.max(1)).wrapping_sub(ts);
+            self.source_ssrc = Some(source);
+        }
+        let out = (seq.wrapping_add(self.seq_offset), ts.wrapping_add(self.ts_offset));
+        self.last_seq = out.0;
+        self.last_ts = out.1;
+        self.last_sent = Some(now);
+        out
+    }
+}
+
+/// A leg. See the module docs.
+#[derive(Debug)]
+pub(crate) struct Leg {
+    pub(crate) config: Option<LegConfig>,
+    pub(crate) latch: Latch,
+    rtcp_source: Option<SocketAddr>,
+    pub(crate) peer: Option<super::core::LegId>,
+    pub(crate) outgoing: Outgoing,
+    pub(crate) counters: LegStats,
+    pub(crate) last_received: Instant,
+    received: Option<ReceiveStats>,
+    pub(crate) sent: SendStats,
+    dtmf: Receiver,
+    pub(crate) next_report: Instant,
+}
+
+impl Leg {
+    pub(crate) fn new(now: Instant) -> Leg {
+        Leg {
+            config: None,
+            latch: Latch::new(None),
+            rtcp_source: None,
+            peer: None,
+            outgoing: Outgoing::new(),
+            counters: LegStats::default(),
+            last_received: now,
+            received: None,
+            sent: SendStats::new(),
+            dtmf: Receiver::new(ReceiverConfig::default()),
+            next_report: now + REPORT_INTERVAL.mul_f64(0.5 + rand::random::<f64>()),
+        }
+    }
+
+    /// Counts an accepted packet in the RFC 3550 statistics of its stream.
+    pub(crate) fn on_rtp(&mut self, now: Instant, ssrc: u32, seq: u16, ts: u32) {
+        self.counters.received += 1;
+        self.last_received = now;
+        let clock_rate = self.config.as_ref().map_or(8000, |c| c.clock_rate);
+        let stats = match &mut self.received {
+            Some(s) if s.ssrc() == ssrc => s,
+            slot => slot.insert(ReceiveStats::new(ssrc, clock_rate)),
+        };
+        stats.on_packet(now, seq, ts);
+    }
+
+    /// A telephone-event packet: the key presses it starts.
+    pub(crate) fn on_event(&mut self, now: Instant, packet: EventPacket<'_>, digits: &mut Vec<char>) {
+        if self.dtmf.handle_packet(now, packet).is_err() {
+            self.counters.malformed += 1;
+        }
+        while let Some(event) = self.dtmf.poll_event() {
+            if let DtmfEvent::Pressed(e) = event {
+                digits.push(e.digit.to_char());
+            }
+        }
+    }
+
+    /// Reads a compound RTCP packet from the peer: the sender's clock for our
+    /// next report block, and blocks about our stream for the round-trip time.
+    pub(crate) fn on_rtcp(&mut self, now: Instant, ntp: NtpTimestamp, from: SocketAddr, packet: &[u8]) {
+        let mut valid = false;
+        for item in RtcpIter::new(packet) {
+            let Ok(rtcp) = item.and_then(|p| p.parse()) else {
+                self.counters.malformed += 1;
+                return;
+            };
+            valid = true;
+            let blocks: Vec<_> = match rtcp {
+                Rtcp::SenderReport(sr) => {
+                    if let Some(stats) = self.received.as_mut().filter(|s| s.ssrc() == sr.ssrc()) {
+                        stats.on_sender_report(now, sr.sender_info().ntp);
+                    }
+                    sr.report_blocks().collect()
+                }
+                Rtcp::ReceiverReport(rr) => rr.report_blocks().collect(),
+                _ => Vec::new(),
+            };
+            for block in blocks.iter().filter(|b| b.ssrc == self.outgoing.ssrc) {
+                self.sent.on_report_block(block, ntp);
+            }
+        }
+        if valid {
+            self.rtcp_source = Some(from);
+        }
+    }
+
+    /// Where reports go: where the peer's reports come from, else its SDP's
+    /// RTCP address, else the RTP destination (`+1` unless multiplexed).
+    fn report_destination(&self) -> Option<(SocketAddr, bool)> {
+        let config = self.config.as_ref()?;
+        if config.rtcp_mux {
+            return Some((self.latch.destination()?, true));
+        }
+        let addr = self.rtcp_source.or(config.remote_rtcp).or_else(|| {
+            let rtp = self.latch.destination()?;
+            Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?))
+        })?;
+        Some((addr, false))
+    }
+
+    /// The compound report due now: a sender report when we sent since the
+    /// last one, else a receiver report, and our CNAME. Returns the
+    /// destination, whether it goes out of the RTP socket (rtcp-mux), and the bytes.
+    pub(crate) fn report(&mut self, now: Instant, ntp: NtpTimestamp) -> Option<(SocketAddr, bool, Vec<u8>)> {
+        self.next_report = now + REPORT_INTERVAL.mul_f64(0.5 + rand::random::<f64>());
+        let (to, mux) = self.report_destination()?;
+        let blocks: Vec<_> = self.received.as_mut().map(|s| s.report_block(now)).into_iter().collect();
+        let mut out = Vec::with_capacity(128);
+        let ssrc = self.outgoing.ssrc;
+        let sent_since = self.sent.packets > 0;
+        let written = if sent_since {
+            let info = self.sent.sender_info(ntp, self.outgoing.last_ts);
+            emit_sender_report(ssrc, &info, &blocks, &mut out)
+        } else {
+            emit_receiver_report(ssrc, &blocks, &mut out)
+        };
+        written.and_then(|()| emit_sdes_cname(ssrc, "switchboard", &mut out)).ok()?;
+        Some((to, mux, out))
+    }
+
+    /// The quality summary for the call record.
+    pub(crate) fn quality(&self) -> LegQuality {
+        let codec = match self.config.as_ref().map(|c| c.codec.as_str()) {
+            Some("OPUS") => CodecImpairment::OPUS,
+            _ => CodecImpairment::G711_PLC,
+        };
+        match &self.received {
+            Some(stats) => LegQuality::from_stats(codec, stats, self.sent.rtt),
+            None => LegQuality {
+                rtt_ms: self.sent.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                ..LegQuality::default()
+            },
+        }
+    }
+}
