@@ -36,6 +36,19 @@ impl B2bua {
             self.hang_up(ctx, call_id, &[side.other()]);
             return;
         }
+        if request.method == Method::Info {
+            if let Some((content_type, body)) = build::body_of(&request.headers, &request.body) {
+                // SIP INFO DTMF (application/dtmf-relay, application/dtmf):
+                // the digit is the call's, like an RFC 4733 one.
+                if let Ok(event) = ::media::dtmf::info::parse(&content_type, &body) {
+                    tracing::debug!(call = call_id, ?side, digit = %event.digit.to_char(), "DTMF by INFO");
+                    metrics::counter!("dtmf_digits_total", "source" => "sip_info").increment(1);
+                    ctx.txl
+                        .send_response(ctx.now, id, build::response(&request, 200, None, None, None));
+                    return;
+                }
+            }
+        }
         let offers_media =
             request.method == Method::Invite || (request.method == Method::Update && !request.body.is_empty());
         if offers_media {

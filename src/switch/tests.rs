@@ -499,3 +499,18 @@ fn cancel_before_answer_gives_487_and_cancels_the_agent() {
     );
     assert_eq!(h.switch.gauges().2, 0);
 }
+
+#[test]
+fn dtmf_by_sip_info_is_taken_by_the_switch() {
+    let (mut h, _, ok) = established();
+    h.send(caller(), &caller_ack(&ok));
+    let info = format!(
+        "INFO sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKinfo\n\
+         From: \"Customer\" <sip:+15550100@127.0.0.2>;tag=c1\nTo: {}\nCall-ID: call-1\nCSeq: 2 INFO\n\
+         Content-Type: application/dtmf-relay\n\nSignal=5\r\nDuration=160\r\n",
+        ok.header("To").unwrap()
+    );
+    let out = h.send(caller(), &info);
+    assert_eq!(out.len(), 1, "answered here, not relayed: {out:#?}");
+    assert_eq!(out[0].first_line(), "SIP/2.0 200 OK");
+}
