@@ -176,6 +176,8 @@ pub struct SwitchConfig {
     pub max_message_size: usize,
     pub min_expires: u32,
     pub log_level: String,
+    /// `[media]` RTP port range (first, last); the switch's default when None.
+    pub media_ports: Option<(u16, u16)>,
 }
 
 impl Default for SwitchConfig {
@@ -201,6 +203,7 @@ impl Default for SwitchConfig {
             max_message_size: 65535,
             min_expires: 60,
             log_level: "debug".into(),
+            media_ports: None,
         }
     }
 }
@@ -265,6 +268,12 @@ impl SwitchConfig {
                 t,
                 "\n[[trunks]]\nname = \"carrier\"\naddresses = [{}]",
                 list(&self.trunk_addresses)
+            );
+        }
+        if let Some((first, last)) = self.media_ports {
+            let _ = writeln!(
+                t,
+                "\n[media]\nrtp_port_first = {first}\nrtp_port_last = {last}\nrtp_address = \"{LOCALHOST}\""
             );
         }
         let _ = writeln!(t, "\n[log]\nlevel = {}", q(&self.log_level));
@@ -759,6 +768,12 @@ pub struct SippRunning {
 }
 
 impl SippRunning {
+    /// A file in SIPp's working directory as it is now (e.g. written by an
+    /// `<exec command="echo ... > name"/>` action while SIPp runs).
+    pub fn file(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join(name)).ok()
+    }
+
     /// Waits for SIPp to exit (it has its own -timeout; this is a backstop).
     pub fn wait(mut self) -> SippOutcome {
         let status = loop {
