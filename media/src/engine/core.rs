@@ -35,7 +35,10 @@ pub struct Direction {
 
 impl Direction {
     /// `a=sendrecv`.
-    pub const SENDRECV: Direction = Direction { send: true, receive: true };
+    pub const SENDRECV: Direction = Direction {
+        send: true,
+        receive: true,
+    };
 }
 
 /// What the call's negotiation decided for a leg.
@@ -174,7 +177,8 @@ impl MediaCore {
     pub fn add_leg(&mut self, now: Instant, leg: LegId) {
         let state = Leg::new(now);
         self.timers.push(Reverse((state.next_report, leg, Deadline::Report)));
-        self.timers.push(Reverse((now + self.inactivity, leg, Deadline::Inactivity)));
+        self.timers
+            .push(Reverse((now + self.inactivity, leg, Deadline::Inactivity)));
         self.legs.insert(leg, state);
     }
 
@@ -211,7 +215,11 @@ impl MediaCore {
         if let Some(l) = self.legs.remove(&leg) {
             let mut stats = l.counters.clone();
             stats.rejected_source = l.latch.rejected();
-            self.events.push_back(MediaEvent::Closed { leg, stats, quality: l.quality() });
+            self.events.push_back(MediaEvent::Closed {
+                leg,
+                stats,
+                quality: l.quality(),
+            });
         }
     }
 
@@ -253,10 +261,15 @@ impl MediaCore {
             return None;
         }
         let receive = config.direction.receive;
-        l.on_rtp(now, ssrc, seq, ts);
+        l.on_rtp(now, ssrc, seq, ts, !is_event);
         if is_event {
             let payload = RtpPacket::new_checked(packet).map(|p| p.payload()).unwrap_or_default();
-            let event = EventPacket { timestamp: ts, marker, sequence: seq, payload };
+            let event = EventPacket {
+                timestamp: ts,
+                marker,
+                sequence: seq,
+                payload,
+            };
             l.on_event(now, event, &mut self.digits);
             for digit in self.digits.drain(..) {
                 self.events.push_back(MediaEvent::Digit { leg, digit });
@@ -271,7 +284,11 @@ impl MediaCore {
         if !peer_config.direction.send {
             return None;
         }
-        let out_pt = if is_event { peer_config.telephone_event? } else { peer_config.payload_type };
+        let out_pt = if is_event {
+            peer_config.telephone_event?
+        } else {
+            peer_config.payload_type
+        };
         let to = peer.latch.destination()?;
         let clock_rate = peer_config.clock_rate;
         let (out_seq, out_ts) = peer.outgoing.translate(now, ssrc, seq, ts, clock_rate);
@@ -314,7 +331,12 @@ impl MediaCore {
                 }
                 Deadline::Report => {
                     if let Some((to, mux, payload)) = l.report(now, ntp) {
-                        self.transmits.push_back(MediaTransmit { leg, to, rtcp: !mux, payload });
+                        self.transmits.push_back(MediaTransmit {
+                            leg,
+                            to,
+                            rtcp: !mux,
+                            payload,
+                        });
                     }
                     self.timers.push(Reverse((l.next_report, leg, Deadline::Report)));
                 }
@@ -517,7 +539,8 @@ mod tests {
     #[test]
     fn each_leg_reports_and_reads_rtcp() {
         let (mut core, now) = bridged();
-        core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9)).unwrap();
+        core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9))
+            .unwrap();
         core.handle_timeout(now + Duration::from_secs(8));
         let reports: Vec<_> = std::iter::from_fn(|| core.poll_transmit()).collect();
         let to_caller = reports.iter().find(|t| t.leg == 1).expect("leg 1 reports");
@@ -549,6 +572,9 @@ mod tests {
             _ => None,
         });
         let rtt = closed.unwrap().rtt_ms.expect("RTT measured");
-        assert!((49.0..=51.0).contains(&rtt), "150 ms after the SR less 100 ms held: {rtt}");
+        assert!(
+            (49.0..=51.0).contains(&rtt),
+            "150 ms after the SR less 100 ms held: {rtt}"
+        );
     }
 }

@@ -74,6 +74,8 @@ pub(crate) struct Leg {
     pub(crate) counters: LegStats,
     pub(crate) last_received: Instant,
     received: Option<ReceiveStats>,
+    /// Packets received and lost in streams (SSRCs) that ended before this one.
+    earlier: (u64, i64),
     pub(crate) sent: SendStats,
     dtmf: Receiver,
     pub(crate) next_report: Instant,
@@ -90,21 +92,29 @@ impl Leg {
             counters: LegStats::default(),
             last_received: now,
             received: None,
+            earlier: (0, 0),
             sent: SendStats::new(),
             dtmf: Receiver::new(ReceiverConfig::default()),
             next_report: now + REPORT_INTERVAL.mul_f64(0.5 + rand::random::<f64>()),
         }
     }
 
-    /// Counts an accepted packet in the RFC 3550 statistics of its stream.
-    pub(crate) fn on_rtp(&mut self, now: Instant, ssrc: u32, seq: u16, ts: u32) {
+    /// Counts an accepted packet; audio goes into the RFC 3550 statistics
+    /// of its stream. Telephone-events stay out: an event keeps its start
+    /// timestamp for its whole length, which would read as jitter.
+    pub(crate) fn on_rtp(&mut self, now: Instant, ssrc: u32, seq: u16, ts: u32, audio: bool) {
         self.counters.received += 1;
         self.last_received = now;
+        if !audio {
+            return;
+        }
         let clock_rate = self.config.as_ref().map_or(8000, |c| c.clock_rate);
-        let stats = match &mut self.received {
-            Some(s) if s.ssrc() == ssrc => s,
-            slot => slot.insert(ReceiveStats::new(ssrc, clock_rate)),
-        };
+        if let Some(old) = self.received.as_ref().filter(|s| s.ssrc() != ssrc) {
+            self.earlier.0 += old.received();
+            self.earlier.1 += old.lost();
+            self.received = None;
+        }
+        let stats = self.received.get_or_insert_with(|| ReceiveStats::new(ssrc, clock_rate));
         stats.on_packet(now, seq, ts);
     }
 
@@ -169,7 +179,12 @@ impl Leg {
     pub(crate) fn report(&mut self, now: Instant, ntp: NtpTimestamp) -> Option<(SocketAddr, bool, Vec<u8>)> {
         self.next_report = now + REPORT_INTERVAL.mul_f64(0.5 + rand::random::<f64>());
         let (to, mux) = self.report_destination()?;
-        let blocks: Vec<_> = self.received.as_mut().map(|s| s.report_block(now)).into_iter().collect();
+        let blocks: Vec<_> = self
+            .received
+            .as_mut()
+            .map(|s| s.report_block(now))
+            .into_iter()
+            .collect();
         let mut out = Vec::with_capacity(128);
         let ssrc = self.outgoing.ssrc;
         let sent_since = self.sent.packets > 0;
@@ -179,7 +194,9 @@ impl Leg {
         } else {
             emit_receiver_report(ssrc, &blocks, &mut out)
         };
-        written.and_then(|()| emit_sdes_cname(ssrc, "switchboard", &mut out)).ok()?;
+        written
+            .and_then(|()| emit_sdes_cname(ssrc, "switchboard", &mut out))
+            .ok()?;
         Some((to, mux, out))
     }
 
@@ -189,12 +206,9 @@ impl Leg {
             Some("OPUS") => CodecImpairment::OPUS,
             _ => CodecImpairment::G711_PLC,
         };
-        match &self.received {
-            Some(stats) => LegQuality::from_stats(codec, stats, self.sent.rtt),
-            None => LegQuality {
-                rtt_ms: self.sent.rtt.map(|d| d.as_secs_f64() * 1000.0),
-                ..LegQuality::default()
-            },
-        }
+        let rtt_ms = self.sent.rtt.map(|d| d.as_secs_f64() * 1000.0);
+        let (packets, lost) = self.received.as_ref().map_or((0, 0), |s| (s.received(), s.lost()));
+        let jitter_ms = self.received.as_ref().map_or(0.0, |s| s.jitter_duration().as_secs_f64() * 1000.0);
+        LegQuality::estimate(codec, self.earlier.0 + packets, self.earlier.1 + lost, jitter_ms, rtt_ms, 20.0)
     }
 }

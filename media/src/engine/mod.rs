@@ -219,8 +219,13 @@ impl MediaEngine {
 /// The wall clock now as an NTP timestamp, paired with the monotonic instant,
 /// so the cores can put NTP time in their reports without reading a clock.
 fn wall_clock_epoch() -> (std::time::Instant, crate::rtp::stats::NtpTimestamp) {
-    let since_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    (std::time::Instant::now(), crate::rtp::stats::NtpTimestamp::from_unix(since_unix))
+    let since_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (
+        std::time::Instant::now(),
+        crate::rtp::stats::NtpTimestamp::from_unix(since_unix),
+    )
 }
 
 impl Drop for MediaEngine {
