@@ -41,9 +41,9 @@ fuzz_target!(|data: &[u8]| {
     };
     core.add_leg(now, 1);
     core.add_leg(now, 2);
-    core.configure(1, config(4000));
-    core.configure(2, config(5000));
-    core.bridge(1, 2);
+    core.configure(now, 1, config(4000));
+    core.configure(now, 2, config(5000));
+    core.bridge(now, 1, 2);
     let mut packet = data.to_vec();
     if core.handle_rtp(now, 1, ([127, 0, 0, 1], 4000).into(), &mut packet).is_some() {
         assert!(RtpPacket::new_checked(&packet).is_ok(), "a relayed packet stays valid RTP");

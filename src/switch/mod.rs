@@ -151,6 +151,9 @@ impl Switch {
                 tracing::debug!(leg, %digit, "DTMF");
                 metrics::counter!("dtmf_digits_total", "source" => "rfc4733").increment(1);
             }
+            media::engine::MediaEvent::PlaybackFinished { leg, interrupted } => {
+                tracing::debug!(leg, interrupted, "playback finished");
+            }
             media::engine::MediaEvent::Closed { leg, stats, quality } => {
                 tracing::debug!(leg, ?stats, ?quality, "media leg closed");
             }

@@ -14,9 +14,13 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::decoded::{codec_of, Playback, Tick, Transcoding, PLAYER_SOURCE, TRANSCODED_SOURCE};
 use super::latch::Verdict;
 use super::leg::Leg;
+use crate::codec::CodecError;
 use crate::dtmf::rfc4733::EventPacket;
+use crate::player::Playlist;
+use crate::rtp::packet::RtpHeader;
 use crate::rtp::packet::RtpPacket;
 use crate::rtp::quality::LegQuality;
 use crate::rtp::stats::NtpTimestamp;
@@ -78,6 +82,13 @@ pub enum MediaEvent {
         /// `0`-`9`, `*`, `#`, `A`-`D`, or `!` for flash.
         digit: char,
     },
+    /// A playlist ended on the leg, or a digit stopped it (barge-in).
+    PlaybackFinished {
+        /// The leg.
+        leg: LegId,
+        /// Stopped by a digit rather than played to its end.
+        interrupted: bool,
+    },
     /// A leg was removed; its counters and quality, for the call record.
     Closed {
         /// The leg.
@@ -130,7 +141,12 @@ pub struct MediaTransmit {
 enum Deadline {
     Inactivity,
     Report,
+    /// 20 ms of generated audio: transcoding or playback.
+    Tick,
 }
+
+/// Generated audio goes out every 20 ms.
+const FRAME: Duration = Duration::from_millis(20);
 
 /// The core: legs, bridges and timers of one worker.
 #[derive(Debug)]
@@ -183,29 +199,88 @@ impl MediaCore {
     }
 
     /// Applies the negotiated parameters (again on every re-INVITE).
-    pub fn configure(&mut self, leg: LegId, config: LegConfig) {
+    pub fn configure(&mut self, now: Instant, leg: LegId, config: LegConfig) {
+        let Some(l) = self.legs.get_mut(&leg) else { return };
+        l.latch.set_signalled(config.remote_rtp);
+        l.config = Some(config);
+        if let Some(peer) = l.peer {
+            self.setup_transcoding(now, leg, peer);
+        }
+    }
+
+    /// Bridged legs whose codecs differ decode each other's audio; legs with
+    /// one codec relay.
+    fn setup_transcoding(&mut self, now: Instant, a: LegId, b: LegId) {
+        let codec = |core: &Self, leg| core.legs.get(&leg)?.config.as_ref().and_then(|c| codec_of(&c.codec));
+        let (Some(ca), Some(cb)) = (codec(self, a), codec(self, b)) else {
+            return;
+        };
+        for (from, leg, to) in [(ca, a, cb), (cb, b, ca)] {
+            let Some(l) = self.legs.get_mut(&leg) else { continue };
+            l.transcoding = if from == to {
+                None
+            } else {
+                Transcoding::new(from, to).ok()
+            };
+            if l.transcoding.is_some() {
+                self.arm_tick(now, leg);
+            }
+        }
+    }
+
+    fn arm_tick(&mut self, now: Instant, leg: LegId) {
         if let Some(l) = self.legs.get_mut(&leg) {
-            l.latch.set_signalled(config.remote_rtp);
-            l.config = Some(config);
+            if l.next_tick.is_none() {
+                l.next_tick = Some(now + FRAME);
+                self.timers.push(Reverse((now + FRAME, leg, Deadline::Tick)));
+            }
+        }
+    }
+
+    /// Plays `playlist` to the leg's phone (its rate must be the leg codec's
+    /// PCM rate); while it plays, the peer's audio does not reach the phone.
+    pub fn play(&mut self, now: Instant, leg: LegId, playlist: Playlist) -> Result<(), CodecError> {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return Ok(());
+        };
+        let codec = l
+            .config
+            .as_ref()
+            .and_then(|c| codec_of(&c.codec))
+            .unwrap_or(crate::codec::Codec::Pcmu);
+        l.playback = Some(Playback::new(playlist, codec)?);
+        self.arm_tick(now, leg);
+        Ok(())
+    }
+
+    /// Stops what plays on the leg, without an event.
+    pub fn stop(&mut self, leg: LegId) {
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.playback = None;
         }
     }
 
     /// Connects two legs both ways.
-    pub fn bridge(&mut self, a: LegId, b: LegId) {
+    pub fn bridge(&mut self, now: Instant, a: LegId, b: LegId) {
         if self.legs.contains_key(&a) && self.legs.contains_key(&b) {
             for (x, y) in [(a, b), (b, a)] {
                 if let Some(l) = self.legs.get_mut(&x) {
                     l.peer = Some(y);
                 }
             }
+            self.setup_transcoding(now, a, b);
         }
     }
 
     /// Disconnects a leg from its peer (both ways).
     pub fn unbridge(&mut self, leg: LegId) {
-        let peer = self.legs.get_mut(&leg).and_then(|l| l.peer.take());
+        let peer = self.legs.get_mut(&leg).and_then(|l| {
+            l.transcoding = None;
+            l.peer.take()
+        });
         if let Some(p) = peer.and_then(|p| self.legs.get_mut(&p)) {
             p.peer = None;
+            p.transcoding = None;
         }
     }
 
@@ -272,8 +347,16 @@ impl MediaCore {
             };
             l.on_event(now, event, &mut self.digits);
             for digit in self.digits.drain(..) {
+                if l.playback.as_mut().is_some_and(|p| p.interrupt()) {
+                    l.next_tick = None;
+                    self.timers.push(Reverse((now, leg, Deadline::Tick)));
+                }
                 self.events.push_back(MediaEvent::Digit { leg, digit });
             }
+        } else if let Some(t) = l.transcoding.as_mut() {
+            let payload = RtpPacket::new_checked(packet).map(|p| p.payload()).unwrap_or_default();
+            t.insert(now, ssrc, seq, ts, marker, payload);
+            return None;
         }
         let peer_id = l.peer?;
         if !receive {
@@ -281,7 +364,7 @@ impl MediaCore {
         }
         let peer = self.legs.get_mut(&peer_id)?;
         let peer_config = peer.config.as_ref()?;
-        if !peer_config.direction.send {
+        if !peer_config.direction.send || peer.playback.is_some() {
             return None;
         }
         let out_pt = if is_event {
@@ -329,6 +412,10 @@ impl MediaCore {
                         self.timers.push(Reverse((next, leg, Deadline::Inactivity)));
                     }
                 }
+                Deadline::Tick => {
+                    l.next_tick = None;
+                    self.tick(now, leg);
+                }
                 Deadline::Report => {
                     if let Some((to, mux, payload)) = l.report(now, ntp) {
                         self.transmits.push_back(MediaTransmit {
@@ -342,6 +429,89 @@ impl MediaCore {
                 }
             }
         }
+    }
+
+    /// 20 ms of generated audio on `leg`: its transcoded audio to the peer
+    /// and its playlist to its own phone.
+    fn tick(&mut self, now: Instant, leg: LegId) {
+        let mut payloads = Vec::new();
+        let (peer, playback_tick) = {
+            let Some(l) = self.legs.get_mut(&leg) else { return };
+            if let Some(t) = l.transcoding.as_mut() {
+                t.tick(now, &mut payloads);
+            }
+            (l.peer, l.playback.as_mut().map(Playback::tick))
+        };
+        if let (Some(peer), false) = (peer, payloads.is_empty()) {
+            let units = self
+                .legs
+                .get(&leg)
+                .and_then(|l| l.transcoding.as_ref())
+                .map_or(160, |t| t.units);
+            for payload in payloads {
+                let seq_ts = self
+                    .legs
+                    .get_mut(&leg)
+                    .and_then(|l| l.transcoding.as_mut())
+                    .map(|t| t.clock.tick(units));
+                if let Some((seq, ts)) = seq_ts {
+                    self.send_generated(now, peer, TRANSCODED_SOURCE, seq, ts, &payload);
+                }
+            }
+        }
+        match playback_tick {
+            Some(Tick::Payload(payload)) => {
+                let seq_ts = self.legs.get_mut(&leg).and_then(|l| l.playback.as_mut()).map(|p| {
+                    let units = p.units;
+                    p.clock.tick(units)
+                });
+                if let Some((seq, ts)) = seq_ts {
+                    self.send_generated(now, leg, PLAYER_SOURCE, seq, ts, &payload);
+                }
+            }
+            Some(Tick::Done { interrupted }) => {
+                if let Some(l) = self.legs.get_mut(&leg) {
+                    l.playback = None;
+                }
+                self.events.push_back(MediaEvent::PlaybackFinished { leg, interrupted });
+            }
+            None => {}
+        }
+        let active = self
+            .legs
+            .get(&leg)
+            .is_some_and(|l| l.transcoding.is_some() || l.playback.is_some());
+        if active {
+            self.arm_tick(now, leg);
+        }
+    }
+
+    /// Wraps a generated payload in RTP on `to`'s outgoing stream.
+    fn send_generated(&mut self, now: Instant, to: LegId, source: u32, seq: u16, ts: u32, payload: &[u8]) {
+        let Some(l) = self.legs.get_mut(&to) else { return };
+        let Some(config) = l.config.as_ref().filter(|c| c.direction.send) else {
+            return;
+        };
+        let Some(dest) = l.latch.destination() else { return };
+        let (pt, clock_rate) = (config.payload_type, config.clock_rate);
+        let (seq, ts) = l.outgoing.translate(now, source, seq, ts, clock_rate);
+        let header = RtpHeader {
+            pt,
+            marker: false,
+            seq,
+            ts,
+            ssrc: l.outgoing.ssrc,
+        };
+        let mut packet = Vec::with_capacity(12 + payload.len());
+        header.emit(payload, &mut packet);
+        l.sent.on_sent(payload.len());
+        l.counters.sent += 1;
+        self.transmits.push_back(MediaTransmit {
+            leg: to,
+            to: dest,
+            rtcp: false,
+            payload: packet,
+        });
     }
 
     /// When [`MediaCore::handle_timeout`] is due next.
@@ -361,220 +531,5 @@ impl MediaCore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr(s: &str) -> SocketAddr {
-        s.parse().unwrap()
-    }
-
-    fn config(pt: u8, event: Option<u8>, remote: &str) -> LegConfig {
-        LegConfig {
-            remote_rtp: Some(addr(remote)),
-            remote_rtcp: None,
-            rtcp_mux: false,
-            payload_type: pt,
-            clock_rate: 8000,
-            codec: "PCMU".into(),
-            telephone_event: event,
-            direction: Direction::SENDRECV,
-        }
-    }
-
-    fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
-        let mut p = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        p[2..4].copy_from_slice(&seq.to_be_bytes());
-        p[4..8].copy_from_slice(&ts.to_be_bytes());
-        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
-        p.extend_from_slice(&[0xff; 160]);
-        p
-    }
-
-    fn fields(p: &[u8]) -> (u8, u16, u32, u32) {
-        let v = RtpPacket::new_checked(p).unwrap();
-        (v.payload_type(), v.sequence(), v.timestamp(), v.ssrc())
-    }
-
-    fn bridged() -> (MediaCore, Instant) {
-        let now = Instant::now();
-        let mut core = MediaCore::new(Duration::from_secs(30), (now, NtpTimestamp(0)));
-        core.add_leg(now, 1);
-        core.add_leg(now, 2);
-        core.configure(1, config(0, Some(101), "10.0.0.1:4000"));
-        core.configure(2, config(0, Some(96), "10.0.0.2:5000"));
-        core.bridge(1, 2);
-        (core, now)
-    }
-
-    #[test]
-    fn same_codec_relays_in_place_with_a_continuous_outgoing_stream() {
-        let (mut core, now) = bridged();
-        let mut first = packet(0, 100, 8000, 0xaaaa);
-        let fwd = core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut first).unwrap();
-        assert_eq!(
-            fwd,
-            Forward {
-                leg: 2,
-                to: addr("10.0.0.2:5000")
-            }
-        );
-        let (pt, seq0, ts0, ssrc) = fields(&first);
-        assert_eq!(pt, 0);
-        assert_ne!(ssrc, 0xaaaa, "our SSRC on the outgoing leg");
-        assert_eq!(&first[12..], &[0xff; 160][..], "payload untouched");
-        let mut next = packet(0, 101, 8160, 0xaaaa);
-        core.handle_rtp(now + Duration::from_millis(20), 1, addr("192.0.2.1:4000"), &mut next)
-            .unwrap();
-        let (_, seq1, ts1, ssrc1) = fields(&next);
-        assert_eq!((seq1, ts1.wrapping_sub(ts0), ssrc1), (seq0.wrapping_add(1), 160, ssrc));
-        // A new source on the same leg (e.g. the caller's phone restarts its
-        // stream) continues the outgoing sequence.
-        let mut other = packet(0, 7, 123, 0xbbbb);
-        core.handle_rtp(now + Duration::from_millis(40), 1, addr("192.0.2.1:4000"), &mut other)
-            .unwrap();
-        let (_, seq2, ts2, ssrc2) = fields(&other);
-        assert_eq!((seq2, ssrc2), (seq1.wrapping_add(1), ssrc));
-        assert_eq!(ts2.wrapping_sub(ts1), 160, "timestamp advanced by the 20 ms elapsed");
-    }
-
-    #[test]
-    fn telephone_events_are_mapped_to_the_peer_payload_type() {
-        let (mut core, now) = bridged();
-        let mut event = packet(101, 1, 0, 9);
-        core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut event).unwrap();
-        assert_eq!(fields(&event).0, 96);
-    }
-
-    #[test]
-    fn bad_packets_are_counted_never_relayed() {
-        let (mut core, now) = bridged();
-        let from = addr("192.0.2.1:4000");
-        assert!(core.handle_rtp(now, 1, from, &mut [0u8; 5]).is_none());
-        assert!(
-            core.handle_rtp(now, 1, from, &mut packet(18, 1, 0, 9)).is_none(),
-            "G.729 not negotiated"
-        );
-        assert!(core.handle_rtp(now, 1, from, &mut packet(0, 1, 0, 9)).is_some());
-        assert!(
-            core.handle_rtp(now, 1, addr("203.0.113.66:1"), &mut packet(0, 900, 0, 66))
-                .is_none(),
-            "hijack"
-        );
-        assert!(
-            core.handle_rtp(now, 99, from, &mut packet(0, 1, 0, 9)).is_none(),
-            "unknown leg"
-        );
-        core.remove_leg(1);
-        let Some(MediaEvent::Closed { stats, .. }) = core.poll_event() else {
-            panic!()
-        };
-        assert_eq!(
-            (
-                stats.received,
-                stats.malformed,
-                stats.unknown_payload_type,
-                stats.rejected_source
-            ),
-            (1, 1, 1, 1)
-        );
-    }
-
-    #[test]
-    fn the_latched_source_receives_the_peer_media() {
-        let (mut core, now) = bridged();
-        // Leg 2's phone is behind NAT: its SDP says 10.0.0.2:5000, packets come from elsewhere.
-        core.handle_rtp(now, 2, addr("198.51.100.7:31000"), &mut packet(0, 1, 0, 5))
-            .unwrap();
-        let fwd = core
-            .handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9))
-            .unwrap();
-        assert_eq!(fwd.to, addr("198.51.100.7:31000"));
-    }
-
-    #[test]
-    fn hold_stops_the_relay_and_the_inactivity_timer() {
-        let (mut core, now) = bridged();
-        let mut held = config(0, None, "10.0.0.2:5000");
-        held.direction = Direction {
-            send: false,
-            receive: false,
-        };
-        core.configure(2, held);
-        assert!(core
-            .handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9))
-            .is_none());
-        core.handle_timeout(now + Duration::from_secs(31));
-        while core.poll_transmit().is_some() {} // the RTCP reports due meanwhile
-        let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
-        assert_eq!(
-            events,
-            [MediaEvent::Inactive { leg: 1 }],
-            "leg 2 is on hold, leg 1 went silent"
-        );
-    }
-
-    #[test]
-    fn telephone_events_become_digits_once() {
-        let (mut core, now) = bridged();
-        let from = addr("192.0.2.1:4000");
-        // RFC 4733: digit 5, marker on the first packet, three end packets.
-        let event = |seq: u16, end: bool, duration: u16, marker: bool| {
-            let mut p = packet(101, seq, 8000, 9);
-            p.truncate(12);
-            p[1] |= if marker { 0x80 } else { 0 };
-            p.extend_from_slice(&[5, if end { 0x80 | 10 } else { 10 }]);
-            p.extend_from_slice(&duration.to_be_bytes());
-            p
-        };
-        for (seq, end, duration, marker) in [(1, false, 160, true), (2, false, 320, false), (3, true, 480, false)] {
-            core.handle_rtp(now, 1, from, &mut event(seq, end, duration, marker));
-        }
-        for _ in 0..2 {
-            core.handle_rtp(now, 1, from, &mut event(3, true, 480, false));
-        }
-        let digits: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
-        assert_eq!(digits, [MediaEvent::Digit { leg: 1, digit: '5' }]);
-    }
-
-    #[test]
-    fn each_leg_reports_and_reads_rtcp() {
-        let (mut core, now) = bridged();
-        core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9))
-            .unwrap();
-        core.handle_timeout(now + Duration::from_secs(8));
-        let reports: Vec<_> = std::iter::from_fn(|| core.poll_transmit()).collect();
-        let to_caller = reports.iter().find(|t| t.leg == 1).expect("leg 1 reports");
-        assert_eq!(to_caller.to, addr("192.0.2.1:4001"), "RTP source port + 1");
-        assert!(to_caller.rtcp);
-        assert_eq!(to_caller.payload[1], 201, "a receiver report: leg 1 has sent nothing");
-        let to_agent = reports.iter().find(|t| t.leg == 2).expect("leg 2 reports");
-        assert_eq!(to_agent.payload[1], 200, "a sender report: leg 2 relayed a packet");
-        // A report from the agent's phone about our stream gives the RTT.
-        let sr = &to_agent.payload;
-        let our_ssrc = u32::from_be_bytes([sr[4], sr[5], sr[6], sr[7]]);
-        let lsr = (u64::from_be_bytes(sr[8..16].try_into().unwrap()) >> 16) as u32;
-        let block = crate::rtp::rtcp::ReportBlock {
-            ssrc: our_ssrc,
-            fraction_lost: 0,
-            cumulative_lost: 0,
-            highest_seq: 1,
-            jitter: 0,
-            lsr,
-            dlsr: 65536 / 10, // held 100 ms
-        };
-        let mut rr = Vec::new();
-        crate::rtp::rtcp::emit_receiver_report(77, &[block], &mut rr).unwrap();
-        let sent_at = now + Duration::from_secs(8);
-        core.handle_rtcp(sent_at + Duration::from_millis(150), 2, addr("10.0.0.2:5001"), &rr);
-        core.remove_leg(2);
-        let closed = std::iter::from_fn(|| core.poll_event()).find_map(|e| match e {
-            MediaEvent::Closed { leg: 2, quality, .. } => Some(quality),
-            _ => None,
-        });
-        let rtt = closed.unwrap().rtt_ms.expect("RTT measured");
-        assert!(
-            (49.0..=51.0).contains(&rtt),
-            "150 ms after the SR less 100 ms held: {rtt}"
-        );
-    }
-}
+#[path = "core_tests.rs"]
+mod tests;

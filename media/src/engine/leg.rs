@@ -79,6 +79,12 @@ pub(crate) struct Leg {
     pub(crate) sent: SendStats,
     dtmf: Receiver,
     pub(crate) next_report: Instant,
+    /// Set when the peer uses another codec: this leg's audio is decoded.
+    pub(crate) transcoding: Option<super::decoded::Transcoding>,
+    /// A playlist playing to this leg's phone.
+    pub(crate) playback: Option<super::decoded::Playback>,
+    /// When the next 20 ms tick of generated audio is due, if one is armed.
+    pub(crate) next_tick: Option<Instant>,
 }
 
 impl Leg {
@@ -96,6 +102,9 @@ impl Leg {
             sent: SendStats::new(),
             dtmf: Receiver::new(ReceiverConfig::default()),
             next_report: now + REPORT_INTERVAL.mul_f64(0.5 + rand::random::<f64>()),
+            transcoding: None,
+            playback: None,
+            next_tick: None,
         }
     }
 
@@ -208,7 +217,17 @@ impl Leg {
         };
         let rtt_ms = self.sent.rtt.map(|d| d.as_secs_f64() * 1000.0);
         let (packets, lost) = self.received.as_ref().map_or((0, 0), |s| (s.received(), s.lost()));
-        let jitter_ms = self.received.as_ref().map_or(0.0, |s| s.jitter_duration().as_secs_f64() * 1000.0);
-        LegQuality::estimate(codec, self.earlier.0 + packets, self.earlier.1 + lost, jitter_ms, rtt_ms, 20.0)
+        let jitter_ms = self
+            .received
+            .as_ref()
+            .map_or(0.0, |s| s.jitter_duration().as_secs_f64() * 1000.0);
+        LegQuality::estimate(
+            codec,
+            self.earlier.0 + packets,
+            self.earlier.1 + lost,
+            jitter_ms,
+            rtt_ms,
+            20.0,
+        )
     }
 }

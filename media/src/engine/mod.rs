@@ -8,6 +8,7 @@
 //! a closed leg's counters) come back on one channel.
 
 pub mod core;
+mod decoded;
 pub mod latch;
 mod leg;
 pub mod port_pool;
@@ -197,6 +198,23 @@ impl MediaEngine {
     /// Bridges two legs of one group.
     pub fn bridge(&self, a: LegId, b: LegId) {
         self.send(a, Command::Bridge { a, b });
+    }
+
+    /// Plays a playlist to the leg's phone (prompts, tones, music on hold);
+    /// [`MediaEvent::PlaybackFinished`] tells when it ends.
+    pub fn play(&self, leg: LegId, playlist: crate::player::Playlist) {
+        self.send(
+            leg,
+            Command::Play {
+                leg,
+                playlist: Box::new(playlist),
+            },
+        );
+    }
+
+    /// Stops what plays on the leg.
+    pub fn stop(&self, leg: LegId) {
+        self.send(leg, Command::Stop { leg });
     }
 
     /// Undoes a bridge.

@@ -46,6 +46,13 @@ pub(crate) enum Command {
     Unbridge {
         leg: LegId,
     },
+    Play {
+        leg: LegId,
+        playlist: Box<crate::player::Playlist>,
+    },
+    Stop {
+        leg: LegId,
+    },
     Remove {
         leg: LegId,
     },
@@ -170,8 +177,14 @@ impl Worker {
                 by_leg.insert(leg, slot);
                 self.core.add_leg(now, leg);
             }
-            Command::Configure { leg, config } => self.core.configure(leg, config),
-            Command::Bridge { a, b } => self.core.bridge(a, b),
+            Command::Configure { leg, config } => self.core.configure(now, leg, config),
+            Command::Bridge { a, b } => self.core.bridge(now, a, b),
+            Command::Play { leg, playlist } => {
+                if let Err(e) = self.core.play(now, leg, *playlist) {
+                    tracing::warn!(%e, leg, "cannot play on leg");
+                }
+            }
+            Command::Stop { leg } => self.core.stop(leg),
             Command::Unbridge { leg } => self.core.unbridge(leg),
             Command::Remove { leg } => {
                 self.core.remove_leg(leg);
