@@ -134,23 +134,65 @@ take_port() {
 # statistics in $OUT/NAME.*; appends the pid to SIPP_PIDS.
 SIPP_PIDS=()
 AGENT_PIDS=()
-SIPP_SEQ=0
-MEDIA_BASE=$((12000 + (RANDOM % 1000) * 16))
+# Blocks of 8 consecutive free ports (UDP and TCP) between 12000 and 32000,
+# for SIPp's media and control ports; in $BLOCK.
+BLOCKS=()
+take_block() {
+    if [[ ${#BLOCKS[@]} == 0 ]]; then
+        read -r -a BLOCKS < <(python3 -c '
+import random, socket
+out, held = [], []
+bases = list(range(12000, 32000, 8))
+random.shuffle(bases)
+for b in bases:
+    socks = []
+    try:
+        for p in range(b, b + 8):
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        for s in socks:
+            s.close()
+        continue
+    held += socks
+    out.append(b)
+    if len(out) == 32:
+        break
+print(" ".join(map(str, out)))
+')
+    fi
+    BLOCK=${BLOCKS[0]}
+    BLOCKS=("${BLOCKS[@]:1}")
+}
 sipp_bg() {
     local name=$1
     shift
-    # Media (-mp, SIPp binds several ports from there) and control (-cp)
-    # ports from below the ephemeral range, 8 apart per SIPp process.
-    SIPP_SEQ=$((SIPP_SEQ + 1))
-    local mp=$((MEDIA_BASE + SIPP_SEQ * 8)) cp=$((MEDIA_BASE + SIPP_SEQ * 8 + 6))
-    /usr/bin/time -f "%U %S %e" -o "$OUT/$name.time" \
-        sipp -i 127.0.0.1 -mi 127.0.0.1 -mp "$mp" -cp "$cp" -nostdin -buff_size "${SIPP_BUFF:-4194304}" \
-        -trace_err -error_file "$OUT/$name.errors.log" \
-        -trace_screen -screen_file "$OUT/$name.screen.log" \
-        -trace_stat -stf "$OUT/$name.stat.csv" -fd 1 \
-        ${SIPP_EXTRA:-} "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" &
-    SIPP_PIDS+=("$!")
-    PIDS+=("$!")
+    # Media (-mp: SIPp binds mp..mp+3) and control (-cp) ports: a block of 8
+    # free ports below the ephemeral range.
+    # Other programs on the machine may grab one of those ports between our
+    # check and SIPp's bind: start again on another block then.
+    local mp cp try pid
+    for try in 1 2 3 4 5; do
+        take_block
+        mp=$BLOCK cp=$((BLOCK + 6))
+        /usr/bin/time -f "%U %S %e" -o "$OUT/$name.time" \
+            sipp -i 127.0.0.1 -mi 127.0.0.1 -mp "$mp" -cp "$cp" -nostdin -buff_size "${SIPP_BUFF:-4194304}" \
+            -trace_err -error_file "$OUT/$name.errors.log" \
+            -trace_screen -screen_file "$OUT/$name.screen.log" \
+            -trace_stat -stf "$OUT/$name.stat.csv" -fd 1 \
+            ${SIPP_EXTRA:-} "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" &
+        pid=$!
+        sleep 0.2
+        if ! kill -0 "$pid" 2>/dev/null && grep -q "Unable to bind" "$OUT/$name.stderr"; then
+            wait "$pid" || true
+            continue
+        fi
+        break
+    done
+    SIPP_PIDS+=("$pid")
+    PIDS+=("$pid")
 }
 
 # register_agent EXT NAME: registers EXT (digest) from a free port, which is
@@ -160,9 +202,9 @@ register_agent() {
     printf 'SEQUENTIAL\n%s;[authentication username=%s password=pw%sx]\n' "$ext" "$ext" "$ext" >"$OUT/$name.csv"
     for try in 1 2 3; do
         take_port; AGENT_PORT=$PORT
-        SIPP_SEQ=$((SIPP_SEQ + 1))
+        take_block
         if sipp "127.0.0.1:$SIP_PORT" -sf "$SCEN/register_load.xml" -t u1 -p "$AGENT_PORT" -i 127.0.0.1 \
-            -mp $((MEDIA_BASE + SIPP_SEQ * 8)) -cp $((MEDIA_BASE + SIPP_SEQ * 8 + 6)) \
+            -mp "$BLOCK" -cp $((BLOCK + 6)) \
             -inf "$OUT/$name.csv" -key domain 127.0.0.1 -key expires 3600 -m 1 -timeout 10s -timeout_error \
             -nostdin -trace_err -error_file "$OUT/$name.register.errors.log" >"$OUT/$name.register.stdout" 2>&1; then
             return 0
