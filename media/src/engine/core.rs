@@ -201,8 +201,7 @@ impl MediaCore {
     /// Applies the negotiated parameters (again on every re-INVITE).
     pub fn configure(&mut self, now: Instant, leg: LegId, config: LegConfig) {
         let Some(l) = self.legs.get_mut(&leg) else { return };
-        l.latch.set_signalled(config.remote_rtp);
-        l.config = Some(config);
+        l.set_config(config);
         if let Some(peer) = l.peer {
             self.setup_transcoding(now, leg, peer);
         }
@@ -284,6 +283,14 @@ impl MediaCore {
         }
     }
 
+    /// A datagram too large for an RTP packet arrived on `leg` (it was cut
+    /// short by the read): counted, never relayed.
+    pub fn count_oversize(&mut self, leg: LegId) {
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.counters.malformed += 1;
+        }
+    }
+
     /// Removes a leg and reports its counters and quality.
     pub fn remove_leg(&mut self, leg: LegId) {
         self.unbridge(leg);
@@ -337,8 +344,9 @@ impl MediaCore {
         }
         let receive = config.direction.receive;
         l.on_rtp(now, ssrc, seq, ts, !is_event);
+        let payload = RtpPacket::new_checked(packet).map(|p| p.payload()).unwrap_or_default();
+        let mut decoded = false;
         if is_event {
-            let payload = RtpPacket::new_checked(packet).map(|p| p.payload()).unwrap_or_default();
             let event = EventPacket {
                 timestamp: ts,
                 marker,
@@ -346,16 +354,22 @@ impl MediaCore {
                 payload,
             };
             l.on_event(now, event, &mut self.digits);
-            for digit in self.digits.drain(..) {
-                if l.playback.as_mut().is_some_and(|p| p.interrupt()) {
-                    l.next_tick = None;
-                    self.timers.push(Reverse((now, leg, Deadline::Tick)));
-                }
-                self.events.push_back(MediaEvent::Digit { leg, digit });
+        } else {
+            l.on_audio(payload, &mut self.digits);
+            if let Some(t) = l.transcoding.as_mut() {
+                t.insert(now, ssrc, seq, ts, marker, payload);
+                decoded = true;
             }
-        } else if let Some(t) = l.transcoding.as_mut() {
-            let payload = RtpPacket::new_checked(packet).map(|p| p.payload()).unwrap_or_default();
-            t.insert(now, ssrc, seq, ts, marker, payload);
+        }
+        if !self.digits.is_empty() && l.playback.as_mut().is_some_and(|p| p.interrupt()) {
+            // Barge-in: the next tick reports the playlist stopped.
+            l.next_tick = None;
+            self.timers.push(Reverse((now, leg, Deadline::Tick)));
+        }
+        for digit in self.digits.drain(..) {
+            self.events.push_back(MediaEvent::Digit { leg, digit });
+        }
+        if decoded {
             return None;
         }
         let peer_id = l.peer?;

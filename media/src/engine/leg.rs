@@ -85,6 +85,9 @@ pub(crate) struct Leg {
     pub(crate) playback: Option<super::decoded::Playback>,
     /// When the next 20 ms tick of generated audio is due, if one is armed.
     pub(crate) next_tick: Option<Instant>,
+    /// In-band DTMF detection, for a G.711 peer that negotiated no
+    /// telephone-event and so sends its key tones as audio.
+    inband: Option<(crate::codec::Decoder, crate::dtmf::goertzel::Detector, Vec<i16>)>,
 }
 
 impl Leg {
@@ -105,6 +108,7 @@ impl Leg {
             transcoding: None,
             playback: None,
             next_tick: None,
+            inband: None,
         }
     }
 
@@ -125,6 +129,43 @@ impl Leg {
         }
         let stats = self.received.get_or_insert_with(|| ReceiveStats::new(ssrc, clock_rate));
         stats.on_packet(now, seq, ts);
+    }
+
+    /// Applies a new configuration: in-band detection runs when the peer
+    /// has no telephone-event and speaks G.711 (decoding it costs little).
+    pub(crate) fn set_config(&mut self, config: super::core::LegConfig) {
+        self.latch.set_signalled(config.remote_rtp);
+        let g711 = matches!(config.codec.as_str(), "PCMU" | "PCMA");
+        self.inband = match (config.telephone_event, g711) {
+            (None, true) => super::decoded::codec_of(&config.codec)
+                .and_then(|c| crate::codec::Decoder::new(c).ok())
+                .map(|d| {
+                    (
+                        d,
+                        crate::dtmf::goertzel::Detector::new(Default::default()),
+                        Vec::with_capacity(160),
+                    )
+                }),
+            _ => None,
+        };
+        self.config = Some(config);
+    }
+
+    /// Audio from the peer, for in-band key tones.
+    pub(crate) fn on_audio(&mut self, payload: &[u8], digits: &mut Vec<char>) {
+        let Some((decoder, detector, pcm)) = self.inband.as_mut() else {
+            return;
+        };
+        pcm.clear();
+        if decoder.decode(payload, pcm).is_err() {
+            return;
+        }
+        detector.push(pcm);
+        while let Some(event) = detector.poll_event() {
+            if let DtmfEvent::Pressed(e) = event {
+                digits.push(e.digit.to_char());
+            }
+        }
     }
 
     /// A telephone-event packet: the key presses it starts.

@@ -112,6 +112,11 @@ impl Worker {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(_) => break,
                     };
+                    if len == buf.len() {
+                        // Larger than any RTP packet: the read cut it short.
+                        self.core.count_oversize(leg);
+                        continue;
+                    }
                     if is_rtcp {
                         self.core.handle_rtcp(now, leg, from, &buf[..len]);
                         continue;
