@@ -56,6 +56,9 @@ pub(crate) struct Sip {
     /// Largest SIP message accepted, in bytes.
     #[serde(default = "default_max_message_size")]
     pub(crate) max_message_size: usize,
+    /// Kernel buffer for each UDP socket, receive and send, in bytes.
+    #[serde(default = "default_udp_buffer")]
+    pub(crate) udp_socket_buffer_bytes: usize,
     /// Most calls in progress; further INVITEs get 503 with Retry-After.
     #[serde(default = "default_max_calls")]
     pub(crate) max_calls: usize,
@@ -212,6 +215,9 @@ pub(crate) struct Log {
 
 fn default_max_message_size() -> usize {
     65_535
+}
+fn default_udp_buffer() -> usize {
+    4 << 20
 }
 fn default_max_calls() -> usize {
     10_000

@@ -29,6 +29,7 @@ pub(crate) enum Query {
 pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let limits = Limits {
         max_message_size: config.sip.max_message_size,
+        socket_buffer: config.sip.udp_socket_buffer_bytes,
         ..Limits::default()
     };
     let (events_tx, mut events) = mpsc::channel::<NetEvent>(16_384);

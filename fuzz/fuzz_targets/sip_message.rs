@@ -18,6 +18,7 @@ use signaling::transport::Peer;
 const SMALL: Limits = Limits {
     max_message_size: 300,
     max_headers: 6,
+    socket_buffer: 0,
 };
 
 fn peers() -> [Peer; 2] {

@@ -20,6 +20,8 @@ pub struct Limits {
     pub max_message_size: usize,
     /// Most header lines accepted in one message.
     pub max_headers: usize,
+    /// Kernel buffer asked for each UDP socket, receive and send, in bytes.
+    pub socket_buffer: usize,
 }
 
 impl Default for Limits {
@@ -27,6 +29,7 @@ impl Default for Limits {
         Limits {
             max_message_size: 65_535,
             max_headers: 256,
+            socket_buffer: 4 << 20,
         }
     }
 }

@@ -95,7 +95,7 @@ impl Network {
     ) -> io::Result<Network> {
         let mut sockets = Vec::new();
         for addr in udp {
-            let socket = Arc::new(UdpSocket::bind(addr).await?);
+            let socket = Arc::new(bind_udp(*addr, limits.socket_buffer)?);
             for _ in 0..UDP_RECEIVERS {
                 tokio::spawn(udp_receive(socket.clone(), limits, events.clone()));
             }
@@ -184,6 +184,36 @@ impl Network {
             }
         });
     }
+}
+
+/// A UDP socket with large kernel buffers: at thousands of requests a
+/// second the default (about 200 KB, a few milliseconds of traffic) overflows
+/// during any pause of the core and drops datagrams the peer must then
+/// retransmit. The kernel caps the size at `net.core.rmem_max`/`wmem_max`.
+fn bind_udp(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
+    let domain = if addr.is_ipv4() {
+        socket2::Domain::IPV4
+    } else {
+        socket2::Domain::IPV6
+    };
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    for (set, name) in [
+        (socket.set_recv_buffer_size(buffer), "receive"),
+        (socket.set_send_buffer_size(buffer), "send"),
+    ] {
+        if let Err(e) = set {
+            tracing::warn!(%e, buffer, "cannot set the UDP {name} buffer");
+        }
+    }
+    if let Ok(got) = socket.recv_buffer_size() {
+        // Linux reports twice the size granted (it counts its bookkeeping).
+        if got < buffer {
+            tracing::warn!(asked = buffer, got, "UDP receive buffer capped by net.core.rmem_max");
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 async fn udp_receive(socket: Arc<UdpSocket>, limits: Limits, events: mpsc::Sender<NetEvent>) {

@@ -27,7 +27,7 @@ mod contact;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use rsip::headers::UntypedHeader;
@@ -115,6 +115,11 @@ pub struct Registrar {
     config: RegistrarConfig,
     /// Per AOR, bindings in the order they were last written.
     bindings: HashMap<String, Vec<Binding>>,
+    /// Stored bindings, kept as they change so metrics need no scan.
+    count: usize,
+    /// (earliest expiry, AOR) of every AOR, so the next expiry is the first
+    /// entry, not a scan of every phone.
+    expiries: BTreeSet<(Instant, String)>,
 }
 
 /// Why a REGISTER is answered with an error, and with which code.
@@ -131,6 +136,8 @@ impl Registrar {
         Registrar {
             config,
             bindings: HashMap::new(),
+            count: 0,
+            expiries: BTreeSet::new(),
         }
     }
 
@@ -224,7 +231,7 @@ impl Registrar {
             if current.iter().any(out_of_order) {
                 return Err(Refusal::OutOfOrder);
             }
-            self.bindings.remove(aor);
+            self.store(aor, Vec::new());
             return Ok(());
         }
 
@@ -264,12 +271,29 @@ impl Registrar {
         if next.len() > MAX_BINDINGS_PER_AOR {
             return Err(Refusal::TooMany);
         }
-        if next.is_empty() {
-            self.bindings.remove(aor);
-        } else {
-            self.bindings.insert(aor.to_string(), next);
-        }
+        self.store(aor, next);
         Ok(())
+    }
+
+    /// Replaces the bindings of `aor` (none removes it), keeping the count
+    /// and the expiry queue.
+    fn store(&mut self, aor: &str, list: Vec<Binding>) {
+        if let Some(old) = self.bindings.get(aor) {
+            self.count -= old.len();
+            if let Some(first) = old.iter().map(|b| b.expires_at).min() {
+                self.expiries.remove(&(first, aor.to_owned()));
+            }
+        }
+        self.count += list.len();
+        match list.iter().map(|b| b.expires_at).min() {
+            Some(first) => {
+                self.expiries.insert((first, aor.to_owned()));
+                self.bindings.insert(aor.to_owned(), list);
+            }
+            None => {
+                self.bindings.remove(aor);
+            }
+        }
     }
 
     /// The live bindings of `aor`: highest `q` first (absent counts as 1.0), then
@@ -289,24 +313,29 @@ impl Registrar {
     /// Removes the bindings expired at `now`; returns how many.
     pub fn expire(&mut self, now: Instant) -> usize {
         let mut removed = 0;
-        self.bindings.retain(|_, list| {
-            let before = list.len();
-            list.retain(|b| b.expires_at > now);
-            removed += before - list.len();
-            !list.is_empty()
-        });
+        while let Some((at, aor)) = self.expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            let Some(list) = self.bindings.get(&aor) else {
+                self.expiries.remove(&(at, aor));
+                continue;
+            };
+            let live: Vec<Binding> = list.iter().filter(|b| b.expires_at > now).cloned().collect();
+            removed += list.len() - live.len();
+            self.store(&aor, live);
+        }
         removed
     }
 
-    /// The next expiry, when [`Self::expire`] has work. A linear scan: fine for the
-    /// thousands of phones of a contact centre.
+    /// The next expiry, when [`Self::expire`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.bindings.values().flatten().map(|b| b.expires_at).min()
+        self.expiries.first().map(|(at, _)| *at)
     }
 
     /// Number of stored bindings, including expired ones not yet removed.
     pub fn binding_count(&self) -> usize {
-        self.bindings.values().map(Vec::len).sum()
+        self.count
     }
 
     /// The AORs with at least one stored binding, in no particular order.
