@@ -22,10 +22,15 @@ use crate::config::Config;
 struct FakeMedia {
     log: Arc<Mutex<Vec<String>>>,
     allocated: Arc<Mutex<u16>>,
+    /// Every port taken: allocation fails.
+    exhausted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MediaControl for FakeMedia {
     fn allocate(&mut self, group: u64) -> Result<Leg, AllocateError> {
+        if self.exhausted.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(AllocateError::Exhausted(media::engine::PortsExhausted));
+        }
         let mut n = self.allocated.lock().unwrap();
         *n += 1;
         let id = (group << 8) | u64::from(*n);
@@ -513,4 +518,34 @@ fn dtmf_by_sip_info_is_taken_by_the_switch() {
     let out = h.send(caller(), &info);
     assert_eq!(out.len(), 1, "answered here, not relayed: {out:#?}");
     assert_eq!(out[0].first_line(), "SIP/2.0 200 OK");
+}
+
+#[test]
+fn a_call_whose_rtp_stops_is_hung_up_on_both_sides() {
+    let (mut h, _, ok) = established();
+    h.send(caller(), &caller_ack(&ok));
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Inactive { leg: 1 });
+    let out = h.drain();
+    let byes: Vec<_> = out
+        .iter()
+        .filter(|s| s.first_line().starts_with("BYE "))
+        .map(|s| s.to)
+        .collect();
+    assert!(byes.contains(&caller()) && byes.contains(&agent()), "{out:#?}");
+    assert_eq!(h.switch.gauges().2, 0);
+    assert!(h
+        .media
+        .log()
+        .ends_with(&["release 1".to_owned(), "release 2".to_owned()]));
+}
+
+#[test]
+fn no_rtp_port_left_gets_503_with_retry_after() {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    h.media.exhausted.store(true, std::sync::atomic::Ordering::Relaxed);
+    let out = h.invite("1001");
+    assert_eq!(out[1].first_line(), "SIP/2.0 503 Service Unavailable");
+    assert_eq!(out[1].header("Retry-After").as_deref(), Some("5"));
 }
