@@ -143,6 +143,8 @@ enum Deadline {
     Report,
     /// 20 ms of generated audio: transcoding or playback.
     Tick,
+    /// The next RFC 4733 packet of a digit we send.
+    Digit,
 }
 
 /// Generated audio goes out every 20 ms.
@@ -250,6 +252,79 @@ impl MediaCore {
         l.playback = Some(Playback::new(playlist, codec)?);
         self.arm_tick(now, leg);
         Ok(())
+    }
+
+    /// Sends a key press to the leg's phone as RFC 4733 events (the
+    /// telephone-event payload type must be negotiated): `false` if not.
+    pub fn send_digit(&mut self, now: Instant, leg: LegId, digit: char, duration: Duration) -> bool {
+        use crate::dtmf::rfc4733::{event_packets, SenderConfig};
+        let Some(l) = self.legs.get_mut(&leg) else { return false };
+        let (Some(config), Some(digit)) = (l.config.as_ref(), crate::dtmf::Digit::from_char(digit)) else {
+            return false;
+        };
+        if config.telephone_event.is_none() {
+            return false;
+        }
+        let sender = SenderConfig {
+            clock_rate: 8000,
+            packet_interval: FRAME,
+            ..SenderConfig::default()
+        };
+        // Events follow one another: a digit starts after those queued.
+        let start = l.digits_out.back().map_or(now, |(at, _)| *at + FRAME * 2);
+        for packet in event_packets(digit, duration, &sender) {
+            l.digits_out.push_back((start + packet.send_offset, packet));
+        }
+        if let Some((first, _)) = l.digits_out.front() {
+            self.timers.push(Reverse((*first, leg, Deadline::Digit)));
+        }
+        true
+    }
+
+    /// Sends the digit packets due on `leg`.
+    fn send_due_digits(&mut self, now: Instant, leg: LegId) {
+        loop {
+            let Some(l) = self.legs.get_mut(&leg) else { return };
+            let Some(te) = l.config.as_ref().and_then(|c| c.telephone_event) else {
+                l.digits_out.clear();
+                return;
+            };
+            match l.digits_out.front() {
+                Some((at, _)) if *at <= now => {}
+                Some((at, _)) => {
+                    let at = *at;
+                    self.timers.push(Reverse((at, leg, Deadline::Digit)));
+                    return;
+                }
+                None => return,
+            }
+            let Some((_, packet)) = l.digits_out.pop_front() else {
+                return;
+            };
+            let Some(dest) = l.latch.destination() else { continue };
+            if packet.marker {
+                l.event_ts = l.outgoing.timestamp_now(now, 8000);
+            }
+            let ts = l.event_ts.wrapping_add(packet.timestamp_offset);
+            let seq = l.outgoing.own_packet(now);
+            let header = RtpHeader {
+                pt: te,
+                marker: packet.marker,
+                seq,
+                ts,
+                ssrc: l.outgoing.ssrc,
+            };
+            let mut bytes = Vec::with_capacity(16);
+            header.emit(&packet.payload, &mut bytes);
+            l.sent.on_sent(4);
+            l.counters.sent += 1;
+            self.transmits.push_back(MediaTransmit {
+                leg,
+                to: dest,
+                rtcp: false,
+                payload: bytes,
+            });
+        }
     }
 
     /// Stops what plays on the leg, without an event.
@@ -430,6 +505,7 @@ impl MediaCore {
                     l.next_tick = None;
                     self.tick(now, leg);
                 }
+                Deadline::Digit => self.send_due_digits(now, leg),
                 Deadline::Report => {
                     if let Some((to, mux, payload)) = l.report(now, ntp) {
                         self.transmits.push_back(MediaTransmit {

@@ -284,3 +284,40 @@ fn a_playlist_plays_to_the_phone_and_a_digit_stops_it() {
         ]
     );
 }
+
+#[test]
+fn digits_are_sent_as_rfc4733_events_on_the_leg_stream() {
+    let (mut core, now) = bridged();
+    // Leg 2's stream carries relayed audio first.
+    core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut packet(0, 1, 0, 9))
+        .unwrap();
+    assert!(core.send_digit(now, 2, '7', Duration::from_millis(100)));
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        core.handle_timeout(now + FRAME * i);
+        sent.extend(std::iter::from_fn(|| core.poll_transmit()).filter(|t| !t.rtcp));
+    }
+    assert!(sent.iter().all(|t| t.leg == 2 && t.to == addr("10.0.0.2:5000")));
+    let views: Vec<_> = sent
+        .iter()
+        .map(|t| RtpPacket::new_checked(&t.payload).unwrap())
+        .collect();
+    assert!(
+        views.iter().all(|p| p.payload_type() == 96),
+        "leg 2's telephone-event type"
+    );
+    assert!(views[0].marker() && views[1..].iter().all(|p| !p.marker()));
+    assert!(
+        views.iter().all(|p| p.timestamp() == views[0].timestamp()),
+        "one event, one timestamp"
+    );
+    assert!(views.iter().all(|p| p.payload()[0] == 7));
+    let ends = views.iter().filter(|p| p.payload()[1] & 0x80 != 0).count();
+    assert_eq!(ends, 3, "three end packets");
+    let seqs: Vec<u16> = views.iter().map(|p| p.sequence()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "continuing the stream: {seqs:?}"
+    );
+    assert!(!core.send_digit(now, 99, '1', Duration::from_millis(100)));
+}

@@ -29,6 +29,7 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
+    /// The next (sequence number, timestamp), advancing time by `units`.
     pub(crate) fn tick(&mut self, units: u32) -> (u16, u32) {
         let now = (self.seq, self.ts);
         self.seq = self.seq.wrapping_add(1);

@@ -63,6 +63,26 @@ impl Outgoing {
     }
 }
 
+impl Outgoing {
+    /// A packet of our own on this stream (an RFC 4733 event): the next
+    /// sequence number. Whatever is relayed next re-synchronises after it.
+    pub(crate) fn own_packet(&mut self, now: Instant) -> u16 {
+        self.last_seq = self.last_seq.wrapping_add(1);
+        self.source_ssrc = None;
+        self.last_sent = Some(now);
+        self.last_seq
+    }
+
+    /// This stream's timestamp now: the last one sent, advanced by the time since.
+    pub(crate) fn timestamp_now(&self, now: Instant, clock_rate: u32) -> u32 {
+        let elapsed = self.last_sent.map_or(0, |t| {
+            let ms = now.saturating_duration_since(t).as_millis().min(60_000) as u64;
+            (ms * u64::from(clock_rate) / 1000) as u32
+        });
+        self.last_ts.wrapping_add(elapsed)
+    }
+}
+
 /// A leg. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Leg {
@@ -88,6 +108,11 @@ pub(crate) struct Leg {
     /// In-band DTMF detection, for a G.711 peer that negotiated no
     /// telephone-event and so sends its key tones as audio.
     inband: Option<(crate::codec::Decoder, crate::dtmf::goertzel::Detector, Vec<i16>)>,
+    /// RFC 4733 packets of digits we send, with when each is due, and the
+    /// counters of that generated stream.
+    pub(crate) digits_out: std::collections::VecDeque<(Instant, crate::dtmf::rfc4733::SenderPacket)>,
+    /// The timestamp of the event being sent (all its packets carry it).
+    pub(crate) event_ts: u32,
 }
 
 impl Leg {
@@ -109,6 +134,8 @@ impl Leg {
             playback: None,
             next_tick: None,
             inband: None,
+            digits_out: std::collections::VecDeque::new(),
+            event_ts: 0,
         }
     }
 

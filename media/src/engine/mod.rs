@@ -212,6 +212,11 @@ impl MediaEngine {
         );
     }
 
+    /// Sends a key press to the leg's phone as RFC 4733 events.
+    pub fn send_digit(&self, leg: LegId, digit: char, duration: Duration) {
+        self.send(leg, Command::SendDigit { leg, digit, duration });
+    }
+
     /// Stops what plays on the leg.
     pub fn stop(&self, leg: LegId) {
         self.send(leg, Command::Stop { leg });

@@ -53,6 +53,11 @@ pub(crate) enum Command {
     Stop {
         leg: LegId,
     },
+    SendDigit {
+        leg: LegId,
+        digit: char,
+        duration: std::time::Duration,
+    },
     Remove {
         leg: LegId,
     },
@@ -190,6 +195,11 @@ impl Worker {
                 }
             }
             Command::Stop { leg } => self.core.stop(leg),
+            Command::SendDigit { leg, digit, duration } => {
+                if !self.core.send_digit(now, leg, digit, duration) {
+                    tracing::debug!(leg, %digit, "no telephone-event on the leg: digit not sent");
+                }
+            }
             Command::Unbridge { leg } => self.core.unbridge(leg),
             Command::Remove { leg } => {
                 self.core.remove_leg(leg);
