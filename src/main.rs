@@ -82,6 +82,12 @@ fn serve(path: Option<PathBuf>) -> std::process::ExitCode {
         None => Config::demo(),
     };
     init_logging(&config.log.level);
+    // Every call holds four sockets (RTP and RTCP per leg): raise the soft
+    // limit on open files to the hard one, as servers with many sockets do.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!(%e, "cannot raise the open file limit"),
+    }
     let generated = config.generate_missing_passwords();
     if path.is_none() {
         println!("Running the embedded demo configuration (`switchboard config example` prints it).");
