@@ -3,6 +3,7 @@
 mod b2bua;
 mod config;
 mod http;
+mod ivr_cli;
 mod server;
 mod switch;
 
@@ -31,6 +32,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// IVR flow tools: check, simulate and graph flow files (no server needed).
+    Ivr {
+        #[command(subcommand)]
+        command: ivr_cli::IvrCommand,
     },
 }
 
@@ -67,6 +73,7 @@ fn main() -> std::process::ExitCode {
             }
         },
         Command::Serve { config } => serve(config),
+        Command::Ivr { command } => ivr_cli::run(command),
     }
 }
 

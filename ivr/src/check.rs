@@ -70,9 +70,7 @@ pub(crate) fn check_flow(flow: &Flow, options: &CheckOptions<'_>) -> Vec<Diagnos
             .collect();
         seen.extend(&scc);
         let names: Vec<&str> = scc.iter().map(|&j| flow.nodes[j].id.as_str()).collect();
-        let exits = scc
-            .iter()
-            .any(|&j| edges[j].iter().any(|k| !scc.contains(k)));
+        let exits = scc.iter().any(|&j| edges[j].iter().any(|k| !scc.contains(k)));
         let first = &flow.nodes[scc[0]];
         if exits {
             say(
@@ -88,10 +86,7 @@ pub(crate) fn check_flow(flow: &Flow, options: &CheckOptions<'_>) -> Vec<Diagnos
             say(
                 first.pos,
                 Severity::Error,
-                format!(
-                    "loop with no exit that never waits for input: {}",
-                    quote(&names)
-                ),
+                format!("loop with no exit that never waits for input: {}", quote(&names)),
             );
         }
     }
@@ -108,9 +103,7 @@ pub(crate) fn check_flow(flow: &Flow, options: &CheckOptions<'_>) -> Vec<Diagnos
                     if catalog.contains(l, &p.name) {
                         continue;
                     }
-                    if *l != flow.default_language
-                        && catalog.contains(&flow.default_language, &p.name)
-                    {
+                    if *l != flow.default_language && catalog.contains(&flow.default_language, &p.name) {
                         say(
                             p.pos,
                             Severity::Warning,
@@ -134,10 +127,7 @@ pub(crate) fn check_flow(flow: &Flow, options: &CheckOptions<'_>) -> Vec<Diagnos
     // Queues.
     if let Some(queues) = options.queues {
         for n in &flow.nodes {
-            if let NodeKind::Enqueue {
-                queue, queue_pos, ..
-            } = &n.kind
-            {
+            if let NodeKind::Enqueue { queue, queue_pos, .. } = &n.kind {
                 if !queues.iter().any(|q| q == queue) {
                     say(
                         *queue_pos,
@@ -162,11 +152,7 @@ pub(crate) fn check_flow(flow: &Flow, options: &CheckOptions<'_>) -> Vec<Diagnos
 }
 
 fn quote(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(" -> ")
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" -> ")
 }
 
 /// Successor indices of every node.

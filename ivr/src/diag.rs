@@ -70,9 +70,5 @@ impl fmt::Display for Diagnostic {
 pub struct FlowErrors(pub Vec<Diagnostic>);
 
 fn display_all(diags: &[Diagnostic]) -> String {
-    diags
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+    diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }

@@ -23,9 +23,7 @@ pub fn graph(flow: &Flow, format: GraphFormat) -> String {
 
 fn detail(kind: &NodeKind) -> String {
     match kind {
-        NodeKind::Enqueue {
-            queue, priority, ..
-        } => format!("enqueue {queue} (priority {priority})"),
+        NodeKind::Enqueue { queue, priority, .. } => format!("enqueue {queue} (priority {priority})"),
         NodeKind::Language { language, .. } => format!("language {language}"),
         NodeKind::Transfer { target } => match target {
             crate::model::TransferTarget::Uri(u) => format!("transfer {u}"),
@@ -57,10 +55,9 @@ fn dot(flow: &Flow) -> String {
             | NodeKind::Switch { .. }
             | NodeKind::Hours { .. }
             | NodeKind::Http { .. } => "diamond",
-            NodeKind::Enqueue { .. }
-            | NodeKind::Transfer { .. }
-            | NodeKind::Hangup { .. }
-            | NodeKind::Return => "doubleoctagon",
+            NodeKind::Enqueue { .. } | NodeKind::Transfer { .. } | NodeKind::Hangup { .. } | NodeKind::Return => {
+                "doubleoctagon"
+            }
             _ => "box",
         };
         let _ = writeln!(
@@ -110,22 +107,16 @@ fn mermaid(flow: &Flow) -> String {
             | NodeKind::Switch { .. }
             | NodeKind::Hours { .. }
             | NodeKind::Http { .. } => format!("{{\"{label}\"}}"),
-            NodeKind::Enqueue { .. }
-            | NodeKind::Transfer { .. }
-            | NodeKind::Hangup { .. }
-            | NodeKind::Return => format!("([\"{label}\"])"),
+            NodeKind::Enqueue { .. } | NodeKind::Transfer { .. } | NodeKind::Hangup { .. } | NodeKind::Return => {
+                format!("([\"{label}\"])")
+            }
             _ => format!("[\"{label}\"]"),
         };
         let _ = writeln!(out, "  n{i}{shape}");
     }
     for (i, n) in flow.nodes.iter().enumerate() {
         for (label, r) in n.kind.edges() {
-            let _ = writeln!(
-                out,
-                "  n{i} -->|\"{}\"| {}",
-                mermaid_escape(&label),
-                id(&r.id)
-            );
+            let _ = writeln!(out, "  n{i} -->|\"{}\"| {}", mermaid_escape(&label), id(&r.id));
         }
     }
     out

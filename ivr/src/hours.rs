@@ -56,12 +56,7 @@ impl Schedule {
             .iter()
             .filter(matches)
             .find(|h| h.year == Some(date.year()))
-            .or_else(|| {
-                self.holidays
-                    .iter()
-                    .filter(matches)
-                    .find(|h| h.year.is_none())
-            })
+            .or_else(|| self.holidays.iter().filter(matches).find(|h| h.year.is_none()))
     }
 }
 
@@ -186,13 +181,7 @@ mod tests {
 
     #[test]
     fn parsing() {
-        assert_eq!(
-            parse_interval("09:00-24:00"),
-            Ok(Interval {
-                start: 540,
-                end: 1440
-            })
-        );
+        assert_eq!(parse_interval("09:00-24:00"), Ok(Interval { start: 540, end: 1440 }));
         assert!(parse_interval("18:00-09:00").is_err());
         assert!(parse_interval("9-5").is_err());
         assert!(parse_interval("25:00-26:00").is_err());

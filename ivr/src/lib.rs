@@ -29,13 +29,10 @@ pub use check::{check, CheckOptions};
 pub use diag::{Diagnostic, FlowErrors, Severity};
 pub use graph::{graph, GraphFormat};
 pub use hours::{Holiday, Interval, Schedule};
-pub use interp::{
-    Action, CallContext, FinishReason, HttpError, Interpreter, Timer, Visit, MAX_CALL_DEPTH,
-    MAX_PATH,
-};
+pub use interp::{Action, CallContext, FinishReason, HttpError, Interpreter, Timer, Visit, MAX_CALL_DEPTH, MAX_PATH};
 pub use model::{
-    expand, Attributes, Case, Collect, Flow, HttpBranch, NodeDef, NodeKind, Prompt, Ref, Subject,
-    SurveyKind, Test, TransferTarget, DEFAULT_MAX_STEPS, FORMAT_VERSION,
+    expand, Attributes, Case, Collect, Flow, HttpBranch, NodeDef, NodeKind, Prompt, Ref, Subject, SurveyKind, Test,
+    TransferTarget, DEFAULT_MAX_STEPS, FORMAT_VERSION,
 };
 pub use parse::{is_dtmf, parse_flow, MAX_FILE_SIZE};
 pub use prompts::{resolve, PromptCatalog, ResolvedPrompt};

@@ -385,9 +385,9 @@ impl NodeKind {
     pub fn edges(&self) -> Vec<(String, &Ref)> {
         let mut out: Vec<(String, &Ref)> = Vec::new();
         match self {
-            NodeKind::Play { next, .. }
-            | NodeKind::Set { next, .. }
-            | NodeKind::Language { next, .. } => out.push(("next".into(), next)),
+            NodeKind::Play { next, .. } | NodeKind::Set { next, .. } | NodeKind::Language { next, .. } => {
+                out.push(("next".into(), next))
+            }
             NodeKind::Menu(c) => push_collect(c, &mut out),
             NodeKind::Gather { collect, next, .. } => {
                 push_collect(collect, &mut out);
@@ -412,10 +412,7 @@ impl NodeKind {
                 ..
             } => {
                 for b in branches {
-                    out.push((
-                        case_label(&Subject::Attribute(b.field.clone()), &b.test),
-                        &b.next,
-                    ));
+                    out.push((case_label(&Subject::Attribute(b.field.clone()), &b.test), &b.next));
                 }
                 out.push(("next".into(), next));
                 out.push(("fallback".into(), fallback));
@@ -443,9 +440,9 @@ impl NodeKind {
     /// Every prompt the node may play.
     pub fn prompts(&self) -> Vec<&Prompt> {
         match self {
-            NodeKind::Play { prompts, .. }
-            | NodeKind::Hangup { prompts }
-            | NodeKind::Record { prompts, .. } => prompts.iter().collect(),
+            NodeKind::Play { prompts, .. } | NodeKind::Hangup { prompts } | NodeKind::Record { prompts, .. } => {
+                prompts.iter().collect()
+            }
             NodeKind::Menu(c) | NodeKind::Gather { collect: c, .. } => c
                 .prompts
                 .iter()

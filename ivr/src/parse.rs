@@ -84,11 +84,7 @@ impl<'f> Cx<'f> {
     /// A non-empty identifier-like string (`[A-Za-z0-9_.:-]+`).
     pub(crate) fn name(&mut self, node: &Node, what: &str) -> Option<String> {
         let s = self.string(node, what)?;
-        if s.is_empty()
-            || !s
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
-        {
+        if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
             self.err(
                 node.pos,
                 format!("`{s}` is not a valid {what} (letters, digits, `_`, `-`, `.`, `:`)"),
@@ -100,10 +96,7 @@ impl<'f> Cx<'f> {
 
     pub(crate) fn boolean(&mut self, node: &Node) -> Option<bool> {
         match node.value {
-            Value::Scalar {
-                ref text,
-                plain: true,
-            } => match text.as_str() {
+            Value::Scalar { ref text, plain: true } => match text.as_str() {
                 "true" | "True" | "TRUE" => Some(true),
                 "false" | "False" | "FALSE" => Some(false),
                 _ => {
@@ -127,18 +120,14 @@ impl<'f> Cx<'f> {
                 None
             }
             Err(_) => {
-                self.err(
-                    node.pos,
-                    format!("expected a whole number, found `{text}`"),
-                );
+                self.err(node.pos, format!("expected a whole number, found `{text}`"));
                 None
             }
         }
     }
 
     pub(crate) fn uint(&mut self, node: &Node, max: u32) -> Option<u32> {
-        self.int(node, 0, i64::from(max))
-            .and_then(|n| u32::try_from(n).ok())
+        self.int(node, 0, i64::from(max)).and_then(|n| u32::try_from(n).ok())
     }
 
     /// `5s`, `500ms`, `2m`, or a plain number of seconds.
@@ -164,10 +153,7 @@ impl<'f> Cx<'f> {
             "s" => Duration::from_secs(n),
             "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
             _ => {
-                self.err(
-                    node.pos,
-                    format!("`{text}`: unknown unit `{unit}` (use ms, s or m)"),
-                );
+                self.err(node.pos, format!("`{text}`: unknown unit `{unit}` (use ms, s or m)"));
                 return None;
             }
         };
@@ -219,10 +205,7 @@ impl<'f> Cx<'f> {
     pub(crate) fn language(&mut self, node: &Node) -> Option<String> {
         let s = self.string(node, "a language code like `en` or `pt-BR`")?;
         if !valid_language(&s) {
-            self.err(
-                node.pos,
-                format!("`{s}` is not a language code like `en` or `pt-BR`"),
-            );
+            self.err(node.pos, format!("`{s}` is not a language code like `en` or `pt-BR`"));
             return None;
         }
         Some(s)
@@ -266,17 +249,10 @@ impl<'f> Cx<'f> {
 
     fn prompt_name(&mut self, node: &Node) -> Option<String> {
         let s = self.string(node, "a prompt name")?;
-        if s.is_empty()
-            || s.starts_with('.')
-            || !s
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        {
+        if s.is_empty() || s.starts_with('.') || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
             self.err(
                 node.pos,
-                format!(
-                    "`{s}` is not a prompt name (a file name without `.wav`: letters, digits, `_`, `-`, `.`)"
-                ),
+                format!("`{s}` is not a prompt name (a file name without `.wav`: letters, digits, `_`, `-`, `.`)"),
             );
             return None;
         }
@@ -304,10 +280,7 @@ impl<'f> Cx<'f> {
         match (chars.next(), chars.next()) {
             (Some(c), None) if is_dtmf(c) => Some(c),
             _ => {
-                self.err(
-                    node.pos,
-                    format!("`{s}` is not a single key (0-9, *, #, A-D)"),
-                );
+                self.err(node.pos, format!("`{s}` is not a single key (0-9, *, #, A-D)"));
                 None
             }
         }
@@ -350,10 +323,7 @@ impl<'n> Fields<'n> {
 
     /// The value of `key`, if present.
     pub(crate) fn get(&mut self, key: &str) -> Option<&'n Node> {
-        let i = self
-            .entries
-            .iter()
-            .position(|(k, _)| k.scalar() == Some(key))?;
+        let i = self.entries.iter().position(|(k, _)| k.scalar() == Some(key))?;
         self.used[i] = true;
         self.entries.get(i).map(|(_, v)| v)
     }
@@ -415,10 +385,7 @@ fn top_level(cx: &mut Cx<'_>, root: &Node) -> Option<Flow> {
     if let Some(d) = &default_language {
         if !languages.contains(d) {
             if let Some(node) = languages_node {
-                cx.err(
-                    node.pos,
-                    format!("`languages` must include the default language `{d}`"),
-                );
+                cx.err(node.pos, format!("`languages` must include the default language `{d}`"));
             }
             languages.insert(0, d.clone());
         }
@@ -443,11 +410,7 @@ fn top_level(cx: &mut Cx<'_>, root: &Node) -> Option<Flow> {
                     continue;
                 };
                 if let Some(kind) = crate::parse_nodes::node(cx, &id, v, &languages, node_tz) {
-                    nodes.push(NodeDef {
-                        id,
-                        pos: k.pos,
-                        kind,
-                    });
+                    nodes.push(NodeDef { id, pos: k.pos, kind });
                 }
             }
         }

@@ -6,9 +6,7 @@ use chrono_tz::Tz;
 use regex::RegexBuilder;
 
 use crate::hours::{self, Holiday, Schedule, DAYS};
-use crate::model::{
-    Case, Collect, HttpBranch, NodeKind, Prompt, Subject, SurveyKind, Test, TransferTarget,
-};
+use crate::model::{Case, Collect, HttpBranch, NodeKind, Prompt, Subject, SurveyKind, Test, TransferTarget};
 use crate::parse::{Cx, Fields};
 use crate::yaml::{Node, Value};
 
@@ -59,10 +57,7 @@ pub(crate) fn node(
         }
         "return" => Some(NodeKind::Return),
         other => {
-            cx.err(
-                ty_node.pos,
-                format!("unknown node type `{other}` (one of: {TYPES})"),
-            );
+            cx.err(ty_node.pos, format!("unknown node type `{other}` (one of: {TYPES})"));
             return None;
         }
     };
@@ -125,10 +120,8 @@ fn collect(cx: &mut Cx<'_>, f: &mut Fields<'_>, menu: bool) -> Option<Collect> {
         }
     }
     let terminator = f.get("terminator").and_then(|n| cx.key(n));
-    let first_digit_timeout =
-        opt_duration(cx, f, "first_digit_timeout", Duration::from_secs(5));
-    let inter_digit_timeout =
-        opt_duration(cx, f, "inter_digit_timeout", Duration::from_secs(3));
+    let first_digit_timeout = opt_duration(cx, f, "first_digit_timeout", Duration::from_secs(5));
+    let inter_digit_timeout = opt_duration(cx, f, "inter_digit_timeout", Duration::from_secs(3));
     let retries = f.get("retries").and_then(|n| cx.uint(n, 10)).unwrap_or(2);
     let retry_prompts = opt_prompts(cx, f, "retry_prompts");
     let invalid_prompts = opt_prompts(cx, f, "invalid_prompts");
@@ -205,11 +198,7 @@ fn gather(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<NodeKind> {
             "a gather needs `next` or `branches` (where to go with the digits)".into(),
         );
     }
-    Some(NodeKind::Gather {
-        collect,
-        store,
-        next,
-    })
+    Some(NodeKind::Gather { collect, store, next })
 }
 
 fn f_pos(f: &Fields<'_>) -> crate::yaml::Pos {
@@ -381,8 +370,7 @@ fn test(cx: &mut Cx<'_>, f: &mut Fields<'_>, pos: crate::yaml::Pos) -> Option<Te
         _ => {
             cx.err(
                 pos,
-                "more than one test: use one of `equals`, `one_of`, `prefix`, `matches`, `exists`"
-                    .into(),
+                "more than one test: use one of `equals`, `one_of`, `prefix`, `matches`, `exists`".into(),
             );
             None
         }
@@ -404,9 +392,7 @@ fn switch(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<NodeKind> {
                 let caller = cf.get("caller");
                 let called = cf.get("called");
                 let subject = match (attribute, caller, called) {
-                    (Some(a), None, None) => {
-                        cx.name(a, "attribute name").map(Subject::Attribute)
-                    }
+                    (Some(a), None, None) => cx.name(a, "attribute name").map(Subject::Attribute),
                     (None, Some(c), None) => cx.boolean(c).filter(|b| *b).map(|_| Subject::Caller),
                     (None, None, Some(c)) => cx.boolean(c).filter(|b| *b).map(|_| Subject::Called),
                     _ => {
@@ -544,10 +530,7 @@ fn transfer(cx: &mut Cx<'_>, f: &mut Fields<'_>, v: &Node) -> Option<NodeKind> {
             target: TransferTarget::Extension(e),
         }),
         _ => {
-            cx.err(
-                v.pos,
-                "a transfer needs exactly one of `uri` and `extension`".into(),
-            );
+            cx.err(v.pos, "a transfer needs exactly one of `uri` and `extension`".into());
             None
         }
     }
@@ -571,16 +554,16 @@ fn record(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<NodeKind> {
 }
 
 fn survey(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<NodeKind> {
-    let kind = f.required(cx, "kind").and_then(|n| {
-        match cx.string(n, "`csat` or `nps`")?.as_str() {
+    let kind = f
+        .required(cx, "kind")
+        .and_then(|n| match cx.string(n, "`csat` or `nps`")?.as_str() {
             "csat" => Some(SurveyKind::Csat),
             "nps" => Some(SurveyKind::Nps),
             other => {
                 cx.err(n.pos, format!("unknown survey kind `{other}` (csat or nps)"));
                 None
             }
-        }
-    });
+        });
     let prompts = required_prompts(cx, f, "prompts");
     let store = f.required(cx, "store").and_then(|n| cx.name(n, "attribute name"));
     let timeout = opt_duration(cx, f, "timeout", Duration::from_secs(5));

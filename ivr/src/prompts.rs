@@ -45,9 +45,7 @@ impl PromptCatalog {
             if let [lang, file] = parts.as_slice() {
                 let file = Path::new(file);
                 if file.extension().is_some_and(|e| e == "wav") {
-                    if let (Some(l), Some(n)) =
-                        (lang.to_str(), file.file_stem().and_then(|s| s.to_str()))
-                    {
+                    if let (Some(l), Some(n)) = (lang.to_str(), file.file_stem().and_then(|s| s.to_str())) {
                         c.insert(l, n);
                     }
                 }
@@ -58,8 +56,7 @@ impl PromptCatalog {
 
     /// Whether `<language>/<name>.wav` exists.
     pub fn contains(&self, language: &str, name: &str) -> bool {
-        self.files
-            .contains(&(language.to_owned(), name.to_owned()))
+        self.files.contains(&(language.to_owned(), name.to_owned()))
     }
 
     /// Number of files.
@@ -75,16 +72,9 @@ impl PromptCatalog {
 
 /// Resolves a prompt name for `language`, falling back to `default_language` when the
 /// catalogue says the file is missing (without a catalogue, `language` is used).
-pub fn resolve(
-    name: &str,
-    language: &str,
-    default_language: &str,
-    catalog: Option<&PromptCatalog>,
-) -> ResolvedPrompt {
+pub fn resolve(name: &str, language: &str, default_language: &str, catalog: Option<&PromptCatalog>) -> ResolvedPrompt {
     let language = match catalog {
-        Some(c) if !c.contains(language, name) && c.contains(default_language, name) => {
-            default_language
-        }
+        Some(c) if !c.contains(language, name) && c.contains(default_language, name) => default_language,
         _ => language,
     };
     ResolvedPrompt {

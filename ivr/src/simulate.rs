@@ -103,15 +103,20 @@ pub fn parse_at(text: &str, tz: Option<Tz>) -> Result<DateTime<Utc>, SimError> {
         Some(rest) => (rest, Some(chrono_tz::UTC)),
         None => (t, tz),
     };
-    let naive = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
-        .ok_or_else(|| SimError::BadTime(text.to_owned()))?;
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+    .or_else(|| {
+        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
+    .ok_or_else(|| SimError::BadTime(text.to_owned()))?;
     let tz = tz.unwrap_or(chrono_tz::UTC);
     tz.from_local_datetime(&naive)
         .earliest()
@@ -123,11 +128,7 @@ pub fn parse_at(text: &str, tz: Option<Tz>) -> Result<DateTime<Utc>, SimError> {
 const MAX_ROUNDS: usize = 10_000;
 
 /// Runs the script through the flow.
-pub fn simulate(
-    flow: &Arc<Flow>,
-    script: &SimScript,
-    catalog: Option<Arc<PromptCatalog>>,
-) -> SimReport {
+pub fn simulate(flow: &Arc<Flow>, script: &SimScript, catalog: Option<Arc<PromptCatalog>>) -> SimReport {
     let mut interp = Interpreter::new(
         Arc::clone(flow),
         CallContext {
@@ -253,8 +254,7 @@ impl Sim {
                     self.report.prompts.extend(prompts.iter().cloned());
                     let n = u32::try_from(prompts.len()).unwrap_or(u32::MAX);
                     self.playing = Some(self.playing.unwrap_or_default() + self.prompt_len() * n);
-                    let files: Vec<String> =
-                        prompts.iter().map(|p| p.path.display().to_string()).collect();
+                    let files: Vec<String> = prompts.iter().map(|p| p.path.display().to_string()).collect();
                     format!(
                         "play {}{}",
                         files.join(", "),
@@ -270,9 +270,7 @@ impl Sim {
                     format!("set {key} = {value}")
                 }
                 Action::SetLanguage { language } => {
-                    self.report
-                        .attributes
-                        .push(("language".into(), language.clone()));
+                    self.report.attributes.push(("language".into(), language.clone()));
                     format!("language {language}")
                 }
                 Action::HttpRequest { url, body, timeout } => {
@@ -285,19 +283,14 @@ impl Sim {
                     skills,
                 } => {
                     self.queued = true;
-                    format!(
-                        "enqueue {queue} priority {priority} skills [{}]",
-                        skills.join(", ")
-                    )
+                    format!("enqueue {queue} priority {priority} skills [{}]", skills.join(", "))
                 }
                 Action::Transfer { target } => match target {
                     TransferTarget::Uri(u) => format!("transfer to {u}"),
                     TransferTarget::Extension(e) => format!("transfer to extension {e}"),
                 },
                 Action::RecordMessage {
-                    mailbox,
-                    max_duration,
-                    ..
+                    mailbox, max_duration, ..
                 } => {
                     self.recording = true;
                     format!("record message for {mailbox} (max {max_duration:?})")

@@ -143,8 +143,7 @@ impl MarkedEventReceiver for Builder {
                 if self.documents == 2 {
                     self.errors.push(YamlError {
                         pos,
-                        message: "a flow file holds one YAML document; this is a second one"
-                            .into(),
+                        message: "a flow file holds one YAML document; this is a second one".into(),
                     });
                 }
             }

@@ -47,7 +47,10 @@ fn demo_flow_spanish() {
         "{text}"
     );
     assert!(text.contains("es/welcome.wav"), "{text}");
-    assert!(text.contains("enqueue support priority 0 skills [language:es]"), "{text}");
+    assert!(
+        text.contains("enqueue support priority 0 skills [language:es]"),
+        "{text}"
+    );
     assert!(text.contains("result: Enqueued"), "{text}");
 }
 
@@ -59,11 +62,7 @@ fn demo_flow_no_input_retries_twice_then_says_goodbye() {
     let report = simulate(&flow, &script, None);
     let path: Vec<&str> = report.path.iter().map(|v| v.node.as_str()).collect();
     assert_eq!(path, ["choose_language", "goodbye"]);
-    let played: Vec<String> = report
-        .prompts
-        .iter()
-        .map(|p| p.path.display().to_string())
-        .collect();
+    let played: Vec<String> = report.prompts.iter().map(|p| p.path.display().to_string()).collect();
     assert_eq!(
         played,
         [

@@ -24,10 +24,7 @@ enum Phase {
     /// Prompts playing.
     Prompting { barge_in: bool },
     /// Waiting for a digit until the deadline.
-    Waiting {
-        timer: Timer,
-        deadline: DateTime<Utc>,
-    },
+    Waiting { timer: Timer, deadline: DateTime<Utc> },
 }
 
 impl CollectState {
@@ -114,11 +111,7 @@ impl Interpreter {
             return None;
         };
         let node = c.node;
-        self.flow
-            .nodes
-            .get(node)
-            .and_then(|n| spec(&n.kind))
-            .map(|s| (node, s))
+        self.flow.nodes.get(node).and_then(|n| spec(&n.kind)).map(|s| (node, s))
     }
 
     /// Enters a collecting node: plays its prompts, or uses type-ahead digits.
@@ -130,9 +123,7 @@ impl Interpreter {
             node,
             failures: 0,
             digits: String::new(),
-            phase: Phase::Prompting {
-                barge_in: s.barge_in,
-            },
+            phase: Phase::Prompting { barge_in: s.barge_in },
         });
         if self.typeahead.is_empty() || !s.barge_in {
             self.typeahead.clear();
@@ -240,12 +231,10 @@ impl Interpreter {
         };
         let count = digits.chars().count();
         match kind {
-            NodeKind::Menu(col) => {
-                match col.branches.iter().find(|(d, _)| *d == digits) {
-                    Some((_, r)) => self.goto(&r.id),
-                    None => self.fail(Failure::Invalid, now),
-                }
-            }
+            NodeKind::Menu(col) => match col.branches.iter().find(|(d, _)| *d == digits) {
+                Some((_, r)) => self.goto(&r.id),
+                None => self.fail(Failure::Invalid, now),
+            },
             NodeKind::Gather {
                 collect: col,
                 store,
@@ -270,9 +259,7 @@ impl Interpreter {
                     None => self.fail(Failure::Invalid, now),
                 }
             }
-            NodeKind::Survey {
-                kind, store, next, ..
-            } => {
+            NodeKind::Survey { kind, store, next, .. } => {
                 let (lo, hi) = kind.range();
                 match digits.parse::<u32>() {
                     Ok(score) if (lo..=hi).contains(&score) => {
@@ -301,9 +288,7 @@ impl Interpreter {
         c.failures += 1;
         c.digits.clear();
         if c.failures <= s.retries {
-            c.phase = Phase::Prompting {
-                barge_in: s.barge_in,
-            };
+            c.phase = Phase::Prompting { barge_in: s.barge_in };
             let mut prompts = match failure {
                 Failure::Invalid => s.invalid_prompts.clone(),
                 Failure::Timeout => s.timeout_prompts.clone(),
@@ -318,12 +303,10 @@ impl Interpreter {
             return Step::Wait;
         }
         let target = match self.node_kind(node) {
-            Some(NodeKind::Menu(col)) | Some(NodeKind::Gather { collect: col, .. }) => {
-                match failure {
-                    Failure::Timeout => col.timeout.or(col.invalid),
-                    Failure::Invalid => col.invalid,
-                }
-            }
+            Some(NodeKind::Menu(col)) | Some(NodeKind::Gather { collect: col, .. }) => match failure {
+                Failure::Timeout => col.timeout.or(col.invalid),
+                Failure::Invalid => col.invalid,
+            },
             Some(NodeKind::Survey { next, .. }) => next,
             _ => None,
         };

@@ -184,19 +184,31 @@ pub struct Visit {
 enum Wait {
     NotStarted,
     /// A `play` node's prompts.
-    Play { node: usize, barge_in: bool },
+    Play {
+        node: usize,
+        barge_in: bool,
+    },
     /// A `hangup` node's goodbye.
     Goodbye,
     /// A `record` node's greeting.
-    Greeting { node: usize },
+    Greeting {
+        node: usize,
+    },
     /// The recording.
-    Recording { node: usize },
+    Recording {
+        node: usize,
+    },
     /// Digits for a menu, gather or survey.
     Collect(CollectState),
     /// The HTTP answer.
-    Http { node: usize, deadline: DateTime<Utc> },
+    Http {
+        node: usize,
+        deadline: DateTime<Utc>,
+    },
     /// The call is with an agent; a survey may follow.
-    Queued { after: usize },
+    Queued {
+        after: usize,
+    },
     Done,
 }
 
@@ -368,11 +380,7 @@ impl Interpreter {
     }
 
     /// The answer to the last `HttpRequest`. Ignored if the node already timed out.
-    pub fn http_result(
-        &mut self,
-        result: Result<serde_json::Value, HttpError>,
-        now: DateTime<Utc>,
-    ) {
+    pub fn http_result(&mut self, result: Result<serde_json::Value, HttpError>, now: DateTime<Utc>) {
         if let Wait::Http { node, .. } = self.wait {
             let step = self.http_done(node, result);
             self.advance(step, now);
@@ -460,9 +468,7 @@ impl Interpreter {
             return self.hang_up();
         };
         match &node.kind {
-            NodeKind::Play {
-                prompts, barge_in, ..
-            } => {
+            NodeKind::Play { prompts, barge_in, .. } => {
                 self.play(prompts, *barge_in);
                 self.wait = Wait::Play {
                     node: i,
@@ -470,9 +476,7 @@ impl Interpreter {
                 };
                 Step::Wait
             }
-            NodeKind::Menu(_) | NodeKind::Gather { .. } | NodeKind::Survey { .. } => {
-                self.enter_collect(i, now)
-            }
+            NodeKind::Menu(_) | NodeKind::Gather { .. } | NodeKind::Survey { .. } => self.enter_collect(i, now),
             NodeKind::Set { attributes, next } => {
                 for (k, template) in attributes {
                     let value = self.expand(template);
@@ -484,11 +488,7 @@ impl Interpreter {
                 self.set_language(language);
                 self.goto(&next.id)
             }
-            NodeKind::Hours {
-                schedule,
-                open,
-                closed,
-            } => {
+            NodeKind::Hours { schedule, open, closed } => {
                 if schedule.is_open(now) {
                     self.goto(&open.id)
                 } else {
@@ -502,9 +502,7 @@ impl Interpreter {
                 });
                 self.goto(&hit.map_or(default, |c| &c.next).id)
             }
-            NodeKind::Http {
-                url, timeout, send, ..
-            } => {
+            NodeKind::Http { url, timeout, send, .. } => {
                 let body = self.http_body(send.as_deref());
                 self.actions.push_back(Action::HttpRequest {
                     url: url.clone(),
@@ -540,9 +538,7 @@ impl Interpreter {
                 }
             }
             NodeKind::Transfer { target } => {
-                self.actions.push_back(Action::Transfer {
-                    target: target.clone(),
-                });
+                self.actions.push_back(Action::Transfer { target: target.clone() });
                 self.finish(FinishReason::Transferred, false);
                 Step::End
             }
@@ -649,12 +645,7 @@ impl Interpreter {
             .iter()
             .map(|p| {
                 let language = p.language.as_deref().unwrap_or(&self.language);
-                resolve(
-                    &p.name,
-                    language,
-                    &self.flow.default_language,
-                    self.catalog.as_deref(),
-                )
+                resolve(&p.name, language, &self.flow.default_language, self.catalog.as_deref())
             })
             .collect()
     }
@@ -673,8 +664,7 @@ impl Interpreter {
 
     fn set_language(&mut self, language: &str) {
         self.language = language.to_owned();
-        self.attributes
-            .insert("language".into(), language.to_owned());
+        self.attributes.insert("language".into(), language.to_owned());
         self.actions.push_back(Action::SetLanguage {
             language: language.to_owned(),
         });
