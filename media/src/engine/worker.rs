@@ -133,9 +133,13 @@ impl Worker {
                     }
                 }
             }
+            let mut shutting_down = false;
             loop {
                 match self.commands.try_recv() {
-                    Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return,
+                    Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => {
+                        shutting_down = true;
+                        break;
+                    }
                     Ok(command) => self.command(now, command, &mut slots, &mut free_slots, &mut by_leg),
                     Err(TryRecvError::Empty) => break,
                 }
@@ -151,6 +155,11 @@ impl Worker {
             }
             while let Some(event) = self.core.poll_event() {
                 let _ = self.events.send(event);
+            }
+            if shutting_down {
+                // After the events, so the counters of legs released just
+                // before the engine was dropped still reach the call.
+                return;
             }
         }
     }
