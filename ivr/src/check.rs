@@ -146,7 +146,7 @@ pub(crate) fn check_flow(flow: &Flow, options: &CheckOptions<'_>) -> Vec<Diagnos
         }
     }
 
-    out.sort_by(|a, b| (a.line, a.column, a.severity).cmp(&(b.line, b.column, b.severity)));
+    out.sort_by_key(|d| (d.line, d.column, d.severity));
     out.dedup();
     out
 }

@@ -51,6 +51,8 @@ pub fn parse_flow(file: &str, source: &str) -> Result<Flow, FlowErrors> {
 pub(crate) struct Cx<'f> {
     pub(crate) file: &'f str,
     pub(crate) diags: Vec<Diagnostic>,
+    /// Every node reference read, even in nodes with other errors.
+    refs: Vec<Ref>,
 }
 
 impl<'f> Cx<'f> {
@@ -58,6 +60,7 @@ impl<'f> Cx<'f> {
         Cx {
             file,
             diags: Vec::new(),
+            refs: Vec::new(),
         }
     }
 
@@ -83,7 +86,12 @@ impl<'f> Cx<'f> {
 
     /// A non-empty identifier-like string (`[A-Za-z0-9_.:-]+`).
     pub(crate) fn name(&mut self, node: &Node, what: &str) -> Option<String> {
-        let s = self.string(node, what)?;
+        let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let s = self.string(node, &format!("{article} {what}"))?;
         if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
             self.err(
                 node.pos,
@@ -135,7 +143,10 @@ impl<'f> Cx<'f> {
         let text = self.string(node, "a duration like `5s`")?;
         let t = text.trim();
         let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-            Some(i) => t.split_at(i),
+            Some(i) => {
+                let (n, u) = t.split_at(i);
+                (n, u.trim())
+            }
             None => (t, "s"),
         };
         let n: u64 = match num.parse() {
@@ -150,7 +161,7 @@ impl<'f> Cx<'f> {
         };
         let d = match unit {
             "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
+            "s" | "" => Duration::from_secs(n),
             "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
             _ => {
                 self.err(node.pos, format!("`{text}`: unknown unit `{unit}` (use ms, s or m)"));
@@ -199,7 +210,9 @@ impl<'f> Cx<'f> {
 
     pub(crate) fn node_ref(&mut self, node: &Node) -> Option<Ref> {
         let id = self.name(node, "node id")?;
-        Some(Ref { id, pos: node.pos })
+        let r = Ref { id, pos: node.pos };
+        self.refs.push(r.clone());
+        Some(r)
     }
 
     pub(crate) fn language(&mut self, node: &Node) -> Option<String> {
@@ -417,19 +430,12 @@ fn top_level(cx: &mut Cx<'_>, root: &Node) -> Option<Flow> {
     }
     f.finish(cx, "the flow (top level)");
 
-    // References resolve only when every node parsed; check those that did.
+    // Every reference read, also in nodes with other errors, must name a node
+    // written under `nodes:` (even one with errors of its own).
     let known: Vec<&str> = entries_ids(root);
-    let check_ref = |cx: &mut Cx<'_>, r: &Ref| {
+    for r in std::mem::take(&mut cx.refs) {
         if !known.contains(&r.id.as_str()) {
             cx.err(r.pos, format!("unknown node `{}`{}", r.id, suggest(&r.id, &known)));
-        }
-    };
-    if let Some(s) = &start {
-        check_ref(cx, s);
-    }
-    for n in &nodes {
-        for (_, r) in n.kind.edges() {
-            check_ref(cx, r);
         }
     }
     Some(Flow {

@@ -348,7 +348,8 @@ fn test(cx: &mut Cx<'_>, f: &mut Fields<'_>, pos: crate::yaml::Pos) -> Option<Te
                 Ok(r) => Some(Test::Matches(r)),
                 Err(e) => {
                     let first = e.to_string();
-                    let last = first.lines().last().unwrap_or("").trim().to_owned();
+                    let last = first.lines().last().unwrap_or("").trim();
+                    let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
                     cx.err(n.pos, format!("bad pattern `{p}`: {last}"));
                     None
                 }

@@ -189,13 +189,15 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => {
+                // A block collection's start mark can come after its first entry;
+                // report it where its first entry is.
                 let node = match self.stack.pop() {
                     Some(Frame::Seq(pos, items)) => Node {
-                        pos,
+                        pos: items.first().map_or(pos, |i| i.pos.min(pos)),
                         value: Value::Seq(items),
                     },
                     Some(Frame::Map(pos, entries, _)) => Node {
-                        pos,
+                        pos: entries.first().map_or(pos, |(k, _)| k.pos.min(pos)),
                         value: Value::Map(entries),
                     },
                     None => return,
