@@ -7,14 +7,14 @@
 //! - [`codec`]: G.711, Opus, resampling and transcoding;
 //! - [`dtmf`]: RFC 4733 events, in-band Goertzel detection, SIP INFO bodies;
 //! - [`sdp`]: SDP and RFC 3264 offer/answer;
-//! - [`player`]: WAV prompts, tones, music on hold and playlists.
-//!
-//! The engine that owns sockets and runs the media loop sits on top of them.
+//! - [`player`]: WAV prompts, tones, music on hold and playlists;
+//! - [`engine`]: the media engine on top of them: RTP legs on sockets from a
+//!   port pool, per-core workers, relay, transcoding, playback, RTCP.
 
 pub mod codec;
 pub mod dtmf;
+pub mod engine;
 pub mod jitter;
 pub mod player;
 pub mod rtp;
 pub mod sdp;
-pub mod engine;
