@@ -168,3 +168,24 @@ fn parse_at_forms() {
         Err(ivr::SimError::NoSuchLocalTime(..))
     ));
 }
+
+#[test]
+fn schema_is_json_and_lists_every_node_type() {
+    let schema: serde_json::Value = serde_json::from_str(ivr::SCHEMA).expect("schema is JSON");
+    let types: Vec<&str> = schema["definitions"]["node"]["properties"]["type"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    // Every type the schema knows parses (as a minimal node, or with a field error
+    // that is not "unknown node type").
+    for t in &types {
+        let src = format!("version: 1\ndefault_language: en\nstart: a\nnodes:\n  a: {{ type: {t} }}\n");
+        if let Err(e) = parse_flow("s.yaml", &src) {
+            assert!(!e.to_string().contains("unknown node type"), "{t}: {e}");
+        }
+    }
+    assert_eq!(types.len(), 17);
+    assert_eq!(schema["properties"]["version"]["const"], 1);
+}
