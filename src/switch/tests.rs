@@ -549,3 +549,55 @@ fn no_rtp_port_left_gets_503_with_retry_after() {
     assert_eq!(out[1].first_line(), "SIP/2.0 503 Service Unavailable");
     assert_eq!(out[1].header("Retry-After").as_deref(), Some("5"));
 }
+
+#[test]
+fn a_late_offer_is_answered_in_the_callers_ack() {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    let out = h.send(
+        caller(),
+        "INVITE sip:1001@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKlate\n\
+         From: <sip:+15550100@127.0.0.2>;tag=c1\nTo: <sip:1001@127.0.0.1>\nCall-ID: late\nCSeq: 1 INVITE\n\
+         Contact: <sip:+15550100@127.0.0.2:5070>\nContent-Length: 0\n\n",
+    );
+    let to_agent = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .unwrap()
+        .clone();
+    assert!(
+        to_agent.text.contains("m=audio 20004 RTP/AVP 0 8 111 101\r\n"),
+        "all our codecs: {}",
+        to_agent.text
+    );
+    let ok = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    assert_eq!(ok[0].first_line(), "SIP/2.0 200 OK");
+    assert!(
+        ok[0].text.contains("m=audio 20002 RTP/AVP 0"),
+        "we offer to the caller: {}",
+        ok[0].text
+    );
+    assert!(
+        !h.media.log().iter().any(|l| l.starts_with("bridge")),
+        "not before the caller's answer"
+    );
+    let ack = format!(
+        "ACK sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKlateack\n\
+         From: <sip:+15550100@127.0.0.2>;tag=c1\nTo: {}\nCall-ID: late\nCSeq: 1 ACK\n\
+         Content-Type: application/sdp\n\nv=0\no=- 2 2 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\n\
+         m=audio 6100 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n",
+        ok[0].header("To").unwrap()
+    );
+    let out = h.send(caller(), &ack);
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("ACK ") && s.to == agent()),
+        "{out:#?}"
+    );
+    let log = h.media.log();
+    assert!(
+        log.contains(&"configure 1 PCMU pt0 127.0.0.2:6100".to_owned()),
+        "{log:?}"
+    );
+    assert!(log.contains(&"bridge 1 2".to_owned()), "{log:?}");
+}
