@@ -601,3 +601,24 @@ fn a_late_offer_is_answered_in_the_callers_ack() {
     );
     assert!(log.contains(&"bridge 1 2".to_owned()), "{log:?}");
 }
+
+#[test]
+fn early_media_from_the_agent_is_anchored_and_the_200_repeats_the_answer() {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    let out = h.invite("1001");
+    let to_agent = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .unwrap()
+        .clone();
+    // A 183 with the agent's SDP answer (as in a 200).
+    let progress = agent_reply(&to_agent, "200 OK", "a1").replacen("SIP/2.0 200 OK", "SIP/2.0 183 Session Progress", 1);
+    let early = h.send(agent(), &progress);
+    assert_eq!(early[0].first_line(), "SIP/2.0 183 Session Progress");
+    assert!(early[0].text.contains("m=audio 20002 RTP/AVP 0"), "{}", early[0].text);
+    assert!(h.media.log().contains(&"bridge 1 2".to_owned()), "early media flows");
+    let ok = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    let body = |t: &str| t.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    assert_eq!(body(&ok[0].text), body(&early[0].text), "the same answer in the 200");
+}
