@@ -36,6 +36,15 @@ pub(crate) struct Config {
     /// Trusted trunks.
     #[serde(default)]
     pub(crate) trunks: Vec<Trunk>,
+    /// Numbers answered by IVR flows.
+    #[serde(default)]
+    pub(crate) routes: Vec<Route>,
+    /// Where IVR prompts live.
+    #[serde(default)]
+    pub(crate) ivr: Ivr,
+    /// Queues (until the ACD lands: the agents a queued call rings, in order).
+    #[serde(default)]
+    pub(crate) queues: Vec<Queue>,
     /// Logging.
     #[serde(default)]
     pub(crate) log: Log,
@@ -202,6 +211,47 @@ pub(crate) struct Trunk {
     pub(crate) name: String,
     /// Source addresses trusted to send calls without digest authentication.
     pub(crate) addresses: Vec<IpAddr>,
+}
+
+/// `[[routes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Route {
+    /// The called number (Request-URI user).
+    pub(crate) number: String,
+    /// The flow file, relative to the working directory.
+    pub(crate) flow: std::path::PathBuf,
+}
+
+/// `[ivr]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Ivr {
+    /// Prompts root: `<prompts>/<language>/<name>.wav`.
+    #[serde(default = "default_prompts")]
+    pub(crate) prompts: std::path::PathBuf,
+}
+
+impl Default for Ivr {
+    fn default() -> Self {
+        Ivr {
+            prompts: default_prompts(),
+        }
+    }
+}
+
+fn default_prompts() -> std::path::PathBuf {
+    "prompts".into()
+}
+
+/// `[[queues]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Queue {
+    /// The name flows enqueue to.
+    pub(crate) name: String,
+    /// Agent extensions, tried in order: the first registered one rings.
+    pub(crate) agents: Vec<String>,
 }
 
 /// `[log]`

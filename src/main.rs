@@ -4,6 +4,7 @@ mod b2bua;
 mod config;
 mod http;
 mod ivr_cli;
+mod ivr_load;
 mod server;
 mod switch;
 

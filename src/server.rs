@@ -48,7 +48,16 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     };
     let (engine, mut media_events) = MediaEngine::start(&engine_config).context("starting the media engine")?;
     let engine = Arc::new(engine);
-    let mut switch = Switch::new(&config, udp, tcp, Box::new(engine.clone()), Instant::now());
+    let ivr = crate::ivr_load::load(&config)?;
+    let mut switch = Switch::new(
+        &config,
+        udp,
+        tcp,
+        Box::new(engine.clone()),
+        ivr,
+        Instant::now(),
+        chrono::Utc::now(),
+    );
     let (query_tx, mut queries) = mpsc::channel::<Query>(64);
     let metrics = http::install_metrics()?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)

@@ -20,6 +20,10 @@ pub(crate) trait MediaControl: Send {
     fn bridge(&mut self, a: LegId, b: LegId);
     /// Frees a leg.
     fn release(&mut self, leg: LegId);
+    /// Plays a playlist to the leg's phone.
+    fn play(&mut self, leg: LegId, playlist: media::player::Playlist);
+    /// Stops what plays on the leg.
+    fn stop(&mut self, leg: LegId);
 }
 
 impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
@@ -34,6 +38,12 @@ impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
     }
     fn release(&mut self, leg: LegId) {
         media::engine::MediaEngine::release(self, leg);
+    }
+    fn play(&mut self, leg: LegId, playlist: media::player::Playlist) {
+        media::engine::MediaEngine::play(self, leg, playlist);
+    }
+    fn stop(&mut self, leg: LegId) {
+        media::engine::MediaEngine::stop(self, leg);
     }
 }
 
@@ -117,7 +127,8 @@ fn preferring(caps: &LocalCapabilities, encoding: &str) -> LocalCapabilities {
 #[derive(Debug)]
 pub(crate) struct CallMedia {
     pub(crate) caller: Leg,
-    pub(crate) agent: Leg,
+    /// The agent's leg; `None` while the switch itself talks to the caller.
+    pub(crate) agent: Option<Leg>,
     caps: LocalCapabilities,
     /// The caller's offer; `None` for a late offer (INVITE without SDP).
     caller_offer: Option<Session>,
@@ -127,7 +138,7 @@ pub(crate) struct CallMedia {
     caller_sdp: Option<Session>,
     caller_origin: LocalOrigin,
     caller_codec: Option<String>,
-    agent_offer: Session,
+    agent_offer: Option<Session>,
     agent_origin: LocalOrigin,
     agent_codec: Option<String>,
 }
@@ -171,18 +182,96 @@ impl CallMedia {
         let body = agent_offer.to_bytes();
         let media = CallMedia {
             caller,
-            agent,
+            agent: Some(agent),
             caps: caps.clone(),
             caller_offer,
             caller_offer_sent: None,
             caller_sdp: None,
             caller_origin: LocalOrigin::new(rand::random::<u32>().into()),
             caller_codec: None,
-            agent_offer,
+            agent_offer: Some(agent_offer),
             agent_origin,
             agent_codec: None,
         };
         Ok((media, body))
+    }
+
+    /// The caller's leg alone, answered by the switch (IVR, prompts): returns
+    /// the SDP for the caller's 200 (our answer, or our offer after a late offer).
+    pub(crate) fn start_local(
+        control: &mut dyn MediaControl,
+        group: u64,
+        caller_body: &[u8],
+        caps: &LocalCapabilities,
+    ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
+        let caller_offer = match caller_body.is_empty() {
+            true => None,
+            false => Some(Session::from_bytes(caller_body).map_err(failure)?),
+        };
+        let caller = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
+        let mut media = CallMedia {
+            caller,
+            agent: None,
+            caps: caps.clone(),
+            caller_offer,
+            caller_offer_sent: None,
+            caller_sdp: None,
+            caller_origin: LocalOrigin::new(rand::random::<u32>().into()),
+            caller_codec: None,
+            agent_offer: None,
+            agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
+            agent_codec: None,
+        };
+        let (ip, port) = (caller.local.ip(), caller.local.port());
+        let sdp = match &media.caller_offer {
+            Some(offer) => match sdp::answer(offer, caps, ip, port, &media.caller_origin) {
+                Ok((ours, negotiated)) => {
+                    control.configure(caller.id, leg_config(&negotiated));
+                    media.caller_codec = Some(negotiated.codec.encoding);
+                    ours
+                }
+                Err(e) => {
+                    control.release(caller.id);
+                    return Err(failure(e));
+                }
+            },
+            None => {
+                let offer = sdp::offer(caps, ip, port, Direction::SendRecv, &media.caller_origin);
+                media.caller_offer_sent = Some(offer.clone());
+                offer
+            }
+        };
+        let body = sdp.to_bytes();
+        media.caller_sdp = Some(sdp);
+        Ok((media, body))
+    }
+
+    /// Calls in an agent for a caller the switch answered: a leg for the
+    /// agent and our offer, the caller's codec first so the bridge relays.
+    pub(crate) fn connect_agent(
+        &mut self,
+        control: &mut dyn MediaControl,
+        group: u64,
+    ) -> Result<Vec<u8>, MediaFailure> {
+        if self.agent.is_some() {
+            return Err(MediaFailure::NotAcceptable);
+        }
+        let agent = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
+        let caps = match &self.caller_codec {
+            Some(codec) => preferring(&self.caps, codec),
+            None => self.caps.clone(),
+        };
+        let offer = sdp::offer(
+            &caps,
+            agent.local.ip(),
+            agent.local.port(),
+            Direction::SendRecv,
+            &self.agent_origin,
+        );
+        let body = offer.to_bytes();
+        self.agent = Some(agent);
+        self.agent_offer = Some(offer);
+        Ok(body)
     }
 
     /// The agent's answer (in a 183 or the 200): configures the agent leg and
@@ -193,12 +282,22 @@ impl CallMedia {
         control: &mut dyn MediaControl,
         agent_sdp: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
-        if let Some(sent) = &self.caller_sdp {
-            return Ok(sent.to_bytes());
+        let (Some(agent_leg), Some(agent_offer)) = (self.agent, self.agent_offer.as_ref()) else {
+            return Err(MediaFailure::NotAcceptable);
+        };
+        if self.agent_codec.is_some() {
+            // The answer came already (in a 183): the 200 repeats it.
+            return Ok(self.caller_sdp.as_ref().map(Session::to_bytes).unwrap_or_default());
         }
         let answer = Session::from_bytes(agent_sdp).map_err(failure)?;
-        let agent = sdp::process_answer(&self.agent_offer, &answer).map_err(failure)?;
-        control.configure(self.agent.id, leg_config(&agent));
+        let agent = sdp::process_answer(agent_offer, &answer).map_err(failure)?;
+        control.configure(agent_leg.id, leg_config(&agent));
+        if let Some(sent) = &self.caller_sdp {
+            // The caller was answered by the switch: the agent joins it.
+            self.agent_codec = Some(agent.codec.encoding);
+            control.bridge(self.caller.id, agent_leg.id);
+            return Ok(sent.to_bytes());
+        }
         let caps = preferring(&self.caps, &agent.codec.encoding);
         self.agent_codec = Some(agent.codec.encoding);
         let ip = self.caller.local.ip();
@@ -207,7 +306,7 @@ impl CallMedia {
             Some(offer) => {
                 let (ours, caller) = sdp::answer(offer, &caps, ip, port, &self.caller_origin).map_err(failure)?;
                 control.configure(self.caller.id, leg_config(&caller));
-                control.bridge(self.caller.id, self.agent.id);
+                control.bridge(self.caller.id, agent_leg.id);
                 self.caller_codec = Some(caller.codec.encoding);
                 self.caller_sdp = Some(ours);
             }
@@ -228,7 +327,9 @@ impl CallMedia {
         let answer = Session::from_bytes(body).map_err(failure)?;
         let caller = sdp::process_answer(&offer, &answer).map_err(failure)?;
         control.configure(self.caller.id, leg_config(&caller));
-        control.bridge(self.caller.id, self.agent.id);
+        if let Some(agent) = self.agent {
+            control.bridge(self.caller.id, agent.id);
+        }
         self.caller_codec = Some(caller.codec.encoding);
         Ok(())
     }
@@ -241,9 +342,10 @@ impl CallMedia {
         from_caller: bool,
         body: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
-        let (leg, codec, origin) = match from_caller {
-            true => (self.caller, &self.caller_codec, &mut self.caller_origin),
-            false => (self.agent, &self.agent_codec, &mut self.agent_origin),
+        let (leg, codec, origin) = match (from_caller, self.agent) {
+            (true, _) => (self.caller, &self.caller_codec, &mut self.caller_origin),
+            (false, Some(agent)) => (agent, &self.agent_codec, &mut self.agent_origin),
+            (false, None) => return Err(MediaFailure::NotAcceptable),
         };
         let mut caps = self.caps.clone();
         if let Some(codec) = codec {
@@ -265,7 +367,9 @@ impl CallMedia {
     }
 
     /// The legs, to release them or map engine events to the call.
-    pub(crate) fn legs(&self) -> [LegId; 2] {
-        [self.caller.id, self.agent.id]
+    pub(crate) fn legs(&self) -> Vec<LegId> {
+        std::iter::once(self.caller.id)
+            .chain(self.agent.map(|a| a.id))
+            .collect()
     }
 }

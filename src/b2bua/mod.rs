@@ -7,6 +7,7 @@
 //! caller polls. Until the media engine lands, bodies (SDP) pass through as they are.
 
 mod build;
+mod local;
 mod media;
 mod relay;
 mod retransmit;
@@ -96,8 +97,12 @@ struct Call {
     caller_tx: TransactionId,
     caller_source: Peer,
     caller_tag: String,
-    agent_invite: Request,
-    agent_destination: Peer,
+    /// The INVITE to the agent and where it went; `None` while the switch
+    /// itself answers the caller (IVR) and no agent was called yet.
+    agent_invite: Option<Request>,
+    agent_destination: Option<Peer>,
+    /// The caller was answered by the switch, not by the agent.
+    local: bool,
     agent_provisional: bool,
     cancel_pending: bool,
     timed_out: bool,
@@ -110,7 +115,7 @@ struct Call {
     ack_sent: [Option<Request>; 2],
     media: CallMedia,
     /// (Call-ID, our tag) of the caller's and the agent's dialog.
-    keys: [(String, String); 2],
+    keys: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -142,6 +147,8 @@ pub(crate) struct B2bua {
     /// (Call-ID, our tag) of each dialog.
     dialogs: HashMap<(String, String), (u64, Side)>,
     timers: BinaryHeap<Reverse<(Instant, u64, Side)>>,
+    /// Calls that ended since [`B2bua::take_ended`] was last called.
+    ended: Vec<u64>,
 }
 
 /// What became of a new INVITE.
@@ -175,6 +182,7 @@ impl B2bua {
             clients: HashMap::new(),
             dialogs: HashMap::new(),
             timers: BinaryHeap::new(),
+            ended: Vec::new(),
         }
     }
 
@@ -249,7 +257,7 @@ impl B2bua {
         let agent_tx = ctx.txl.send_request(ctx.now, agent_invite.clone(), target.destination);
         self.invites.insert(id, call_id);
         self.clients.insert(agent_tx, (call_id, ClientRole::Invite));
-        let keys = [(caller_call_id, caller_tag.clone()), (agent_call_id, agent_tag)];
+        let keys = vec![(caller_call_id, caller_tag.clone()), (agent_call_id, agent_tag)];
         self.dialogs.insert(keys[0].clone(), (call_id, Side::Caller));
         self.dialogs.insert(keys[1].clone(), (call_id, Side::Agent));
         self.calls.insert(
@@ -260,8 +268,9 @@ impl B2bua {
                 caller_tx: id,
                 caller_source: source,
                 caller_tag,
-                agent_invite,
-                agent_destination: target.destination,
+                agent_invite: Some(agent_invite),
+                agent_destination: Some(target.destination),
+                local: false,
                 agent_provisional: false,
                 cancel_pending: false,
                 timed_out: false,
@@ -306,8 +315,11 @@ impl B2bua {
             return;
         }
         call.cancel_pending = false;
-        let cancel = build::cancel(&call.agent_invite);
-        let tx = ctx.txl.send_request(ctx.now, cancel, call.agent_destination);
+        let (Some(invite), Some(destination)) = (&call.agent_invite, call.agent_destination) else {
+            return;
+        };
+        let cancel = build::cancel(invite);
+        let tx = ctx.txl.send_request(ctx.now, cancel, destination);
         self.clients.insert(tx, (call_id, ClientRole::Cancel));
     }
 
@@ -363,6 +375,13 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
+        let (Some(agent_invite), Some(agent_destination)) = (call.agent_invite.clone(), call.agent_destination) else {
+            return;
+        };
+        if call.local {
+            self.local_agent_response(ctx, call_id, response, &agent_invite, agent_destination);
+            return;
+        }
         if code < 200 {
             call.agent_provisional = true;
             if call.cancel_pending {
@@ -373,8 +392,7 @@ impl B2bua {
                 return;
             }
             if headers::to_tag(&response.headers).is_some() && call.dialogs[Side::Agent.index()].is_none() {
-                call.dialogs[Side::Agent.index()] =
-                    Dialog::as_uac(&call.agent_invite, &response, call.agent_destination).ok();
+                call.dialogs[Side::Agent.index()] = Dialog::as_uac(&agent_invite, &response, agent_destination).ok();
             }
             call.state = CallState::Early;
             let contact = self.local.contact(call.caller_source.transport);
@@ -401,13 +419,13 @@ impl B2bua {
         }
         // 2xx: the agent's dialog is confirmed (a retransmission re-sends our ACK).
         if let Some(ack) = call.ack_sent[Side::Agent.index()].clone() {
-            ctx.txl.send_stateless(SipMessage::Request(ack), call.agent_destination);
+            ctx.txl.send_stateless(SipMessage::Request(ack), agent_destination);
             return;
         }
         if call.ack_owed[Side::Agent.index()].is_some() {
             return; // still waiting for the caller's ACK
         }
-        let agent_dialog = Dialog::as_uac(&call.agent_invite, &response, call.agent_destination).ok();
+        let agent_dialog = Dialog::as_uac(&agent_invite, &response, agent_destination).ok();
         call.dialogs[Side::Agent.index()] = agent_dialog;
         call.ack_owed[Side::Agent.index()] = Some(1);
         if call.state == CallState::Ending {
@@ -502,6 +520,13 @@ impl B2bua {
     /// Ends the call: BYE on each of `sides` that has a dialog (ACKing
     /// first a 2xx still owed an ACK), then forgets the call.
     fn hang_up(&mut self, ctx: &mut Ctx<'_>, call_id: u64, sides: &[Side]) {
+        let agent_ringing = self
+            .calls
+            .get(&call_id)
+            .is_some_and(|c| c.local && c.agent_invite.is_some() && c.dialogs[Side::Agent.index()].is_none());
+        if agent_ringing && sides.contains(&Side::Agent) {
+            self.cancel_agent(ctx, call_id);
+        }
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -528,6 +553,7 @@ impl B2bua {
             }
             self.invites.remove(&call.caller_tx);
             self.release_media(&call.media);
+            self.ended.push(call_id);
         }
     }
 

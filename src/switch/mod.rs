@@ -18,6 +18,10 @@ use signaling::{headers, response::response_for};
 use crate::b2bua::{self, Admission, B2bua, Ctx, Local, MediaControl, Target, ALLOW};
 use crate::config::Config;
 
+mod ivr;
+pub(crate) use self::ivr::IvrSetup;
+use self::ivr::{Session, Step, WallClock};
+
 /// An agent account as the core needs it.
 #[derive(Debug, Clone)]
 struct Account {
@@ -45,6 +49,10 @@ pub(crate) struct Switch {
     domain: String,
     /// Stateless answers built outside the transaction layer.
     outbox: VecDeque<Transmit>,
+    /// IVR flows and prompts, and the calls in a flow.
+    ivr: IvrSetup,
+    sessions: HashMap<u64, Session>,
+    clock: WallClock,
 }
 
 impl Switch {
@@ -54,7 +62,9 @@ impl Switch {
         udp: Option<std::net::SocketAddr>,
         tcp: Option<std::net::SocketAddr>,
         media: Box<dyn MediaControl>,
+        ivr: IvrSetup,
         now: Instant,
+        wall: chrono::DateTime<chrono::Utc>,
     ) -> Switch {
         let timers = config.timer_config();
         let r = &config.registrar;
@@ -97,6 +107,12 @@ impl Switch {
                 .collect(),
             domain: config.sip.domain.clone(),
             outbox: VecDeque::new(),
+            ivr,
+            sessions: HashMap::new(),
+            clock: WallClock {
+                instant: now,
+                utc: wall,
+            },
         }
     }
 
@@ -150,9 +166,13 @@ impl Switch {
             media::engine::MediaEvent::Digit { leg, digit } => {
                 tracing::debug!(leg, %digit, "DTMF");
                 metrics::counter!("dtmf_digits_total", "source" => "rfc4733").increment(1);
+                let utc = self.clock.utc(now);
+                self.with_session(now, leg, |i| i.digit(digit, utc));
             }
             media::engine::MediaEvent::PlaybackFinished { leg, interrupted } => {
                 tracing::debug!(leg, interrupted, "playback finished");
+                let utc = self.clock.utc(now);
+                self.with_session(now, leg, |i| i.prompt_finished(utc));
             }
             media::engine::MediaEvent::Closed { leg, stats, quality } => {
                 tracing::debug!(leg, ?stats, ?quality, "media leg closed");
@@ -174,7 +194,77 @@ impl Switch {
         if self.auth.poll_timeout().is_some_and(|t| t <= now) {
             self.auth.purge(now);
         }
+        let utc = self.clock.utc(now);
+        let due: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.interpreter.poll_timeout().is_some_and(|t| t <= utc))
+            .map(|(call, _)| *call)
+            .collect();
+        for call in due {
+            if let Some(session) = self.sessions.get_mut(&call) {
+                session.interpreter.handle_timeout(utc);
+            }
+            self.drive(now, call);
+        }
         self.process_events(now);
+    }
+
+    /// Feeds an input to the flow of the call that owns `leg`, then acts on it.
+    fn with_session(&mut self, now: Instant, leg: media::engine::LegId, input: impl FnOnce(&mut ::ivr::Interpreter)) {
+        let Some(call) = self.b2bua.call_of_leg(leg) else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(&call) else {
+            return;
+        };
+        input(&mut session.interpreter);
+        self.drive(now, call);
+    }
+
+    /// Carries out what a call's flow asks for.
+    fn drive(&mut self, now: Instant, call: u64) {
+        loop {
+            let Some(session) = self.sessions.get_mut(&call) else {
+                return;
+            };
+            let leg = session.leg;
+            let Some(step) = self.ivr.next_step(session) else {
+                return;
+            };
+            let mut ctx = Ctx {
+                now,
+                txl: &mut self.txl,
+            };
+            match step {
+                Step::Play(playlist) => self.b2bua.play(leg, playlist),
+                Step::Stop => self.b2bua.stop(leg),
+                Step::Connect(agents) => {
+                    let target = agents.iter().find_map(|ext| {
+                        let binding = self
+                            .registrar
+                            .lookup(now, ext)
+                            .first()
+                            .map(|b| (b.contact.clone(), b.source))?;
+                        Some(Target {
+                            contact: binding.0,
+                            aor: format!("sip:{ext}@{}", self.domain),
+                            destination: binding.1,
+                        })
+                    });
+                    let connected = target.is_some_and(|t| self.b2bua.connect(&mut ctx, call, t));
+                    if !connected {
+                        tracing::info!(call, ?agents, "no agent can take the call");
+                        self.b2bua.end(&mut ctx, call);
+                    }
+                }
+                Step::HangUp => self.b2bua.end(&mut ctx, call),
+                Step::Done => {
+                    self.sessions.remove(&call);
+                    return;
+                }
+            }
+        }
     }
 
     /// When [`Switch::handle_timeout`] is due next.
@@ -187,6 +277,12 @@ impl Switch {
         ]
         .into_iter()
         .flatten()
+        .chain(
+            self.sessions
+                .values()
+                .filter_map(|s| s.interpreter.poll_timeout())
+                .map(|t| self.clock.instant(t)),
+        )
         .min()
     }
 
@@ -218,6 +314,11 @@ impl Switch {
                 TransactionEvent::StrayResponse { response, .. } => self.b2bua.stray_response(&mut ctx, response),
                 TransactionEvent::Timeout { id, timer } => self.b2bua.transaction_timeout(&mut ctx, id, timer),
                 TransactionEvent::Terminated { id } => self.b2bua.transaction_terminated(id),
+            }
+        }
+        for call in self.b2bua.take_ended() {
+            if let Some(mut session) = self.sessions.remove(&call) {
+                session.interpreter.caller_hung_up(self.clock.utc(now));
             }
         }
     }
@@ -335,6 +436,32 @@ impl Switch {
         self.txl.send_response(now, id, response);
     }
 
+    /// A call to a number a flow answers: the switch answers it and the flow runs.
+    fn start_flow(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer, number: &str) {
+        let caller = headers::from_value(&request.headers)
+            .ok()
+            .and_then(|f| headers::user_of(headers::uri_of(f)))
+            .unwrap_or_default()
+            .to_owned();
+        let started = self.b2bua.start_local(
+            &mut Ctx {
+                now,
+                txl: &mut self.txl,
+            },
+            id,
+            request,
+            source,
+        );
+        let Ok((call, leg)) = started else { return };
+        let Some(mut session) = self.ivr.session(number, &caller, leg) else {
+            return;
+        };
+        metrics::counter!("ivr_calls_total").increment(1);
+        session.interpreter.start(self.clock.utc(now));
+        self.sessions.insert(call, session);
+        self.drive(now, call);
+    }
+
     fn invite(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
         let trunk = self
             .trunks
@@ -352,6 +479,9 @@ impl Switch {
         let Some(number) = headers::user_of(&uri).map(str::to_owned) else {
             return self.respond(now, id, &request, 404);
         };
+        if self.ivr.flows.contains_key(&number) {
+            return self.start_flow(now, id, request, source, &number);
+        }
         if !self.accounts.contains_key(&number) {
             metrics::counter!("sip_calls_rejected_total", "reason" => "unknown_number").increment(1);
             return self.respond(now, id, &request, 404);

@@ -53,6 +53,13 @@ impl MediaControl for FakeMedia {
     fn release(&mut self, leg: LegId) {
         self.log.lock().unwrap().push(format!("release {leg}"));
     }
+    fn play(&mut self, leg: LegId, playlist: media::player::Playlist) {
+        let _ = playlist;
+        self.log.lock().unwrap().push(format!("play {leg}"));
+    }
+    fn stop(&mut self, leg: LegId) {
+        self.log.lock().unwrap().push(format!("stop {leg}"));
+    }
 }
 
 impl FakeMedia {
@@ -77,6 +84,13 @@ password = "pw1002"
 name = "carrier"
 addresses = ["127.0.0.2"]
 "#;
+
+/// Monday 2026-11-23 10:00 UTC, for flows with business hours.
+fn wall() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
 
 fn caller() -> Peer {
     Peer::udp("127.0.0.2:5070".parse::<SocketAddr>().unwrap())
@@ -120,6 +134,10 @@ impl Harness {
     }
 
     fn with_config(text: &str) -> Harness {
+        Harness::with_ivr(text, crate::switch::IvrSetup::default())
+    }
+
+    fn with_ivr(text: &str, ivr: crate::switch::IvrSetup) -> Harness {
         let config = Config::parse(text, "test").unwrap();
         let now = Instant::now();
         let media = FakeMedia::default();
@@ -128,7 +146,9 @@ impl Harness {
             Some("127.0.0.1:5060".parse().unwrap()),
             None,
             Box::new(media.clone()),
+            ivr,
             now,
+            wall(),
         );
         Harness {
             switch,
@@ -621,4 +641,118 @@ fn early_media_from_the_agent_is_anchored_and_the_200_repeats_the_answer() {
     let ok = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
     let body = |t: &str| t.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
     assert_eq!(body(&ok[0].text), body(&early[0].text), "the same answer in the 200");
+}
+
+const FLOW: &str = "version: 1
+name: test
+default_language: en
+languages: [en]
+start: menu
+nodes:
+  menu:
+    type: menu
+    prompts: [menu]
+    first_digit_timeout: 5s
+    retries: 1
+    branches:
+      \"1\": queue
+    invalid: bye
+    timeout: bye
+  queue:
+    type: enqueue
+    queue: support
+  bye:
+    type: hangup
+";
+
+fn ivr_setup() -> crate::switch::IvrSetup {
+    let flow = ivr::parse_flow("test.yaml", FLOW).unwrap();
+    let mut catalog = ivr::PromptCatalog::new();
+    catalog.insert("en", "menu");
+    let menu = media::player::Prompt::from_samples(vec![0i16; 1600], 8000).unwrap();
+    crate::switch::IvrSetup {
+        flows: [("100".to_owned(), Arc::new(flow))].into(),
+        catalog: Arc::new(catalog),
+        prompts: [("en/menu.wav".to_owned(), menu)].into(),
+        queues: [("support".to_owned(), vec!["1002".to_owned(), "1001".to_owned()])].into(),
+    }
+}
+
+#[test]
+fn a_flow_answers_plays_takes_a_digit_and_calls_a_registered_agent_in() {
+    let mut h = Harness::with_ivr(CONFIG, ivr_setup());
+    h.register_agent("pw1001");
+    let out = h.invite("100");
+    assert_eq!(out[1].first_line(), "SIP/2.0 200 OK", "the switch answers: {out:#?}");
+    assert!(out[1].text.contains("m=audio 20002 RTP/AVP 0\r\n"), "{}", out[1].text);
+    assert_eq!(
+        h.media.log(),
+        ["allocate 1", "configure 1 PCMU pt0 127.0.0.2:6000", "play 1"]
+    );
+    h.send(caller(), &caller_ack(&out[1]));
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
+    let out = h.drain();
+    // 1002 is not registered; 1001 is, where it registered from.
+    let to_agent = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .expect("agent called")
+        .clone();
+    assert_eq!(to_agent.to, agent());
+    assert!(
+        to_agent.text.contains("m=audio 20004 RTP/AVP 0 8 111 101\r\n"),
+        "PCMU first: {}",
+        to_agent.text
+    );
+    let answered = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    assert!(
+        answered
+            .iter()
+            .any(|s| s.first_line().starts_with("ACK ") && s.to == agent()),
+        "{answered:#?}"
+    );
+    assert!(h.media.log().contains(&"bridge 1 2".to_owned()), "{:?}", h.media.log());
+}
+
+#[test]
+fn a_flow_that_hears_nothing_hangs_up() {
+    let mut h = Harness::with_ivr(CONFIG, ivr_setup());
+    let out = h.invite("100");
+    h.send(caller(), &caller_ack(&out[1]));
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    // First-digit timeout (5 s), one retry with the prompt again, then hang-up.
+    h.advance(Duration::from_secs(6));
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    let out = h.advance(Duration::from_secs(6));
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("BYE ") && s.to == caller()),
+        "{out:#?}"
+    );
+    assert!(
+        h.media.log().iter().filter(|l| *l == "play 1").count() >= 2,
+        "{:?}",
+        h.media.log()
+    );
+    assert!(h.media.log().ends_with(&["release 1".to_owned()]));
 }

@@ -1,0 +1,199 @@
+//! Calls the switch answers itself (IVR, prompts) before an agent joins: the
+//! caller's leg alone, answered here, and later an INVITE to the agent that is
+//! bridged on answer. The caller's dialog is confirmed already, so the
+//! agent's 2xx is ACKed at once.
+
+use rsip::{Request, Response, SipMessage};
+use signaling::dialog::Dialog;
+use signaling::headers;
+use signaling::transaction::TransactionId;
+use signaling::transport::Peer;
+
+use super::media::CallMedia;
+use super::{build, send_ack, Admission, B2bua, Call, CallState, ClientRole, Ctx, Side, Target};
+
+impl B2bua {
+    /// Answers a caller's INVITE here (200 with the switch's SDP) and keeps
+    /// the call without an agent. Returns the call and its media leg.
+    pub(crate) fn start_local(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: TransactionId,
+        invite: Request,
+        source: Peer,
+    ) -> Result<(u64, ::media::engine::LegId), Admission> {
+        let refuse = |ctx: &mut Ctx<'_>, code: u16| {
+            let response = build::response(&invite, code, Some(&headers::new_tag()), None, None);
+            ctx.txl.send_response(ctx.now, id, response);
+            Err(Admission::Refused(code))
+        };
+        if self.calls.len() >= self.max_calls {
+            return refuse(ctx, 503);
+        }
+        let call_id = self.next_call;
+        let (media, sdp) = match CallMedia::start_local(self.media.as_mut(), call_id, &invite.body, &self.caps) {
+            Ok(started) => started,
+            Err(failure) => return refuse(ctx, failure.status()),
+        };
+        let Ok(caller_call_id) = headers::call_id(&invite.headers).map(str::to_owned) else {
+            self.release_media(&media);
+            return refuse(ctx, 400);
+        };
+        self.next_call += 1;
+        let caller_tag = headers::new_tag();
+        let contact = self.local.contact(source.transport);
+        let answer = build::response(
+            &invite,
+            200,
+            Some(&caller_tag),
+            Some(&contact),
+            Some(("application/sdp".into(), sdp)),
+        );
+        ctx.txl.send_response(ctx.now, id, answer.clone());
+        let leg = media.caller.id;
+        self.legs.insert(leg, call_id);
+        let key = (caller_call_id, caller_tag.clone());
+        self.dialogs.insert(key.clone(), (call_id, Side::Caller));
+        self.invites.insert(id, call_id);
+        let dialog = Dialog::as_uas(&invite, &caller_tag, source).ok();
+        let cseq = headers::cseq(&invite.headers).map(|(n, _)| n).unwrap_or(0);
+        let destination = headers::response_destination(&invite.headers, source);
+        self.calls.insert(
+            call_id,
+            Call {
+                state: CallState::Answered,
+                caller_invite: invite,
+                caller_tx: id,
+                caller_source: source,
+                caller_tag,
+                agent_invite: None,
+                agent_destination: None,
+                local: true,
+                agent_provisional: false,
+                cancel_pending: false,
+                timed_out: false,
+                dialogs: [dialog, None],
+                retransmit: [None, None],
+                ack_owed: [None, None],
+                ack_sent: [None, None],
+                media,
+                keys: vec![key],
+            },
+        );
+        self.arm_retransmit(ctx.now, call_id, Side::Caller, answer, destination, cseq);
+        tracing::debug!(call = call_id, "answered by the switch");
+        Ok((call_id, leg))
+    }
+
+    /// Calls an agent into a call the switch answered. False when the call is
+    /// gone, has an agent already, or no media leg is left.
+    pub(crate) fn connect(&mut self, ctx: &mut Ctx<'_>, call_id: u64, target: Target) -> bool {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return false;
+        };
+        if !call.local || call.agent_invite.is_some() {
+            return false;
+        }
+        let Ok(offer) = call.media.connect_agent(self.media.as_mut(), call_id) else {
+            return false;
+        };
+        let invite = build::AgentInvite {
+            incoming: &call.caller_invite,
+            contact: &target.contact,
+            aor: target.aor.clone(),
+            destination: target.destination,
+            local: &self.local,
+            sdp: offer,
+        }
+        .build();
+        let agent_leg = call.media.agent.map(|a| a.id);
+        let Some(invite) = invite else { return false };
+        let (Ok(agent_call_id), Some(agent_tag)) = (
+            headers::call_id(&invite.headers).map(str::to_owned),
+            headers::from_tag(&invite.headers).map(str::to_owned),
+        ) else {
+            return false;
+        };
+        let key = (agent_call_id, agent_tag);
+        call.keys.push(key.clone());
+        call.agent_invite = Some(invite.clone());
+        call.agent_destination = Some(target.destination);
+        let tx = ctx.txl.send_request(ctx.now, invite, target.destination);
+        self.clients.insert(tx, (call_id, ClientRole::Invite));
+        self.dialogs.insert(key, (call_id, Side::Agent));
+        if let Some(leg) = agent_leg {
+            self.legs.insert(leg, call_id);
+        }
+        tracing::debug!(call = call_id, agent = %target.aor, "calling an agent in");
+        true
+    }
+
+    /// The agent's answer to a call the switch answered: on 2xx the legs are
+    /// bridged and the 2xx ACKed; a refusal ends the call (until queues can
+    /// offer it to another agent).
+    pub(super) fn local_agent_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        call_id: u64,
+        response: Response,
+        agent_invite: &Request,
+        destination: Peer,
+    ) {
+        let code = response.status_code.code();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if code < 200 {
+            call.agent_provisional = true;
+            if call.cancel_pending {
+                self.cancel_agent(ctx, call_id);
+            }
+            return;
+        }
+        if code >= 300 {
+            tracing::info!(call = call_id, code, "agent did not take the call");
+            call.agent_invite = None;
+            self.hang_up(ctx, call_id, &[Side::Caller]);
+            return;
+        }
+        if let Some(ack) = call.ack_sent[Side::Agent.index()].clone() {
+            ctx.txl.send_stateless(SipMessage::Request(ack), destination);
+            return;
+        }
+        call.dialogs[Side::Agent.index()] = Dialog::as_uac(agent_invite, &response, destination).ok();
+        let cseq = headers::cseq(&agent_invite.headers).map(|(n, _)| n).unwrap_or(1);
+        send_ack(ctx, &self.local, call, Side::Agent, cseq, None);
+        if let Err(failure) = call.media.agent_answered(self.media.as_mut(), &response.body) {
+            tracing::info!(call = call_id, ?failure, "agent answer unusable");
+            self.hang_up(ctx, call_id, &[Side::Caller, Side::Agent]);
+            return;
+        }
+        call.state = CallState::Confirmed;
+        tracing::debug!(call = call_id, "agent joined");
+    }
+
+    /// The call a media leg belongs to.
+    pub(crate) fn call_of_leg(&self, leg: ::media::engine::LegId) -> Option<u64> {
+        self.legs.get(&leg).copied()
+    }
+
+    /// Plays a playlist to a leg's phone.
+    pub(crate) fn play(&mut self, leg: ::media::engine::LegId, playlist: ::media::player::Playlist) {
+        self.media.play(leg, playlist);
+    }
+
+    /// Stops what plays on a leg.
+    pub(crate) fn stop(&mut self, leg: ::media::engine::LegId) {
+        self.media.stop(leg);
+    }
+
+    /// The calls that ended since the last call of this method.
+    pub(crate) fn take_ended(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.ended)
+    }
+
+    /// Ends a call from the switch's side (IVR hang-up).
+    pub(crate) fn end(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
+        self.hang_up(ctx, call_id, &[Side::Caller, Side::Agent]);
+    }
+}

@@ -1,0 +1,127 @@
+//! IVR flows in live calls: a call to a routed number is answered by the
+//! switch, an `ivr::Interpreter` runs for it, its prompts play on the caller's
+//! media leg, the caller's digits and the end of each prompt feed it, and
+//! `enqueue`/`transfer` call an agent in. Prompts are loaded when the flows
+//! load (by the shell), so this stays free of I/O; wall-clock time for
+//! `hours` nodes comes from an epoch the shell pairs with an instant.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ivr::{Action, CallContext, Flow, Interpreter, PromptCatalog, TransferTarget};
+use media::engine::LegId;
+use media::player::{Item, Playlist, Prompt};
+
+/// Flows and prompts, loaded by the shell.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct IvrSetup {
+    /// Called number -> flow.
+    pub(crate) flows: HashMap<String, Arc<Flow>>,
+    /// Which prompt files exist, for the interpreter's language fallback.
+    pub(crate) catalog: Arc<PromptCatalog>,
+    /// Prompt audio at 8 kHz by path relative to the prompts root (`en/welcome.wav`).
+    pub(crate) prompts: HashMap<String, Prompt>,
+    /// Queue name -> agent extensions, in the order they are tried.
+    pub(crate) queues: HashMap<String, Vec<String>>,
+}
+
+/// One call in a flow.
+pub(crate) struct Session {
+    pub(crate) interpreter: Interpreter,
+    pub(crate) leg: LegId,
+}
+
+/// What the switch must do for a session, in switch terms.
+pub(crate) enum Step {
+    /// Play this list to the caller.
+    Play(Playlist),
+    /// Stop what plays.
+    Stop,
+    /// Ring one of these agents (the first registered).
+    Connect(Vec<String>),
+    /// End the call.
+    HangUp,
+    /// The flow is done with the call (it is with an agent, or gone).
+    Done,
+}
+
+/// Maps the monotonic clock onto wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WallClock {
+    pub(crate) instant: Instant,
+    pub(crate) utc: DateTime<Utc>,
+}
+
+impl WallClock {
+    pub(crate) fn utc(&self, now: Instant) -> DateTime<Utc> {
+        let elapsed = chrono::Duration::from_std(now.saturating_duration_since(self.instant)).unwrap_or_default();
+        self.utc + elapsed
+    }
+
+    pub(crate) fn instant(&self, at: DateTime<Utc>) -> Instant {
+        let ahead = (at - self.utc).to_std().unwrap_or(Duration::ZERO);
+        self.instant + ahead
+    }
+}
+
+impl IvrSetup {
+    /// A session for a call to `called` from `caller`, if a flow answers it.
+    pub(crate) fn session(&self, called: &str, caller: &str, leg: LegId) -> Option<Session> {
+        let flow = self.flows.get(called)?.clone();
+        let context = CallContext {
+            caller: caller.to_owned(),
+            called: called.to_owned(),
+            ..CallContext::default()
+        };
+        let interpreter = Interpreter::new(flow, context).with_prompts(self.catalog.clone());
+        Some(Session { interpreter, leg })
+    }
+
+    /// The next thing the session asks for, in switch terms.
+    pub(crate) fn next_step(&self, session: &mut Session) -> Option<Step> {
+        loop {
+            let action = session.interpreter.poll_action()?;
+            let step = match action {
+                Action::Play { prompts, barge_in } => {
+                    let Ok(mut playlist) = Playlist::new(8000) else {
+                        continue;
+                    };
+                    for prompt in &prompts {
+                        let key = prompt.path.to_string_lossy().replace('\\', "/");
+                        match self.prompts.get(&key) {
+                            Some(audio) => {
+                                let _ = playlist.push(Item::prompt(audio.clone()).interruptible(barge_in));
+                            }
+                            None => tracing::warn!(prompt = %key, "prompt not loaded"),
+                        }
+                    }
+                    Step::Play(playlist)
+                }
+                Action::StopPlayback => Step::Stop,
+                Action::Enqueue { queue, .. } => match self.queues.get(&queue) {
+                    Some(agents) => Step::Connect(agents.clone()),
+                    None => {
+                        tracing::warn!(%queue, "no such queue");
+                        Step::HangUp
+                    }
+                },
+                Action::Transfer {
+                    target: TransferTarget::Extension(extension),
+                } => Step::Connect(vec![extension]),
+                Action::Transfer { target } => {
+                    tracing::warn!(?target, "transfer to a URI is not supported yet");
+                    Step::HangUp
+                }
+                Action::Hangup => Step::HangUp,
+                Action::Finished { .. } => Step::Done,
+                other => {
+                    tracing::debug!(?other, "IVR action");
+                    continue;
+                }
+            };
+            return Some(step);
+        }
+    }
+}
