@@ -348,6 +348,9 @@ fn dtmf_inband_talk_off_margin() {
         eprintln!("{name}: speech 3 min: {s} single evaluations, {s3} digits; music 2 min: {m} single, {m3} digits");
         digits.insert(name, s3 + m3);
     }
-    assert_eq!(digits["ratio 0.6"], 0, "margin: a looser energy ratio still reports nothing");
+    assert_eq!(
+        digits["ratio 0.6"], 0,
+        "margin: a looser energy ratio still reports nothing"
+    );
     assert!(digits["all loose"] > 0, "the corpus would fool a loose detector");
 }
