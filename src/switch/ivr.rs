@@ -97,6 +97,8 @@ impl IvrSetup {
                             None => tracing::warn!(prompt = %key, "prompt not loaded"),
                         }
                     }
+                    let paths: Vec<_> = prompts.iter().map(|p| p.path.display().to_string()).collect();
+                    tracing::debug!(?paths, barge_in, "IVR play");
                     Step::Play(playlist)
                 }
                 Action::StopPlayback => Step::Stop,

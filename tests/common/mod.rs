@@ -178,6 +178,8 @@ pub struct SwitchConfig {
     pub log_level: String,
     /// `[media]` RTP port range (first, last); the switch's default when None.
     pub media_ports: Option<(u16, u16)>,
+    /// More TOML appended as it is (routes, queues...).
+    pub extra_toml: String,
 }
 
 impl Default for SwitchConfig {
@@ -204,6 +206,7 @@ impl Default for SwitchConfig {
             min_expires: 60,
             log_level: "debug".into(),
             media_ports: None,
+            extra_toml: String::new(),
         }
     }
 }
@@ -276,6 +279,7 @@ impl SwitchConfig {
                 "\n[media]\nrtp_port_first = {first}\nrtp_port_last = {last}\nrtp_address = \"{LOCALHOST}\""
             );
         }
+        t.push_str(&self.extra_toml);
         let _ = writeln!(t, "\n[log]\nlevel = {}", q(&self.log_level));
         t
     }
