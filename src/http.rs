@@ -29,6 +29,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, queries: mpsc::Send
         .route("/health", get(health))
         .route("/metrics", get(prometheus))
         .route("/api/registrations", get(registrations))
+        .route("/api/flows/reload", axum::routing::post(reload_flows))
         .fallback(not_found)
         .with_state(AppState { queries, metrics });
     if let Err(e) = axum::serve(listener, app).await {
@@ -63,6 +64,26 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn prometheus(State(state): State<AppState>) -> String {
     state.metrics.render()
+}
+
+async fn reload_flows(State(state): State<AppState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if state.queries.send(Query::ReloadFlows(tx)).await.is_err() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the SIP core is not running",
+        );
+    }
+    match rx.await {
+        Ok(Ok(flows)) => Json(serde_json::json!({ "flows": flows })).into_response(),
+        Ok(Err(errors)) => error(StatusCode::UNPROCESSABLE_ENTITY, "flow_errors", errors),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the SIP core did not answer",
+        ),
+    }
 }
 
 #[derive(Serialize)]

@@ -23,6 +23,9 @@ use crate::switch::Switch;
 pub(crate) enum Query {
     /// Current registrations.
     Registrations(oneshot::Sender<Vec<Registration>>),
+    /// Reload the IVR flows and prompts; the answer is the number of flows,
+    /// or every error of the files refused (the old flows keep serving).
+    ReloadFlows(oneshot::Sender<Result<usize, String>>),
 }
 
 /// Runs the switch until ctrl-c or SIGTERM.
@@ -69,6 +72,10 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    // Flows reload when their files change; calls in progress keep the
+    // version they started with.
+    let mut flow_check = tokio::time::interval(Duration::from_secs(2));
+    let mut flow_stamps = flow_file_stamps(&config);
     loop {
         let deadline = switch.poll_timeout();
         tokio::select! {
@@ -82,7 +89,22 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 }
             }
             _ = sleep_until(deadline) => switch.handle_timeout(Instant::now()),
-            Some(query) = queries.recv() => answer(&switch, query),
+            Some(query) = queries.recv() => match query {
+                Query::ReloadFlows(reply) => {
+                    let _ = reply.send(reload_flows(&config, &mut switch));
+                    flow_stamps = flow_file_stamps(&config);
+                }
+                query => answer(&switch, query),
+            },
+            _ = flow_check.tick() => {
+                let stamps = flow_file_stamps(&config);
+                if stamps != flow_stamps {
+                    flow_stamps = stamps;
+                    if let Err(errors) = reload_flows(&config, &mut switch) {
+                        tracing::error!("flow change refused, the previous flows keep serving:\n{errors}");
+                    }
+                }
+            }
             Some(event) = media_events.recv() => switch.handle_media_event(Instant::now(), event),
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
@@ -113,7 +135,26 @@ fn answer(switch: &Switch, query: Query) {
         Query::Registrations(reply) => {
             let _ = reply.send(switch.registrations(Instant::now()));
         }
+        Query::ReloadFlows(_) => {}
     }
+}
+
+/// Modification times of the routed flow files.
+fn flow_file_stamps(config: &Config) -> Vec<Option<std::time::SystemTime>> {
+    config
+        .routes
+        .iter()
+        .map(|r| std::fs::metadata(&r.flow).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+fn reload_flows(config: &Config, switch: &mut Switch) -> Result<usize, String> {
+    let setup = crate::ivr_load::load(config).map_err(|e| format!("{e:#}"))?;
+    let flows = setup.flows.len();
+    switch.replace_ivr(setup);
+    tracing::info!(flows, "flows reloaded");
+    metrics::counter!("ivr_flow_reloads_total").increment(1);
+    Ok(flows)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -109,3 +109,49 @@ fn pressing_2_switches_the_prompts_to_spanish() {
     assert!(log.contains("es/welcome.wav"), "the welcome plays in Spanish:\n{log}");
     assert!(log.contains("agent joined"), "{log}");
 }
+
+/// POST with an empty body; the status and the body.
+fn post(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+#[test]
+fn a_broken_flow_is_refused_with_its_position_and_the_old_one_keeps_serving() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("demo.yaml");
+    std::fs::copy(format!("{root}/flows/demo.yaml"), &flow).unwrap();
+    let extra = format!(
+        "\n[[routes]]\nnumber = \"100\"\nflow = \"{}\"\n\n[ivr]\nprompts = \"{root}/prompts\"\n",
+        flow.display()
+    );
+    let switch = Switch::start(SwitchConfig {
+        extra_toml: extra,
+        ..SwitchConfig::for_sipp()
+    });
+    let good = std::fs::read_to_string(&flow).unwrap();
+    std::fs::write(&flow, good.replace("start: choose_language", "start: nowhere")).unwrap();
+    let (status, body) = post(switch.http_port, "/api/flows/reload");
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("demo.yaml:9:8"), "the error names its position: {body}");
+    std::fs::write(&flow, &good).unwrap();
+    let (status, body) = post(switch.http_port, "/api/flows/reload");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"flows\":1"), "{body}");
+    // A change of the file alone reloads it (checked every 2 s).
+    std::fs::write(&flow, good.replace("retries: 2", "retries: 1")).unwrap();
+    let reloaded = common::poll_until(Duration::from_secs(6), || {
+        (switch.metric_sum("ivr_flow_reloads_total") >= 2.0).then_some(())
+    });
+    assert!(reloaded.is_some(), "{}", switch.log());
+}

@@ -181,6 +181,11 @@ impl Switch {
         self.process_events(now);
     }
 
+    /// New flows and prompts; calls in a flow keep the version they started with.
+    pub(crate) fn replace_ivr(&mut self, ivr: IvrSetup) {
+        self.ivr = ivr;
+    }
+
     /// Fires due timers.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.txl.handle_timeout(now);
