@@ -69,6 +69,7 @@ impl B2bua {
                 agent_invite: None,
                 agent_destination: None,
                 local: true,
+                keep_caller: false,
                 agent_provisional: false,
                 cancel_pending: false,
                 timed_out: false,
@@ -185,6 +186,39 @@ impl B2bua {
     /// Stops what plays on a leg.
     pub(crate) fn stop(&mut self, leg: ::media::engine::LegId) {
         self.media.stop(leg);
+    }
+
+    /// Whether the caller stays with the switch when the agent hangs up.
+    pub(crate) fn keep_caller(&mut self, call_id: u64, keep: bool) {
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.keep_caller = keep;
+        }
+    }
+
+    /// The agent of a call hung up and the caller stays: the agent's dialog
+    /// and leg go, the caller's leg is back with the switch.
+    pub(super) fn agent_left(&mut self, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        call.dialogs[Side::Agent.index()] = None;
+        call.agent_invite = None;
+        call.agent_destination = None;
+        call.keep_caller = false;
+        if let Some(key) = call.keys.get(1).cloned() {
+            self.dialogs.remove(&key);
+            call.keys.truncate(1);
+        }
+        if let Some(agent) = call.media.agent.take() {
+            self.legs.remove(&agent.id);
+            self.media.release(agent.id);
+        }
+        self.agents_left.push(call_id);
+    }
+
+    /// Calls whose agent hung up while the caller stayed, since the last call.
+    pub(crate) fn take_agents_left(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.agents_left)
     }
 
     /// The calls that ended since the last call of this method.

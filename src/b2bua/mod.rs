@@ -103,6 +103,8 @@ struct Call {
     agent_destination: Option<Peer>,
     /// The caller was answered by the switch, not by the agent.
     local: bool,
+    /// When the agent hangs up, the caller stays (a post-call survey).
+    keep_caller: bool,
     agent_provisional: bool,
     cancel_pending: bool,
     timed_out: bool,
@@ -149,6 +151,8 @@ pub(crate) struct B2bua {
     timers: BinaryHeap<Reverse<(Instant, u64, Side)>>,
     /// Calls that ended since [`B2bua::take_ended`] was last called.
     ended: Vec<u64>,
+    /// Calls whose agent hung up while the caller stays.
+    agents_left: Vec<u64>,
 }
 
 /// What became of a new INVITE.
@@ -183,6 +187,7 @@ impl B2bua {
             dialogs: HashMap::new(),
             timers: BinaryHeap::new(),
             ended: Vec::new(),
+            agents_left: Vec::new(),
         }
     }
 
@@ -271,6 +276,7 @@ impl B2bua {
                 agent_invite: Some(agent_invite),
                 agent_destination: Some(target.destination),
                 local: false,
+                keep_caller: false,
                 agent_provisional: false,
                 cancel_pending: false,
                 timed_out: false,

@@ -33,6 +33,11 @@ impl B2bua {
             ctx.txl
                 .send_response(ctx.now, id, build::response(&request, 200, None, None, None));
             tracing::debug!(call = call_id, ?side, "hang-up");
+            if side == Side::Agent && call.keep_caller {
+                // A post-call survey: the caller stays with the switch.
+                self.agent_left(call_id);
+                return;
+            }
             self.hang_up(ctx, call_id, &[side.other()]);
             return;
         }

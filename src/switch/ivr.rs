@@ -117,6 +117,12 @@ impl IvrSetup {
                     Step::HangUp
                 }
                 Action::Hangup => Step::HangUp,
+                Action::SurveyScore { kind, score } => {
+                    // Kept with the call record once the queue issue adds it.
+                    tracing::info!(?kind, score, "survey answered");
+                    metrics::counter!("ivr_survey_answers_total").increment(1);
+                    continue;
+                }
                 Action::Finished { .. } => Step::Done,
                 other => {
                     tracing::debug!(?other, "IVR action");

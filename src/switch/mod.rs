@@ -258,6 +258,9 @@ impl Switch {
                         })
                     });
                     let connected = target.is_some_and(|t| self.b2bua.connect(&mut ctx, call, t));
+                    // Until the flow says it is done, it may want the caller
+                    // back when the agent hangs up (a post-call survey).
+                    self.b2bua.keep_caller(call, connected);
                     if !connected {
                         tracing::info!(call, ?agents, "no agent can take the call");
                         self.b2bua.end(&mut ctx, call);
@@ -265,6 +268,7 @@ impl Switch {
                 }
                 Step::HangUp => self.b2bua.end(&mut ctx, call),
                 Step::Done => {
+                    self.b2bua.keep_caller(call, false);
                     self.sessions.remove(&call);
                     return;
                 }
@@ -319,6 +323,13 @@ impl Switch {
                 TransactionEvent::StrayResponse { response, .. } => self.b2bua.stray_response(&mut ctx, response),
                 TransactionEvent::Timeout { id, timer } => self.b2bua.transaction_timeout(&mut ctx, id, timer),
                 TransactionEvent::Terminated { id } => self.b2bua.transaction_terminated(id),
+            }
+        }
+        let utc = self.clock.utc(now);
+        for call in self.b2bua.take_agents_left() {
+            if let Some(session) = self.sessions.get_mut(&call) {
+                session.interpreter.agent_hung_up(utc);
+                self.drive(now, call);
             }
         }
         for call in self.b2bua.take_ended() {

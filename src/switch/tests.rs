@@ -756,3 +756,56 @@ fn a_flow_that_hears_nothing_hangs_up() {
     );
     assert!(h.media.log().ends_with(&["release 1".to_owned()]));
 }
+
+#[test]
+fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
+    let flow = FLOW.replace(
+        "    type: enqueue\n    queue: support\n",
+        "    type: enqueue\n    queue: support\n    after: csat\n",
+    ) + "  csat:\n    type: survey\n    kind: csat\n    prompts: [menu]\n    store: csat\n    next: bye\n";
+    let mut setup = ivr_setup();
+    setup
+        .flows
+        .insert("100".into(), Arc::new(ivr::parse_flow("test.yaml", &flow).unwrap()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    h.register_agent("pw1001");
+    let out = h.invite("100");
+    h.send(caller(), &caller_ack(&out[1]));
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
+    let to_agent = h
+        .drain()
+        .into_iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .unwrap();
+    h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    let bye = format!(
+        "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKabye\n\
+         From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
+        to_agent.header("To").unwrap(),
+        to_agent.header("From").unwrap(),
+        to_agent.header("Call-ID").unwrap()
+    );
+    let out = h.send(agent(), &bye);
+    assert_eq!(out.len(), 1, "the agent gets its 200, the caller no BYE: {out:#?}");
+    let log = h.media.log();
+    assert!(
+        log.ends_with(&["release 2".to_owned(), "play 1".to_owned()]),
+        "the survey question plays: {log:?}"
+    );
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '5' });
+    let out = h.drain();
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("BYE ") && s.to == caller()),
+        "{out:#?}"
+    );
+}
