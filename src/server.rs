@@ -76,6 +76,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     // version they started with.
     let mut flow_check = tokio::time::interval(Duration::from_secs(2));
     let mut flow_stamps = flow_file_stamps(&config);
+    let (http_done, mut http_results) = mpsc::unbounded_channel();
     loop {
         let deadline = switch.poll_timeout();
         tokio::select! {
@@ -96,6 +97,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 }
                 query => answer(&switch, query),
             },
+            Some((call, result)) = http_results.recv() => switch.handle_http_result(Instant::now(), call, result),
             _ = flow_check.tick() => {
                 let stamps = flow_file_stamps(&config);
                 if stamps != flow_stamps {
@@ -113,6 +115,13 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         }
         while let Some(transmit) = switch.poll_transmit() {
             network.send(transmit);
+        }
+        while let Some(request) = switch.poll_http() {
+            let done = http_done.clone();
+            tokio::task::spawn_blocking(move || {
+                let call = request.call;
+                let _ = done.send((call, data_dip(&request)));
+            });
         }
         let (transactions, bindings, calls) = switch.gauges();
         metrics::gauge!("sip_transactions").set(transactions as f64);
@@ -137,6 +146,24 @@ fn answer(switch: &Switch, query: Query) {
         }
         Query::ReloadFlows(_) => {}
     }
+}
+
+/// POSTs a flow's data dip and reads the JSON answer (blocking: runs on
+/// tokio's blocking pool).
+fn data_dip(request: &crate::switch::HttpCall) -> Result<serde_json::Value, ivr::HttpError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(request.timeout))
+        .build()
+        .into();
+    let mut response = agent.post(&request.url).send_json(&request.body).map_err(|e| match e {
+        ureq::Error::StatusCode(code) => ivr::HttpError::Status(code),
+        ureq::Error::Timeout(_) => ivr::HttpError::Timeout,
+        other => ivr::HttpError::Connection(other.to_string()),
+    })?;
+    response
+        .body_mut()
+        .read_json::<serde_json::Value>()
+        .map_err(|_| ivr::HttpError::NotJson)
 }
 
 /// Modification times of the routed flow files.

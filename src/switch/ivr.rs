@@ -43,6 +43,12 @@ pub(crate) enum Step {
     Connect(Vec<String>),
     /// End the call.
     HangUp,
+    /// A data dip: the shell POSTs `body` to `url` and hands the result back.
+    Http {
+        url: String,
+        body: serde_json::Value,
+        timeout: Duration,
+    },
     /// The flow is done with the call (it is with an agent, or gone).
     Done,
 }
@@ -117,6 +123,7 @@ impl IvrSetup {
                     Step::HangUp
                 }
                 Action::Hangup => Step::HangUp,
+                Action::HttpRequest { url, body, timeout } => Step::Http { url, body, timeout },
                 Action::SurveyScore { kind, score } => {
                     // Kept with the call record once the queue issue adds it.
                     tracing::info!(?kind, score, "survey answered");

@@ -53,6 +53,21 @@ pub(crate) struct Switch {
     ivr: IvrSetup,
     sessions: HashMap<u64, Session>,
     clock: WallClock,
+    /// Data dips of flows, for the shell to make.
+    http_out: VecDeque<HttpCall>,
+}
+
+/// An HTTP request a flow asked for (the `http` node).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HttpCall {
+    /// The call whose flow waits for the answer.
+    pub(crate) call: u64,
+    /// Where to POST.
+    pub(crate) url: String,
+    /// The JSON body.
+    pub(crate) body: serde_json::Value,
+    /// How long the flow waits.
+    pub(crate) timeout: std::time::Duration,
 }
 
 impl Switch {
@@ -113,6 +128,7 @@ impl Switch {
                 instant: now,
                 utc: wall,
             },
+            http_out: VecDeque::new(),
         }
     }
 
@@ -177,6 +193,26 @@ impl Switch {
             media::engine::MediaEvent::Closed { leg, stats, quality } => {
                 tracing::debug!(leg, ?stats, ?quality, "media leg closed");
             }
+        }
+        self.process_events(now);
+    }
+
+    /// The next data dip a flow asked for.
+    pub(crate) fn poll_http(&mut self) -> Option<HttpCall> {
+        self.http_out.pop_front()
+    }
+
+    /// The answer to a data dip.
+    pub(crate) fn handle_http_result(
+        &mut self,
+        now: Instant,
+        call: u64,
+        result: Result<serde_json::Value, ::ivr::HttpError>,
+    ) {
+        let utc = self.clock.utc(now);
+        if let Some(session) = self.sessions.get_mut(&call) {
+            session.interpreter.http_result(result, utc);
+            self.drive(now, call);
         }
         self.process_events(now);
     }
@@ -267,6 +303,12 @@ impl Switch {
                     }
                 }
                 Step::HangUp => self.b2bua.end(&mut ctx, call),
+                Step::Http { url, body, timeout } => self.http_out.push_back(HttpCall {
+                    call,
+                    url,
+                    body,
+                    timeout,
+                }),
                 Step::Done => {
                     self.b2bua.keep_caller(call, false);
                     self.sessions.remove(&call);
