@@ -41,6 +41,8 @@ pub(crate) enum Step {
     Stop,
     /// Ring one of these agents (the first registered).
     Connect(Vec<String>),
+    /// Call a SIP URI (an IP address; names are not resolved yet).
+    ConnectUri(String),
     /// End the call.
     HangUp,
     /// A data dip: the shell POSTs `body` to `url` and hands the result back.
@@ -118,10 +120,9 @@ impl IvrSetup {
                 Action::Transfer {
                     target: TransferTarget::Extension(extension),
                 } => Step::Connect(vec![extension]),
-                Action::Transfer { target } => {
-                    tracing::warn!(?target, "transfer to a URI is not supported yet");
-                    Step::HangUp
-                }
+                Action::Transfer {
+                    target: TransferTarget::Uri(uri),
+                } => Step::ConnectUri(uri),
                 Action::Hangup => Step::HangUp,
                 Action::HttpRequest { url, body, timeout } => Step::Http { url, body, timeout },
                 Action::SurveyScore { kind, score } => {

@@ -302,6 +302,25 @@ impl Switch {
                         self.b2bua.end(&mut ctx, call);
                     }
                 }
+                Step::ConnectUri(uri) => {
+                    let destination = headers::socket_addr_of(&uri).map(|addr| match headers::transport_of(&uri) {
+                        Some(signaling::transport::Transport::Tcp) => Peer::tcp(addr),
+                        _ => Peer::udp(addr),
+                    });
+                    let connected = destination.is_some_and(|destination| {
+                        let target = Target {
+                            contact: uri.clone(),
+                            aor: uri.clone(),
+                            destination,
+                        };
+                        self.b2bua.connect(&mut ctx, call, target)
+                    });
+                    self.b2bua.keep_caller(call, connected);
+                    if !connected {
+                        tracing::info!(call, %uri, "cannot transfer (only IP-address URIs are reached yet)");
+                        self.b2bua.end(&mut ctx, call);
+                    }
+                }
                 Step::HangUp => self.b2bua.end(&mut ctx, call),
                 Step::Http { url, body, timeout } => self.http_out.push_back(HttpCall {
                     call,

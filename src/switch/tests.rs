@@ -809,3 +809,20 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn a_flow_transfers_to_a_sip_uri() {
+    let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: out\nnodes:\n  out:\n    type: transfer\n    uri: sip:desk@127.0.0.3:5080\n";
+    let mut setup = ivr_setup();
+    setup
+        .flows
+        .insert("100".into(), Arc::new(ivr::parse_flow("t.yaml", flow).unwrap()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.invite("100");
+    let invite = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .expect("transferred");
+    assert_eq!(invite.first_line(), "INVITE sip:desk@127.0.0.3:5080 SIP/2.0");
+    assert_eq!(invite.to, agent());
+}
