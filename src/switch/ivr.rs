@@ -88,7 +88,7 @@ impl IvrSetup {
     }
 
     /// The next thing the session asks for, in switch terms.
-    pub(crate) fn next_step(&self, session: &mut Session) -> Option<Step> {
+    pub(crate) fn next_step(&self, session: &mut Session, now: DateTime<Utc>) -> Option<Step> {
         loop {
             let action = session.interpreter.poll_action()?;
             let step = match action {
@@ -125,6 +125,13 @@ impl IvrSetup {
                 } => Step::ConnectUri(uri),
                 Action::Hangup => Step::HangUp,
                 Action::HttpRequest { url, body, timeout } => Step::Http { url, body, timeout },
+                Action::RecordMessage { mailbox, .. } => {
+                    // Recording lands with the recordings issue; until then
+                    // the flow goes on as if the caller left no message.
+                    tracing::warn!(%mailbox, "voicemail is not recorded yet");
+                    session.interpreter.record_finished(now);
+                    continue;
+                }
                 Action::SurveyScore { kind, score } => {
                     // Kept with the call record once the queue issue adds it.
                     tracing::info!(?kind, score, "survey answered");

@@ -270,7 +270,8 @@ impl Switch {
                 return;
             };
             let leg = session.leg;
-            let Some(step) = self.ivr.next_step(session) else {
+            let utc = self.clock.utc(now);
+            let Some(step) = self.ivr.next_step(session, utc) else {
                 return;
             };
             let mut ctx = Ctx {
