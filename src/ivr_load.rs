@@ -13,8 +13,32 @@ use media::player::Prompt;
 use crate::config::Config;
 use crate::switch::IvrSetup;
 
+/// The demo flow and its prompts, built in, so the embedded demo
+/// configuration works from any directory.
+const DEMO_FLOW_PATH: &str = "flows/demo.yaml";
+const DEMO_FLOW: &str = include_str!("../flows/demo.yaml");
+const DEMO_PROMPTS: &[(&str, &[u8])] = &[
+    (
+        "en/choose_language.wav",
+        include_bytes!("../prompts/en/choose_language.wav"),
+    ),
+    ("en/goodbye.wav", include_bytes!("../prompts/en/goodbye.wav")),
+    ("en/invalid.wav", include_bytes!("../prompts/en/invalid.wav")),
+    ("en/no_input.wav", include_bytes!("../prompts/en/no_input.wav")),
+    ("en/welcome.wav", include_bytes!("../prompts/en/welcome.wav")),
+    (
+        "es/choose_language.wav",
+        include_bytes!("../prompts/es/choose_language.wav"),
+    ),
+    ("es/goodbye.wav", include_bytes!("../prompts/es/goodbye.wav")),
+    ("es/invalid.wav", include_bytes!("../prompts/es/invalid.wav")),
+    ("es/no_input.wav", include_bytes!("../prompts/es/no_input.wav")),
+    ("es/welcome.wav", include_bytes!("../prompts/es/welcome.wav")),
+];
+
 /// Reads the flows of `[[routes]]` and the prompts of `[ivr]`. A flow with
-/// errors stops the start, with every error and its position.
+/// errors stops the start, with every error and its position. The demo's
+/// flow and prompts are used from the binary when their files are not found.
 pub(crate) fn load(config: &Config) -> anyhow::Result<IvrSetup> {
     let mut setup = IvrSetup {
         queues: config
@@ -30,7 +54,11 @@ pub(crate) fn load(config: &Config) -> anyhow::Result<IvrSetup> {
     let root = &config.ivr.prompts;
     let mut files = Vec::new();
     wav_files(root, root, &mut files);
-    let relative: Vec<PathBuf> = files.iter().map(|(rel, _)| rel.clone()).collect();
+    let built_in = files.is_empty() && root.as_os_str() == "prompts";
+    let mut relative: Vec<PathBuf> = files.iter().map(|(rel, _)| rel.clone()).collect();
+    if built_in {
+        relative = DEMO_PROMPTS.iter().map(|(rel, _)| PathBuf::from(rel)).collect();
+    }
     setup.catalog = Arc::new(PromptCatalog::from_relative_paths(
         relative.iter().map(PathBuf::as_path),
     ));
@@ -43,10 +71,21 @@ pub(crate) fn load(config: &Config) -> anyhow::Result<IvrSetup> {
             Err(e) => tracing::warn!(file = %full.display(), %e, "prompt not loaded"),
         }
     }
+    if built_in {
+        for (rel, bytes) in DEMO_PROMPTS {
+            if let Ok(p) = Prompt::decode(std::io::Cursor::new(*bytes), 8000) {
+                prompts.insert((*rel).to_owned(), p);
+            }
+        }
+    }
     setup.prompts = prompts;
     for route in &config.routes {
         let file = route.flow.display().to_string();
-        let text = std::fs::read_to_string(&route.flow).with_context(|| format!("reading flow {file}"))?;
+        let text = match std::fs::read_to_string(&route.flow) {
+            Ok(text) => text,
+            Err(_) if route.flow.as_os_str() == DEMO_FLOW_PATH => DEMO_FLOW.to_owned(),
+            Err(e) => return Err(e).with_context(|| format!("reading flow {file}")),
+        };
         let flow = match ivr::parse_flow(&file, &text) {
             Ok(flow) => flow,
             Err(errors) => {
