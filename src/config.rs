@@ -219,6 +219,10 @@ pub(crate) struct Trunk {
 pub(crate) struct Route {
     /// The called number (Request-URI user).
     pub(crate) number: String,
+    /// Only callers whose number starts with this (the longest match wins
+    /// over routes without a prefix).
+    #[serde(default)]
+    pub(crate) caller_prefix: Option<String>,
     /// The flow file, relative to the working directory.
     pub(crate) flow: std::path::PathBuf,
 }

@@ -93,9 +93,20 @@ pub(crate) fn load(config: &Config) -> anyhow::Result<IvrSetup> {
                 bail!("flow for {} has errors:\n{}", route.number, list.join("\n"));
             }
         };
-        setup.flows.insert(route.number.clone(), Arc::new(flow));
+        match &route.caller_prefix {
+            Some(prefix) => setup
+                .by_caller
+                .push((route.number.clone(), prefix.clone(), Arc::new(flow))),
+            None => {
+                setup.flows.insert(route.number.clone(), Arc::new(flow));
+            }
+        }
     }
-    tracing::info!(flows = setup.flows.len(), prompts = setup.prompts.len(), "IVR loaded");
+    tracing::info!(
+        flows = setup.flows.len() + setup.by_caller.len(),
+        prompts = setup.prompts.len(),
+        "IVR loaded"
+    );
     Ok(setup)
 }
 

@@ -177,7 +177,7 @@ fn flow_file_stamps(config: &Config) -> Vec<Option<std::time::SystemTime>> {
 
 fn reload_flows(config: &Config, switch: &mut Switch) -> Result<usize, String> {
     let setup = crate::ivr_load::load(config).map_err(|e| format!("{e:#}"))?;
-    let flows = setup.flows.len();
+    let flows = setup.flows.len() + setup.by_caller.len();
     switch.replace_ivr(setup);
     tracing::info!(flows, "flows reloaded");
     metrics::counter!("ivr_flow_reloads_total").increment(1);

@@ -19,6 +19,8 @@ use media::player::{Item, Playlist, Prompt};
 pub(crate) struct IvrSetup {
     /// Called number -> flow.
     pub(crate) flows: HashMap<String, Arc<Flow>>,
+    /// (called number, caller prefix, flow): routes for some callers only.
+    pub(crate) by_caller: Vec<(String, String, Arc<Flow>)>,
     /// Which prompt files exist, for the interpreter's language fallback.
     pub(crate) catalog: Arc<PromptCatalog>,
     /// Prompt audio at 8 kHz by path relative to the prompts root (`en/welcome.wav`).
@@ -75,9 +77,20 @@ impl WallClock {
 }
 
 impl IvrSetup {
+    /// The flow answering calls to `called` from `caller`: the route with the
+    /// longest matching caller prefix, else the route for everyone.
+    pub(crate) fn flow_for(&self, called: &str, caller: &str) -> Option<Arc<Flow>> {
+        self.by_caller
+            .iter()
+            .filter(|(number, prefix, _)| number == called && caller.starts_with(prefix.as_str()))
+            .max_by_key(|(_, prefix, _)| prefix.len())
+            .map(|(_, _, flow)| flow.clone())
+            .or_else(|| self.flows.get(called).cloned())
+    }
+
     /// A session for a call to `called` from `caller`, if a flow answers it.
     pub(crate) fn session(&self, called: &str, caller: &str, leg: LegId) -> Option<Session> {
-        let flow = self.flows.get(called)?.clone();
+        let flow = self.flow_for(called, caller)?;
         let context = CallContext {
             caller: caller.to_owned(),
             called: called.to_owned(),

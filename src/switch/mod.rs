@@ -557,7 +557,11 @@ impl Switch {
         let Some(number) = headers::user_of(&uri).map(str::to_owned) else {
             return self.respond(now, id, &request, 404);
         };
-        if self.ivr.flows.contains_key(&number) {
+        let caller_number = headers::from_value(&request.headers)
+            .ok()
+            .and_then(|f| headers::user_of(headers::uri_of(f)))
+            .unwrap_or_default();
+        if self.ivr.flow_for(&number, caller_number).is_some() {
             return self.start_flow(now, id, request, source, &number);
         }
         if !self.accounts.contains_key(&number) {

@@ -675,6 +675,7 @@ fn ivr_setup() -> crate::switch::IvrSetup {
         catalog: Arc::new(catalog),
         prompts: [("en/menu.wav".to_owned(), menu)].into(),
         queues: [("support".to_owned(), vec!["1002".to_owned(), "1001".to_owned()])].into(),
+        by_caller: Vec::new(),
     }
 }
 
@@ -825,4 +826,25 @@ fn a_flow_transfers_to_a_sip_uri() {
         .expect("transferred");
     assert_eq!(invite.first_line(), "INVITE sip:desk@127.0.0.3:5080 SIP/2.0");
     assert_eq!(invite.to, agent());
+}
+
+#[test]
+fn a_route_for_some_callers_wins_over_the_route_for_everyone() {
+    let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: out\nnodes:\n  out:\n    type: transfer\n    uri: sip:desk@127.0.0.3:5080\n";
+    let mut setup = ivr_setup();
+    setup.by_caller.push((
+        "100".into(),
+        "+1555".into(),
+        Arc::new(ivr::parse_flow("t.yaml", flow).unwrap()),
+    ));
+    setup
+        .by_caller
+        .push(("100".into(), "+44".into(), setup.flows["100"].clone()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.invite("100"); // from +15550100
+    assert!(
+        out.iter()
+            .any(|s| s.first_line() == "INVITE sip:desk@127.0.0.3:5080 SIP/2.0"),
+        "{out:#?}"
+    );
 }
