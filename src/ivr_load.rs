@@ -1,6 +1,6 @@
 //! Loads what IVR flows need at start-up (file I/O, so the SIP core does
 //! none): the routed flows, checked, and every prompt under the prompts root
-//! decoded once at 8 kHz.
+//! decoded once at 8 kHz (G.711 callers) and once at 48 kHz (Opus callers).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,23 +62,28 @@ pub(crate) fn load(config: &Config) -> anyhow::Result<IvrSetup> {
     setup.catalog = Arc::new(PromptCatalog::from_relative_paths(
         relative.iter().map(PathBuf::as_path),
     ));
-    let mut prompts = HashMap::new();
-    for (rel, full) in &files {
-        match Prompt::load(full, 8000) {
-            Ok(p) => {
-                prompts.insert(rel.to_string_lossy().replace('\\', "/"), p);
-            }
-            Err(e) => tracing::warn!(file = %full.display(), %e, "prompt not loaded"),
-        }
-    }
-    if built_in {
-        for (rel, bytes) in DEMO_PROMPTS {
-            if let Ok(p) = Prompt::decode(std::io::Cursor::new(*bytes), 8000) {
-                prompts.insert((*rel).to_owned(), p);
+    for rate in [8000, 48_000] {
+        let mut prompts = HashMap::new();
+        for (rel, full) in &files {
+            match Prompt::load(full, rate) {
+                Ok(p) => {
+                    prompts.insert(rel.to_string_lossy().replace('\\', "/"), p);
+                }
+                Err(e) => tracing::warn!(file = %full.display(), %e, "prompt not loaded"),
             }
         }
+        if built_in {
+            for (rel, bytes) in DEMO_PROMPTS {
+                if let Ok(p) = Prompt::decode(std::io::Cursor::new(*bytes), rate) {
+                    prompts.insert((*rel).to_owned(), p);
+                }
+            }
+        }
+        match rate {
+            8000 => setup.prompts = prompts,
+            _ => setup.prompts_48k = prompts,
+        }
     }
-    setup.prompts = prompts;
     for route in &config.routes {
         let file = route.flow.display().to_string();
         let text = match std::fs::read_to_string(&route.flow) {

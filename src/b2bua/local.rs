@@ -173,6 +173,16 @@ impl B2bua {
         tracing::debug!(call = call_id, "agent joined");
     }
 
+    /// PCM rate of the caller leg's codec: 48000 for Opus, else 8000.
+    pub(crate) fn caller_rate(&self, call_id: u64) -> u32 {
+        let opus = self.calls.get(&call_id).is_some_and(|c| c.media.caller_is_opus());
+        if opus {
+            48_000
+        } else {
+            8_000
+        }
+    }
+
     /// The call a media leg belongs to.
     pub(crate) fn call_of_leg(&self, leg: ::media::engine::LegId) -> Option<u64> {
         self.legs.get(&leg).copied()

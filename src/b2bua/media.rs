@@ -366,6 +366,13 @@ impl CallMedia {
         Ok(ours.to_bytes())
     }
 
+    /// Whether the caller's leg negotiated Opus.
+    pub(crate) fn caller_is_opus(&self) -> bool {
+        self.caller_codec
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("opus"))
+    }
+
     /// The legs, to release them or map engine events to the call.
     pub(crate) fn legs(&self) -> Vec<LegId> {
         std::iter::once(self.caller.id)

@@ -25,6 +25,8 @@ pub(crate) struct IvrSetup {
     pub(crate) catalog: Arc<PromptCatalog>,
     /// Prompt audio at 8 kHz by path relative to the prompts root (`en/welcome.wav`).
     pub(crate) prompts: HashMap<String, Prompt>,
+    /// The same at 48 kHz, for callers on Opus.
+    pub(crate) prompts_48k: HashMap<String, Prompt>,
     /// Queue name -> agent extensions, in the order they are tried.
     pub(crate) queues: HashMap<String, Vec<String>>,
 }
@@ -33,6 +35,8 @@ pub(crate) struct IvrSetup {
 pub(crate) struct Session {
     pub(crate) interpreter: Interpreter,
     pub(crate) leg: LegId,
+    /// PCM rate of the caller leg's codec (8000, or 48000 for Opus).
+    pub(crate) rate: u32,
 }
 
 /// What the switch must do for a session, in switch terms.
@@ -89,7 +93,7 @@ impl IvrSetup {
     }
 
     /// A session for a call to `called` from `caller`, if a flow answers it.
-    pub(crate) fn session(&self, called: &str, caller: &str, leg: LegId) -> Option<Session> {
+    pub(crate) fn session(&self, called: &str, caller: &str, leg: LegId, rate: u32) -> Option<Session> {
         let flow = self.flow_for(called, caller)?;
         let context = CallContext {
             caller: caller.to_owned(),
@@ -97,7 +101,7 @@ impl IvrSetup {
             ..CallContext::default()
         };
         let interpreter = Interpreter::new(flow, context).with_prompts(self.catalog.clone());
-        Some(Session { interpreter, leg })
+        Some(Session { interpreter, leg, rate })
     }
 
     /// The next thing the session asks for, in switch terms.
@@ -106,12 +110,17 @@ impl IvrSetup {
             let action = session.interpreter.poll_action()?;
             let step = match action {
                 Action::Play { prompts, barge_in } => {
-                    let Ok(mut playlist) = Playlist::new(8000) else {
+                    let Ok(mut playlist) = Playlist::new(session.rate) else {
                         continue;
+                    };
+                    let audio = if session.rate == 48_000 {
+                        &self.prompts_48k
+                    } else {
+                        &self.prompts
                     };
                     for prompt in &prompts {
                         let key = prompt.path.to_string_lossy().replace('\\', "/");
-                        match self.prompts.get(&key) {
+                        match audio.get(&key) {
                             Some(audio) => {
                                 let _ = playlist.push(Item::prompt(audio.clone()).interruptible(barge_in));
                             }

@@ -531,7 +531,8 @@ impl Switch {
             source,
         );
         let Ok((call, leg)) = started else { return };
-        let Some(mut session) = self.ivr.session(number, &caller, leg) else {
+        let rate = self.b2bua.caller_rate(call);
+        let Some(mut session) = self.ivr.session(number, &caller, leg, rate) else {
             return;
         };
         metrics::counter!("ivr_calls_total").increment(1);

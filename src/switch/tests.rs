@@ -54,8 +54,7 @@ impl MediaControl for FakeMedia {
         self.log.lock().unwrap().push(format!("release {leg}"));
     }
     fn play(&mut self, leg: LegId, playlist: media::player::Playlist) {
-        let _ = playlist;
-        self.log.lock().unwrap().push(format!("play {leg}"));
+        self.log.lock().unwrap().push(format!("play {leg} {}", playlist.rate()));
     }
     fn stop(&mut self, leg: LegId) {
         self.log.lock().unwrap().push(format!("stop {leg}"));
@@ -676,6 +675,7 @@ fn ivr_setup() -> crate::switch::IvrSetup {
         prompts: [("en/menu.wav".to_owned(), menu)].into(),
         queues: [("support".to_owned(), vec!["1002".to_owned(), "1001".to_owned()])].into(),
         by_caller: Vec::new(),
+        prompts_48k: std::collections::HashMap::new(),
     }
 }
 
@@ -688,7 +688,7 @@ fn a_flow_answers_plays_takes_a_digit_and_calls_a_registered_agent_in() {
     assert!(out[1].text.contains("m=audio 20002 RTP/AVP 0\r\n"), "{}", out[1].text);
     assert_eq!(
         h.media.log(),
-        ["allocate 1", "configure 1 PCMU pt0 127.0.0.2:6000", "play 1"]
+        ["allocate 1", "configure 1 PCMU pt0 127.0.0.2:6000", "play 1 8000"]
     );
     h.send(caller(), &caller_ack(&out[1]));
     h.switch.handle_media_event(
@@ -751,7 +751,7 @@ fn a_flow_that_hears_nothing_hangs_up() {
         "{out:#?}"
     );
     assert!(
-        h.media.log().iter().filter(|l| *l == "play 1").count() >= 2,
+        h.media.log().iter().filter(|l| *l == "play 1 8000").count() >= 2,
         "{:?}",
         h.media.log()
     );
@@ -791,7 +791,7 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
     assert_eq!(out.len(), 1, "the agent gets its 200, the caller no BYE: {out:#?}");
     let log = h.media.log();
     assert!(
-        log.ends_with(&["release 2".to_owned(), "play 1".to_owned()]),
+        log.ends_with(&["release 2".to_owned(), "play 1 8000".to_owned()]),
         "the survey question plays: {log:?}"
     );
     h.switch.handle_media_event(
@@ -846,5 +846,27 @@ fn a_route_for_some_callers_wins_over_the_route_for_everyone() {
         out.iter()
             .any(|s| s.first_line() == "INVITE sip:desk@127.0.0.3:5080 SIP/2.0"),
         "{out:#?}"
+    );
+}
+
+#[test]
+fn an_opus_caller_hears_the_prompts_at_48_khz() {
+    let mut setup = ivr_setup();
+    let menu = media::player::Prompt::from_samples(vec![0i16; 9600], 48_000).unwrap();
+    setup.prompts_48k.insert("en/menu.wav".to_owned(), menu);
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.send(
+        caller(),
+        "INVITE sip:100@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKopus\n\
+         From: <sip:+15550100@127.0.0.2>;tag=c1\nTo: <sip:100@127.0.0.1>\nCall-ID: opus\nCSeq: 1 INVITE\n\
+         Contact: <sip:+15550100@127.0.0.2:5070>\nContent-Type: application/sdp\n\n\
+         v=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 6000 RTP/AVP 111\n\
+         a=rtpmap:111 opus/48000/2\n",
+    );
+    assert!(out[1].text.contains("a=rtpmap:111 opus/48000/2"), "{}", out[1].text);
+    assert!(
+        h.media.log().contains(&"play 1 48000".to_owned()),
+        "{:?}",
+        h.media.log()
     );
 }

@@ -239,7 +239,8 @@ impl MediaCore {
     }
 
     /// Plays `playlist` to the leg's phone (its rate must be the leg codec's
-    /// PCM rate); while it plays, the peer's audio does not reach the phone.
+    /// PCM rate, or it ends at once with `PlaybackFinished`); while it plays,
+    /// the peer's audio does not reach the phone.
     pub fn play(&mut self, now: Instant, leg: LegId, playlist: Playlist) -> Result<(), CodecError> {
         let Some(l) = self.legs.get_mut(&leg) else {
             return Ok(());
@@ -249,7 +250,17 @@ impl MediaCore {
             .as_ref()
             .and_then(|c| codec_of(&c.codec))
             .unwrap_or(crate::codec::Codec::Pcmu);
-        l.playback = Some(Playback::new(playlist, codec)?);
+        match Playback::new(playlist, codec) {
+            Ok(playback) => l.playback = Some(playback),
+            Err(e) => {
+                // The call waits for the end of what plays: tell it at once.
+                self.events.push_back(MediaEvent::PlaybackFinished {
+                    leg,
+                    interrupted: false,
+                });
+                return Err(e);
+            }
+        }
         self.arm_tick(now, leg);
         Ok(())
     }
