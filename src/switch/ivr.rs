@@ -37,6 +37,8 @@ pub(crate) struct Session {
     pub(crate) leg: LegId,
     /// PCM rate of the caller leg's codec (8000, or 48000 for Opus).
     pub(crate) rate: u32,
+    /// The interpreter's next timer, as filed in the switch's timer set.
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// What the switch must do for a session, in switch terms.
@@ -101,7 +103,12 @@ impl IvrSetup {
             ..CallContext::default()
         };
         let interpreter = Interpreter::new(flow, context).with_prompts(self.catalog.clone());
-        Some(Session { interpreter, leg, rate })
+        Some(Session {
+            interpreter,
+            leg,
+            rate,
+            deadline: None,
+        })
     }
 
     /// The next thing the session asks for, in switch terms.

@@ -52,6 +52,8 @@ pub(crate) struct Switch {
     /// IVR flows and prompts, and the calls in a flow.
     ivr: IvrSetup,
     sessions: HashMap<u64, Session>,
+    /// (next timer, call) of the sessions, so the next deadline is a lookup.
+    session_timers: std::collections::BTreeSet<(Instant, u64)>,
     clock: WallClock,
     /// Data dips of flows, for the shell to make.
     http_out: VecDeque<HttpCall>,
@@ -124,6 +126,7 @@ impl Switch {
             outbox: VecDeque::new(),
             ivr,
             sessions: HashMap::new(),
+            session_timers: std::collections::BTreeSet::new(),
             clock: WallClock {
                 instant: now,
                 utc: wall,
@@ -236,14 +239,13 @@ impl Switch {
             self.auth.purge(now);
         }
         let utc = self.clock.utc(now);
-        let due: Vec<u64> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.interpreter.poll_timeout().is_some_and(|t| t <= utc))
-            .map(|(call, _)| *call)
-            .collect();
-        for call in due {
+        while let Some(&(at, call)) = self.session_timers.first() {
+            if at > now {
+                break;
+            }
+            self.session_timers.remove(&(at, call));
             if let Some(session) = self.sessions.get_mut(&call) {
+                session.deadline = None;
                 session.interpreter.handle_timeout(utc);
             }
             self.drive(now, call);
@@ -263,8 +265,34 @@ impl Switch {
         self.drive(now, call);
     }
 
-    /// Carries out what a call's flow asks for.
+    /// Carries out what a call's flow asks for, then files its next timer.
     fn drive(&mut self, now: Instant, call: u64) {
+        self.run_steps(now, call);
+        let Some(session) = self.sessions.get_mut(&call) else {
+            return;
+        };
+        let next = session.interpreter.poll_timeout().map(|t| self.clock.instant(t));
+        if next != session.deadline {
+            if let Some(old) = session.deadline {
+                self.session_timers.remove(&(old, call));
+            }
+            if let Some(at) = next {
+                self.session_timers.insert((at, call));
+            }
+            session.deadline = next;
+        }
+    }
+
+    /// Forgets a call's flow and its timer.
+    fn remove_session(&mut self, call: u64) -> Option<Session> {
+        let session = self.sessions.remove(&call)?;
+        if let Some(at) = session.deadline {
+            self.session_timers.remove(&(at, call));
+        }
+        Some(session)
+    }
+
+    fn run_steps(&mut self, now: Instant, call: u64) {
         loop {
             let Some(session) = self.sessions.get_mut(&call) else {
                 return;
@@ -331,7 +359,7 @@ impl Switch {
                 }),
                 Step::Done => {
                     self.b2bua.keep_caller(call, false);
-                    self.sessions.remove(&call);
+                    self.remove_session(call);
                     return;
                 }
             }
@@ -348,12 +376,7 @@ impl Switch {
         ]
         .into_iter()
         .flatten()
-        .chain(
-            self.sessions
-                .values()
-                .filter_map(|s| s.interpreter.poll_timeout())
-                .map(|t| self.clock.instant(t)),
-        )
+        .chain(self.session_timers.first().map(|(at, _)| *at))
         .min()
     }
 
@@ -395,7 +418,7 @@ impl Switch {
             }
         }
         for call in self.b2bua.take_ended() {
-            if let Some(mut session) = self.sessions.remove(&call) {
+            if let Some(mut session) = self.remove_session(call) {
                 session.interpreter.caller_hung_up(self.clock.utc(now));
             }
         }
