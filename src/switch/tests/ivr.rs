@@ -1,0 +1,232 @@
+//! Calls answered by IVR flows, with the switch core and a fake media engine.
+
+use super::*;
+
+const FLOW: &str = "version: 1
+name: test
+default_language: en
+languages: [en]
+start: menu
+nodes:
+  menu:
+    type: menu
+    prompts: [menu]
+    first_digit_timeout: 5s
+    retries: 1
+    branches:
+      \"1\": queue
+    invalid: bye
+    timeout: bye
+  queue:
+    type: enqueue
+    queue: support
+  bye:
+    type: hangup
+";
+
+fn ivr_setup() -> crate::switch::IvrSetup {
+    let flow = ::ivr::parse_flow("test.yaml", FLOW).unwrap();
+    let mut catalog = ::ivr::PromptCatalog::new();
+    catalog.insert("en", "menu");
+    let menu = media::player::Prompt::from_samples(vec![0i16; 1600], 8000).unwrap();
+    crate::switch::IvrSetup {
+        flows: [("100".to_owned(), Arc::new(flow))].into(),
+        catalog: Arc::new(catalog),
+        prompts: [("en/menu.wav".to_owned(), menu)].into(),
+        queues: [("support".to_owned(), vec!["1002".to_owned(), "1001".to_owned()])].into(),
+        by_caller: Vec::new(),
+        prompts_48k: std::collections::HashMap::new(),
+    }
+}
+
+#[test]
+fn a_flow_answers_plays_takes_a_digit_and_calls_a_registered_agent_in() {
+    let mut h = Harness::with_ivr(CONFIG, ivr_setup());
+    h.register_agent("pw1001");
+    let out = h.invite("100");
+    assert_eq!(out[1].first_line(), "SIP/2.0 200 OK", "the switch answers: {out:#?}");
+    assert!(out[1].text.contains("m=audio 20002 RTP/AVP 0\r\n"), "{}", out[1].text);
+    assert_eq!(
+        h.media.log(),
+        ["allocate 1", "configure 1 PCMU pt0 127.0.0.2:6000", "play 1 8000"]
+    );
+    h.send(caller(), &caller_ack(&out[1]));
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
+    let out = h.drain();
+    // 1002 is not registered; 1001 is, where it registered from.
+    let to_agent = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .expect("agent called")
+        .clone();
+    assert_eq!(to_agent.to, agent());
+    assert!(
+        to_agent.text.contains("m=audio 20004 RTP/AVP 0 8 111 101\r\n"),
+        "PCMU first: {}",
+        to_agent.text
+    );
+    let answered = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    assert!(
+        answered
+            .iter()
+            .any(|s| s.first_line().starts_with("ACK ") && s.to == agent()),
+        "{answered:#?}"
+    );
+    assert!(h.media.log().contains(&"bridge 1 2".to_owned()), "{:?}", h.media.log());
+}
+
+#[test]
+fn a_flow_that_hears_nothing_hangs_up() {
+    let mut h = Harness::with_ivr(CONFIG, ivr_setup());
+    let out = h.invite("100");
+    h.send(caller(), &caller_ack(&out[1]));
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    // First-digit timeout (5 s), one retry with the prompt again, then hang-up.
+    h.advance(Duration::from_secs(6));
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    let out = h.advance(Duration::from_secs(6));
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("BYE ") && s.to == caller()),
+        "{out:#?}"
+    );
+    assert!(
+        h.media.log().iter().filter(|l| *l == "play 1 8000").count() >= 2,
+        "{:?}",
+        h.media.log()
+    );
+    assert!(h.media.log().ends_with(&["release 1".to_owned()]));
+}
+
+#[test]
+fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
+    let flow = FLOW.replace(
+        "    type: enqueue\n    queue: support\n",
+        "    type: enqueue\n    queue: support\n    after: csat\n",
+    ) + "  csat:\n    type: survey\n    kind: csat\n    prompts: [menu]\n    store: csat\n    next: bye\n";
+    let mut setup = ivr_setup();
+    setup
+        .flows
+        .insert("100".into(), Arc::new(::ivr::parse_flow("test.yaml", &flow).unwrap()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    h.register_agent("pw1001");
+    let out = h.invite("100");
+    h.send(caller(), &caller_ack(&out[1]));
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
+    let to_agent = h
+        .drain()
+        .into_iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .unwrap();
+    h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    let bye = format!(
+        "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKabye\n\
+         From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
+        to_agent.header("To").unwrap(),
+        to_agent.header("From").unwrap(),
+        to_agent.header("Call-ID").unwrap()
+    );
+    let out = h.send(agent(), &bye);
+    assert_eq!(out.len(), 1, "the agent gets its 200, the caller no BYE: {out:#?}");
+    let log = h.media.log();
+    assert!(
+        log.ends_with(&["release 2".to_owned(), "play 1 8000".to_owned()]),
+        "the survey question plays: {log:?}"
+    );
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::PlaybackFinished {
+            leg: 1,
+            interrupted: false,
+        },
+    );
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '5' });
+    let out = h.drain();
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("BYE ") && s.to == caller()),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn a_flow_transfers_to_a_sip_uri() {
+    let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: out\nnodes:\n  out:\n    type: transfer\n    uri: sip:desk@127.0.0.3:5080\n";
+    let mut setup = ivr_setup();
+    setup
+        .flows
+        .insert("100".into(), Arc::new(::ivr::parse_flow("t.yaml", flow).unwrap()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.invite("100");
+    let invite = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .expect("transferred");
+    assert_eq!(invite.first_line(), "INVITE sip:desk@127.0.0.3:5080 SIP/2.0");
+    assert_eq!(invite.to, agent());
+}
+
+#[test]
+fn a_route_for_some_callers_wins_over_the_route_for_everyone() {
+    let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: out\nnodes:\n  out:\n    type: transfer\n    uri: sip:desk@127.0.0.3:5080\n";
+    let mut setup = ivr_setup();
+    setup.by_caller.push((
+        "100".into(),
+        "+1555".into(),
+        Arc::new(::ivr::parse_flow("t.yaml", flow).unwrap()),
+    ));
+    setup
+        .by_caller
+        .push(("100".into(), "+44".into(), setup.flows["100"].clone()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.invite("100"); // from +15550100
+    assert!(
+        out.iter()
+            .any(|s| s.first_line() == "INVITE sip:desk@127.0.0.3:5080 SIP/2.0"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn an_opus_caller_hears_the_prompts_at_48_khz() {
+    let mut setup = ivr_setup();
+    let menu = media::player::Prompt::from_samples(vec![0i16; 9600], 48_000).unwrap();
+    setup.prompts_48k.insert("en/menu.wav".to_owned(), menu);
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.send(
+        caller(),
+        "INVITE sip:100@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKopus\n\
+         From: <sip:+15550100@127.0.0.2>;tag=c1\nTo: <sip:100@127.0.0.1>\nCall-ID: opus\nCSeq: 1 INVITE\n\
+         Contact: <sip:+15550100@127.0.0.2:5070>\nContent-Type: application/sdp\n\n\
+         v=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 6000 RTP/AVP 111\n\
+         a=rtpmap:111 opus/48000/2\n",
+    );
+    assert!(out[1].text.contains("a=rtpmap:111 opus/48000/2"), "{}", out[1].text);
+    assert!(
+        h.media.log().contains(&"play 1 48000".to_owned()),
+        "{:?}",
+        h.media.log()
+    );
+}
