@@ -14,13 +14,10 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::decoded::{codec_of, Playback, Tick, Transcoding, PLAYER_SOURCE, TRANSCODED_SOURCE};
+use super::decoded::{codec_of, Transcoding};
 use super::latch::Verdict;
 use super::leg::Leg;
-use crate::codec::CodecError;
 use crate::dtmf::rfc4733::EventPacket;
-use crate::player::Playlist;
-use crate::rtp::packet::RtpHeader;
 use crate::rtp::packet::RtpPacket;
 use crate::rtp::quality::LegQuality;
 use crate::rtp::stats::NtpTimestamp;
@@ -138,7 +135,7 @@ pub struct MediaTransmit {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Deadline {
+pub(super) enum Deadline {
     Inactivity,
     Report,
     /// 20 ms of generated audio: transcoding or playback.
@@ -148,15 +145,15 @@ enum Deadline {
 }
 
 /// Generated audio goes out every 20 ms.
-const FRAME: Duration = Duration::from_millis(20);
+pub(super) const FRAME: Duration = Duration::from_millis(20);
 
 /// The core: legs, bridges and timers of one worker.
 #[derive(Debug)]
 pub struct MediaCore {
-    legs: HashMap<LegId, Leg>,
-    timers: BinaryHeap<Reverse<(Instant, LegId, Deadline)>>,
-    events: VecDeque<MediaEvent>,
-    transmits: VecDeque<MediaTransmit>,
+    pub(super) legs: HashMap<LegId, Leg>,
+    pub(super) timers: BinaryHeap<Reverse<(Instant, LegId, Deadline)>>,
+    pub(super) events: VecDeque<MediaEvent>,
+    pub(super) transmits: VecDeque<MediaTransmit>,
     inactivity: Duration,
     /// The wall clock at one instant, for NTP timestamps in reports.
     epoch: (Instant, NtpTimestamp),
@@ -226,122 +223,6 @@ impl MediaCore {
             if l.transcoding.is_some() {
                 self.arm_tick(now, leg);
             }
-        }
-    }
-
-    fn arm_tick(&mut self, now: Instant, leg: LegId) {
-        if let Some(l) = self.legs.get_mut(&leg) {
-            if l.next_tick.is_none() {
-                l.next_tick = Some(now + FRAME);
-                self.timers.push(Reverse((now + FRAME, leg, Deadline::Tick)));
-            }
-        }
-    }
-
-    /// Plays `playlist` to the leg's phone (its rate must be the leg codec's
-    /// PCM rate, or it ends at once with `PlaybackFinished`); while it plays,
-    /// the peer's audio does not reach the phone.
-    pub fn play(&mut self, now: Instant, leg: LegId, playlist: Playlist) -> Result<(), CodecError> {
-        let Some(l) = self.legs.get_mut(&leg) else {
-            return Ok(());
-        };
-        let codec = l
-            .config
-            .as_ref()
-            .and_then(|c| codec_of(&c.codec))
-            .unwrap_or(crate::codec::Codec::Pcmu);
-        match Playback::new(playlist, codec) {
-            Ok(playback) => l.playback = Some(playback),
-            Err(e) => {
-                // The call waits for the end of what plays: tell it at once.
-                self.events.push_back(MediaEvent::PlaybackFinished {
-                    leg,
-                    interrupted: false,
-                });
-                return Err(e);
-            }
-        }
-        self.arm_tick(now, leg);
-        Ok(())
-    }
-
-    /// Sends a key press to the leg's phone as RFC 4733 events (the
-    /// telephone-event payload type must be negotiated): `false` if not.
-    pub fn send_digit(&mut self, now: Instant, leg: LegId, digit: char, duration: Duration) -> bool {
-        use crate::dtmf::rfc4733::{event_packets, SenderConfig};
-        let Some(l) = self.legs.get_mut(&leg) else { return false };
-        let (Some(config), Some(digit)) = (l.config.as_ref(), crate::dtmf::Digit::from_char(digit)) else {
-            return false;
-        };
-        if config.telephone_event.is_none() {
-            return false;
-        }
-        let sender = SenderConfig {
-            clock_rate: 8000,
-            packet_interval: FRAME,
-            ..SenderConfig::default()
-        };
-        // Events follow one another: a digit starts after those queued.
-        let start = l.digits_out.back().map_or(now, |(at, _)| *at + FRAME * 2);
-        for packet in event_packets(digit, duration, &sender) {
-            l.digits_out.push_back((start + packet.send_offset, packet));
-        }
-        if let Some((first, _)) = l.digits_out.front() {
-            self.timers.push(Reverse((*first, leg, Deadline::Digit)));
-        }
-        true
-    }
-
-    /// Sends the digit packets due on `leg`.
-    fn send_due_digits(&mut self, now: Instant, leg: LegId) {
-        loop {
-            let Some(l) = self.legs.get_mut(&leg) else { return };
-            let Some(te) = l.config.as_ref().and_then(|c| c.telephone_event) else {
-                l.digits_out.clear();
-                return;
-            };
-            match l.digits_out.front() {
-                Some((at, _)) if *at <= now => {}
-                Some((at, _)) => {
-                    let at = *at;
-                    self.timers.push(Reverse((at, leg, Deadline::Digit)));
-                    return;
-                }
-                None => return,
-            }
-            let Some((_, packet)) = l.digits_out.pop_front() else {
-                return;
-            };
-            let Some(dest) = l.latch.destination() else { continue };
-            if packet.marker {
-                l.event_ts = l.outgoing.timestamp_now(now, 8000);
-            }
-            let ts = l.event_ts.wrapping_add(packet.timestamp_offset);
-            let seq = l.outgoing.own_packet(now);
-            let header = RtpHeader {
-                pt: te,
-                marker: packet.marker,
-                seq,
-                ts,
-                ssrc: l.outgoing.ssrc,
-            };
-            let mut bytes = Vec::with_capacity(16);
-            header.emit(&packet.payload, &mut bytes);
-            l.sent.on_sent(4);
-            l.counters.sent += 1;
-            self.transmits.push_back(MediaTransmit {
-                leg,
-                to: dest,
-                rtcp: false,
-                payload: bytes,
-            });
-        }
-    }
-
-    /// Stops what plays on the leg, without an event.
-    pub fn stop(&mut self, leg: LegId) {
-        if let Some(l) = self.legs.get_mut(&leg) {
-            l.playback = None;
         }
     }
 
@@ -530,89 +411,6 @@ impl MediaCore {
                 }
             }
         }
-    }
-
-    /// 20 ms of generated audio on `leg`: its transcoded audio to the peer
-    /// and its playlist to its own phone.
-    fn tick(&mut self, now: Instant, leg: LegId) {
-        let mut payloads = Vec::new();
-        let (peer, playback_tick) = {
-            let Some(l) = self.legs.get_mut(&leg) else { return };
-            if let Some(t) = l.transcoding.as_mut() {
-                t.tick(now, &mut payloads);
-            }
-            (l.peer, l.playback.as_mut().map(Playback::tick))
-        };
-        if let (Some(peer), false) = (peer, payloads.is_empty()) {
-            let units = self
-                .legs
-                .get(&leg)
-                .and_then(|l| l.transcoding.as_ref())
-                .map_or(160, |t| t.units);
-            for payload in payloads {
-                let seq_ts = self
-                    .legs
-                    .get_mut(&leg)
-                    .and_then(|l| l.transcoding.as_mut())
-                    .map(|t| t.clock.tick(units));
-                if let Some((seq, ts)) = seq_ts {
-                    self.send_generated(now, peer, TRANSCODED_SOURCE, seq, ts, &payload);
-                }
-            }
-        }
-        match playback_tick {
-            Some(Tick::Payload(payload)) => {
-                let seq_ts = self.legs.get_mut(&leg).and_then(|l| l.playback.as_mut()).map(|p| {
-                    let units = p.units;
-                    p.clock.tick(units)
-                });
-                if let Some((seq, ts)) = seq_ts {
-                    self.send_generated(now, leg, PLAYER_SOURCE, seq, ts, &payload);
-                }
-            }
-            Some(Tick::Done { interrupted }) => {
-                if let Some(l) = self.legs.get_mut(&leg) {
-                    l.playback = None;
-                }
-                self.events.push_back(MediaEvent::PlaybackFinished { leg, interrupted });
-            }
-            None => {}
-        }
-        let active = self
-            .legs
-            .get(&leg)
-            .is_some_and(|l| l.transcoding.is_some() || l.playback.is_some());
-        if active {
-            self.arm_tick(now, leg);
-        }
-    }
-
-    /// Wraps a generated payload in RTP on `to`'s outgoing stream.
-    fn send_generated(&mut self, now: Instant, to: LegId, source: u32, seq: u16, ts: u32, payload: &[u8]) {
-        let Some(l) = self.legs.get_mut(&to) else { return };
-        let Some(config) = l.config.as_ref().filter(|c| c.direction.send) else {
-            return;
-        };
-        let Some(dest) = l.latch.destination() else { return };
-        let (pt, clock_rate) = (config.payload_type, config.clock_rate);
-        let (seq, ts) = l.outgoing.translate(now, source, seq, ts, clock_rate);
-        let header = RtpHeader {
-            pt,
-            marker: false,
-            seq,
-            ts,
-            ssrc: l.outgoing.ssrc,
-        };
-        let mut packet = Vec::with_capacity(12 + payload.len());
-        header.emit(payload, &mut packet);
-        l.sent.on_sent(payload.len());
-        l.counters.sent += 1;
-        self.transmits.push_back(MediaTransmit {
-            leg: to,
-            to: dest,
-            rtcp: false,
-            payload: packet,
-        });
     }
 
     /// When [`MediaCore::handle_timeout`] is due next.

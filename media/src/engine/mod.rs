@@ -9,6 +9,7 @@
 
 pub mod core;
 mod decoded;
+mod generate;
 pub mod latch;
 mod leg;
 pub mod port_pool;
