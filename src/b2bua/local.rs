@@ -58,29 +58,10 @@ impl B2bua {
         let dialog = Dialog::as_uas(&invite, &caller_tag, source).ok();
         let cseq = headers::cseq(&invite.headers).map(|(n, _)| n).unwrap_or(0);
         let destination = headers::response_destination(&invite.headers, source);
-        self.calls.insert(
-            call_id,
-            Call {
-                state: CallState::Answered,
-                caller_invite: invite,
-                caller_tx: id,
-                caller_source: source,
-                caller_tag,
-                agent_invite: None,
-                agent_destination: None,
-                local: true,
-                keep_caller: false,
-                agent_provisional: false,
-                cancel_pending: false,
-                timed_out: false,
-                dialogs: [dialog, None],
-                retransmit: [None, None],
-                ack_owed: [None, None],
-                ack_sent: [None, None],
-                media,
-                keys: vec![key],
-            },
-        );
+        let mut call = Call::new(CallState::Answered, invite, id, source, caller_tag, media, vec![key]);
+        call.local = true;
+        call.dialogs[Side::Caller.index()] = dialog;
+        self.calls.insert(call_id, call);
         self.arm_retransmit(ctx.now, call_id, Side::Caller, answer, destination, cseq);
         tracing::debug!(call = call_id, "answered by the switch");
         Ok((call_id, leg))

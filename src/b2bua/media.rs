@@ -91,6 +91,14 @@ fn leg_config(n: &Negotiated) -> LegConfig {
     }
 }
 
+/// The caller's offer in an INVITE body; `None` for a late offer (no body).
+fn offer_in(body: &[u8]) -> Result<Option<Session>, MediaFailure> {
+    match body.is_empty() {
+        true => Ok(None),
+        false => Session::from_bytes(body).map(Some).map_err(failure),
+    }
+}
+
 /// Our capabilities narrowed to what `offer` carries, in the offer's order.
 fn narrowed_to(caps: &LocalCapabilities, offer: &Session) -> LocalCapabilities {
     let mut narrowed = LocalCapabilities {
@@ -152,10 +160,7 @@ impl CallMedia {
         caller_body: &[u8],
         caps: &LocalCapabilities,
     ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
-        let caller_offer = match caller_body.is_empty() {
-            true => None,
-            false => Some(Session::from_bytes(caller_body).map_err(failure)?),
-        };
+        let caller_offer = offer_in(caller_body)?;
         let agent_caps = match &caller_offer {
             Some(offer) => narrowed_to(caps, offer),
             None => caps.clone(),
@@ -204,10 +209,7 @@ impl CallMedia {
         caller_body: &[u8],
         caps: &LocalCapabilities,
     ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
-        let caller_offer = match caller_body.is_empty() {
-            true => None,
-            false => Some(Session::from_bytes(caller_body).map_err(failure)?),
-        };
+        let caller_offer = offer_in(caller_body)?;
         let caller = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
         let mut media = CallMedia {
             caller,

@@ -121,6 +121,41 @@ struct Call {
     keys: Vec<(String, String)>,
 }
 
+impl Call {
+    /// A call on the caller's side; the agent's side is filled in when the
+    /// agent is called.
+    fn new(
+        state: CallState,
+        caller_invite: Request,
+        caller_tx: TransactionId,
+        caller_source: Peer,
+        caller_tag: String,
+        media: CallMedia,
+        keys: Vec<(String, String)>,
+    ) -> Call {
+        Call {
+            state,
+            caller_invite,
+            caller_tx,
+            caller_source,
+            caller_tag,
+            agent_invite: None,
+            agent_destination: None,
+            local: false,
+            keep_caller: false,
+            agent_provisional: false,
+            cancel_pending: false,
+            timed_out: false,
+            dialogs: [None, None],
+            retransmit: [None, None],
+            ack_owed: [None, None],
+            ack_sent: [None, None],
+            media,
+            keys,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum ClientRole {
     Invite,
@@ -266,29 +301,10 @@ impl B2bua {
         let keys = vec![(caller_call_id, caller_tag.clone()), (agent_call_id, agent_tag)];
         self.dialogs.insert(keys[0].clone(), (call_id, Side::Caller));
         self.dialogs.insert(keys[1].clone(), (call_id, Side::Agent));
-        self.calls.insert(
-            call_id,
-            Call {
-                state: CallState::Trying,
-                caller_invite: invite,
-                caller_tx: id,
-                caller_source: source,
-                caller_tag,
-                agent_invite: Some(agent_invite),
-                agent_destination: Some(target.destination),
-                local: false,
-                keep_caller: false,
-                agent_provisional: false,
-                cancel_pending: false,
-                timed_out: false,
-                dialogs: [None, None],
-                retransmit: [None, None],
-                ack_owed: [None, None],
-                ack_sent: [None, None],
-                media,
-                keys,
-            },
-        );
+        let mut call = Call::new(CallState::Trying, invite, id, source, caller_tag, media, keys);
+        call.agent_invite = Some(agent_invite);
+        call.agent_destination = Some(target.destination);
+        self.calls.insert(call_id, call);
         tracing::debug!(call = call_id, agent = %target.aor, "call started");
         Admission::Started
     }
