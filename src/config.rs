@@ -234,14 +234,22 @@ pub(crate) struct Ivr {
     /// Prompts root: `<prompts>/<language>/<name>.wav`.
     #[serde(default = "default_prompts")]
     pub(crate) prompts: std::path::PathBuf,
+    /// Where `record`/`voicemail` nodes put messages: `<dir>/<mailbox>/<time>-<leg>.wav`.
+    #[serde(default = "default_voicemail")]
+    pub(crate) voicemail: std::path::PathBuf,
 }
 
 impl Default for Ivr {
     fn default() -> Self {
         Ivr {
             prompts: default_prompts(),
+            voicemail: default_voicemail(),
         }
     }
+}
+
+fn default_voicemail() -> std::path::PathBuf {
+    "voicemail".into()
 }
 
 fn default_prompts() -> std::path::PathBuf {

@@ -46,6 +46,7 @@ pub(crate) fn load(config: &Config) -> anyhow::Result<IvrSetup> {
             .iter()
             .map(|q| (q.name.clone(), q.agents.clone()))
             .collect(),
+        voicemail: config.ivr.voicemail.clone(),
         ..IvrSetup::default()
     };
     if config.routes.is_empty() {

@@ -174,6 +174,16 @@ impl B2bua {
         self.media.play(leg, playlist);
     }
 
+    /// Records what a leg's phone says.
+    pub(crate) fn record(&mut self, leg: ::media::engine::LegId, path: std::path::PathBuf, max: std::time::Duration) {
+        self.media.record(leg, path, max);
+    }
+
+    /// Ends a recording early.
+    pub(crate) fn stop_recording(&mut self, leg: ::media::engine::LegId) {
+        self.media.stop_recording(leg);
+    }
+
     /// Stops what plays on a leg.
     pub(crate) fn stop(&mut self, leg: ::media::engine::LegId) {
         self.media.stop(leg);

@@ -24,6 +24,10 @@ pub(crate) trait MediaControl: Send {
     fn play(&mut self, leg: LegId, playlist: media::player::Playlist);
     /// Stops what plays on the leg.
     fn stop(&mut self, leg: LegId);
+    /// Records what the leg's phone says into a WAV file.
+    fn record(&mut self, leg: LegId, path: std::path::PathBuf, max: std::time::Duration);
+    /// Ends a recording early.
+    fn stop_recording(&mut self, leg: LegId);
 }
 
 impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
@@ -44,6 +48,12 @@ impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
     }
     fn stop(&mut self, leg: LegId) {
         media::engine::MediaEngine::stop(self, leg);
+    }
+    fn record(&mut self, leg: LegId, path: std::path::PathBuf, max: std::time::Duration) {
+        media::engine::MediaEngine::record(self, leg, path, max);
+    }
+    fn stop_recording(&mut self, leg: LegId) {
+        media::engine::MediaEngine::stop_recording(self, leg);
     }
 }
 

@@ -40,19 +40,14 @@ impl Switch {
     }
 
     /// Feeds an input to the flow of the call that owns `leg`, then acts on it.
-    pub(super) fn with_session(
-        &mut self,
-        now: Instant,
-        leg: media::engine::LegId,
-        input: impl FnOnce(&mut ::ivr::Interpreter),
-    ) {
+    pub(super) fn with_session(&mut self, now: Instant, leg: media::engine::LegId, input: impl FnOnce(&mut Session)) {
         let Some(call) = self.b2bua.call_of_leg(leg) else {
             return;
         };
         let Some(session) = self.sessions.get_mut(&call) else {
             return;
         };
-        input(&mut session.interpreter);
+        input(session);
         self.drive(now, call);
     }
 
@@ -142,6 +137,7 @@ impl Switch {
                     }
                 }
                 Step::HangUp => self.b2bua.end(&mut ctx, call),
+                Step::Record { path, max } => self.b2bua.record(leg, path, max),
                 Step::Http { url, body, timeout } => self.http_out.push_back(HttpCall {
                     call,
                     url,

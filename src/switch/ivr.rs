@@ -29,6 +29,8 @@ pub(crate) struct IvrSetup {
     pub(crate) prompts_48k: HashMap<String, Prompt>,
     /// Queue name -> agent extensions, in the order they are tried.
     pub(crate) queues: HashMap<String, Vec<String>>,
+    /// Where voicemail goes: `<dir>/<mailbox>/<time>-<call>.wav`.
+    pub(crate) voicemail: std::path::PathBuf,
 }
 
 /// One call in a flow.
@@ -39,6 +41,8 @@ pub(crate) struct Session {
     pub(crate) rate: u32,
     /// The interpreter's next timer, as filed in the switch's timer set.
     pub(crate) deadline: Option<Instant>,
+    /// While a message is recorded: the key that ends it, if any.
+    pub(crate) recording: Option<Option<char>>,
 }
 
 /// What the switch must do for a session, in switch terms.
@@ -53,6 +57,8 @@ pub(crate) enum Step {
     ConnectUri(String),
     /// End the call.
     HangUp,
+    /// Record a message into `path` for at most `max`.
+    Record { path: std::path::PathBuf, max: Duration },
     /// A data dip: the shell POSTs `body` to `url` and hands the result back.
     Http {
         url: String,
@@ -108,6 +114,7 @@ impl IvrSetup {
             leg,
             rate,
             deadline: None,
+            recording: None,
         })
     }
 
@@ -154,12 +161,25 @@ impl IvrSetup {
                 } => Step::ConnectUri(uri),
                 Action::Hangup => Step::HangUp,
                 Action::HttpRequest { url, body, timeout } => Step::Http { url, body, timeout },
-                Action::RecordMessage { mailbox, .. } => {
-                    // Recording lands with the recordings issue; until then
-                    // the flow goes on as if the caller left no message.
-                    tracing::warn!(%mailbox, "voicemail is not recorded yet");
-                    session.interpreter.record_finished(now);
-                    continue;
+                Action::RecordMessage {
+                    mailbox,
+                    max_duration,
+                    beep,
+                    terminator,
+                } => {
+                    if beep {
+                        tracing::debug!("record beep not played yet");
+                    }
+                    session.recording = Some(terminator);
+                    let safe: String = mailbox
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                        .collect();
+                    let file = format!("{}-{}.wav", now.format("%Y%m%dT%H%M%S"), session.leg);
+                    Step::Record {
+                        path: self.voicemail.join(safe).join(file),
+                        max: max_duration,
+                    }
                 }
                 Action::SurveyScore { kind, score } => {
                     // Kept with the call record once the queue issue adds it.

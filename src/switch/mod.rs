@@ -187,12 +187,30 @@ impl Switch {
                 tracing::debug!(leg, %digit, "DTMF");
                 metrics::counter!("dtmf_digits_total", "source" => "rfc4733").increment(1);
                 let utc = self.clock.utc(now);
-                self.with_session(now, leg, |i| i.digit(digit, utc));
+                // A terminator key ends a recording; other keys go to the flow.
+                let ends_recording = self
+                    .b2bua
+                    .call_of_leg(leg)
+                    .and_then(|call| self.sessions.get(&call))
+                    .is_some_and(|s| s.recording == Some(Some(digit)));
+                if ends_recording {
+                    self.b2bua.stop_recording(leg);
+                } else {
+                    self.with_session(now, leg, |s| s.interpreter.digit(digit, utc));
+                }
+            }
+            media::engine::MediaEvent::RecordingFinished { leg } => {
+                tracing::debug!(leg, "recording finished");
+                let utc = self.clock.utc(now);
+                self.with_session(now, leg, |s| {
+                    s.recording = None;
+                    s.interpreter.record_finished(utc);
+                });
             }
             media::engine::MediaEvent::PlaybackFinished { leg, interrupted } => {
                 tracing::debug!(leg, interrupted, "playback finished");
                 let utc = self.clock.utc(now);
-                self.with_session(now, leg, |i| i.prompt_finished(utc));
+                self.with_session(now, leg, |s| s.interpreter.prompt_finished(utc));
             }
             media::engine::MediaEvent::Closed { leg, stats, quality } => {
                 tracing::debug!(leg, ?stats, ?quality, "media leg closed");

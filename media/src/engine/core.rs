@@ -86,6 +86,12 @@ pub enum MediaEvent {
         /// Stopped by a digit rather than played to its end.
         interrupted: bool,
     },
+    /// A recording of the leg's audio ended (its length ran out, it was
+    /// stopped, or the leg went); its file is complete.
+    RecordingFinished {
+        /// The leg.
+        leg: LegId,
+    },
     /// A leg was removed; its counters and quality, for the call record.
     Closed {
         /// The leg.
@@ -142,6 +148,8 @@ pub(super) enum Deadline {
     Tick,
     /// The next RFC 4733 packet of a digit we send.
     Digit,
+    /// A recording's longest length.
+    RecordEnd,
 }
 
 /// Generated audio goes out every 20 ms.
@@ -154,6 +162,8 @@ pub struct MediaCore {
     pub(super) timers: BinaryHeap<Reverse<(Instant, LegId, Deadline)>>,
     pub(super) events: VecDeque<MediaEvent>,
     pub(super) transmits: VecDeque<MediaTransmit>,
+    /// Decoded audio of recorded legs, for the worker's writer.
+    pub(super) recorded: VecDeque<(LegId, Vec<i16>)>,
     inactivity: Duration,
     /// The wall clock at one instant, for NTP timestamps in reports.
     epoch: (Instant, NtpTimestamp),
@@ -176,6 +186,7 @@ impl MediaCore {
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
+            recorded: VecDeque::new(),
             inactivity,
             epoch,
             digits: Vec::new(),
@@ -260,6 +271,7 @@ impl MediaCore {
 
     /// Removes a leg and reports its counters and quality.
     pub fn remove_leg(&mut self, leg: LegId) {
+        self.stop_recording(leg);
         self.unbridge(leg);
         if let Some(l) = self.legs.remove(&leg) {
             let mut stats = l.counters.clone();
@@ -323,6 +335,12 @@ impl MediaCore {
             l.on_event(now, event, &mut self.digits);
         } else {
             l.on_audio(payload, &mut self.digits);
+            if let Some((decoder, _)) = l.recording.as_mut() {
+                let mut pcm = Vec::with_capacity(160);
+                if decoder.decode(payload, &mut pcm).is_ok() {
+                    self.recorded.push_back((leg, pcm));
+                }
+            }
             if let Some(t) = l.transcoding.as_mut() {
                 t.insert(now, ssrc, seq, ts, marker, payload);
                 decoded = true;
@@ -398,6 +416,11 @@ impl MediaCore {
                     self.tick(now, leg);
                 }
                 Deadline::Digit => self.send_due_digits(now, leg),
+                Deadline::RecordEnd => {
+                    if l.recording.as_ref().is_some_and(|(_, until)| *until <= now) {
+                        self.stop_recording(leg);
+                    }
+                }
                 Deadline::Report => {
                     if let Some((to, mux, payload)) = l.report(now, ntp) {
                         self.transmits.push_back(MediaTransmit {

@@ -321,3 +321,25 @@ fn digits_are_sent_as_rfc4733_events_on_the_leg_stream() {
     );
     assert!(!core.send_digit(now, 99, '1', Duration::from_millis(100)));
 }
+
+#[test]
+fn a_recorded_leg_yields_its_decoded_audio_until_its_length_runs_out() {
+    let (mut core, now) = bridged();
+    assert!(core.record(now, 1, Duration::from_secs(1)));
+    let mut p = packet(0, 1, 0, 9);
+    p[12..].fill(0x80); // μ-law 0x80: a loud sample
+    core.handle_rtp(now, 1, addr("192.0.2.1:4000"), &mut p);
+    let (leg, pcm) = core.poll_recorded().expect("a frame");
+    assert_eq!((leg, pcm.len()), (1, 160));
+    assert!(pcm.iter().all(|&s| s.unsigned_abs() > 30_000));
+    core.handle_timeout(now + Duration::from_secs(1));
+    let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
+    assert!(events.contains(&MediaEvent::RecordingFinished { leg: 1 }), "{events:?}");
+    core.handle_rtp(
+        now + Duration::from_secs(2),
+        1,
+        addr("192.0.2.1:4000"),
+        &mut packet(0, 2, 160, 9),
+    );
+    assert!(core.poll_recorded().is_none(), "no audio after the end");
+}

@@ -209,4 +209,35 @@ impl MediaCore {
             payload: packet,
         });
     }
+
+    /// Records the audio the leg's phone sends (G.711 legs), for at most
+    /// `max`; the decoded frames come out of [`MediaCore::poll_recorded`] and
+    /// `RecordingFinished` tells the end. False when the leg cannot be recorded.
+    pub fn record(&mut self, now: Instant, leg: LegId, max: Duration) -> bool {
+        let Some(l) = self.legs.get_mut(&leg) else { return false };
+        let codec = l.config.as_ref().and_then(|c| codec_of(&c.codec));
+        let Some(decoder) = codec.and_then(|c| crate::codec::Decoder::new(c).ok()) else {
+            return false;
+        };
+        if decoder.sample_rate() != 8000 {
+            return false;
+        }
+        l.recording = Some((decoder, now + max));
+        self.timers.push(Reverse((now + max, leg, Deadline::RecordEnd)));
+        true
+    }
+
+    /// Ends a recording (if one runs) and reports it.
+    pub fn stop_recording(&mut self, leg: LegId) {
+        if let Some(l) = self.legs.get_mut(&leg) {
+            if l.recording.take().is_some() {
+                self.events.push_back(MediaEvent::RecordingFinished { leg });
+            }
+        }
+    }
+
+    /// The next decoded frame of a recorded leg (8 kHz, mono).
+    pub fn poll_recorded(&mut self) -> Option<(LegId, Vec<i16>)> {
+        self.recorded.pop_front()
+    }
 }

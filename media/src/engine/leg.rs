@@ -113,6 +113,8 @@ pub(crate) struct Leg {
     pub(crate) digits_out: std::collections::VecDeque<(Instant, crate::dtmf::rfc4733::SenderPacket)>,
     /// The timestamp of the event being sent (all its packets carry it).
     pub(crate) event_ts: u32,
+    /// Recording the peer's audio: its decoder, and when it must stop.
+    pub(crate) recording: Option<(crate::codec::Decoder, Instant)>,
 }
 
 impl Leg {
@@ -136,6 +138,7 @@ impl Leg {
             inband: None,
             digits_out: std::collections::VecDeque::new(),
             event_ts: 0,
+            recording: None,
         }
     }
 

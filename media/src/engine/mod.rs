@@ -13,6 +13,7 @@ mod generate;
 pub mod latch;
 mod leg;
 pub mod port_pool;
+mod recorder;
 mod worker;
 
 use std::io;
@@ -111,6 +112,7 @@ impl MediaEngine {
                 events: events_tx.clone(),
                 pool: pool.clone(),
                 core: core::MediaCore::new(config.inactivity, wall_clock_epoch()),
+                writer: recorder::Writer::start(format!("media-{i}-wav"))?,
             };
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -216,6 +218,17 @@ impl MediaEngine {
     /// Sends a key press to the leg's phone as RFC 4733 events.
     pub fn send_digit(&self, leg: LegId, digit: char, duration: Duration) {
         self.send(leg, Command::SendDigit { leg, digit, duration });
+    }
+
+    /// Records what the leg's phone says into a WAV file (8 kHz mono) for at
+    /// most `max`; [`MediaEvent::RecordingFinished`] tells when the file is done.
+    pub fn record(&self, leg: LegId, path: std::path::PathBuf, max: Duration) {
+        self.send(leg, Command::Record { leg, path, max });
+    }
+
+    /// Ends a recording early (a terminator key).
+    pub fn stop_recording(&self, leg: LegId) {
+        self.send(leg, Command::StopRecording { leg });
     }
 
     /// Stops what plays on the leg.

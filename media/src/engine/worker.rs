@@ -58,6 +58,14 @@ pub(crate) enum Command {
         digit: char,
         duration: std::time::Duration,
     },
+    Record {
+        leg: LegId,
+        path: std::path::PathBuf,
+        max: Duration,
+    },
+    StopRecording {
+        leg: LegId,
+    },
     Remove {
         leg: LegId,
     },
@@ -77,6 +85,7 @@ pub(crate) struct Worker {
     pub(crate) events: tokio::sync::mpsc::UnboundedSender<MediaEvent>,
     pub(crate) pool: Arc<Mutex<PortPool>>,
     pub(crate) core: MediaCore,
+    pub(crate) writer: super::recorder::Writer,
 }
 
 impl Worker {
@@ -153,7 +162,13 @@ impl Worker {
                     let _ = socket.send_to(&t.payload, t.to);
                 }
             }
+            while let Some((leg, pcm)) = self.core.poll_recorded() {
+                self.writer.samples(leg, pcm);
+            }
             while let Some(event) = self.core.poll_event() {
+                if let MediaEvent::RecordingFinished { leg } = event {
+                    self.writer.close(leg);
+                }
                 let _ = self.events.send(event);
             }
             if shutting_down {
@@ -204,6 +219,16 @@ impl Worker {
                 }
             }
             Command::Stop { leg } => self.core.stop(leg),
+            Command::Record { leg, path, max } => {
+                if self.core.record(now, leg, max) {
+                    self.writer.open(leg, path);
+                } else {
+                    tracing::warn!(leg, "leg cannot be recorded (not G.711, or gone)");
+                    self.core.stop_recording(leg);
+                    let _ = self.events.send(MediaEvent::RecordingFinished { leg });
+                }
+            }
+            Command::StopRecording { leg } => self.core.stop_recording(leg),
             Command::SendDigit { leg, digit, duration } => {
                 if !self.core.send_digit(now, leg, digit, duration) {
                     tracing::debug!(leg, %digit, "no telephone-event on the leg: digit not sent");

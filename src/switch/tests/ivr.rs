@@ -36,6 +36,7 @@ fn ivr_setup() -> crate::switch::IvrSetup {
         queues: [("support".to_owned(), vec!["1002".to_owned(), "1001".to_owned()])].into(),
         by_caller: Vec::new(),
         prompts_48k: std::collections::HashMap::new(),
+        voicemail: "vm".into(),
     }
 }
 
@@ -228,5 +229,38 @@ fn an_opus_caller_hears_the_prompts_at_48_khz() {
         h.media.log().contains(&"play 1 48000".to_owned()),
         "{:?}",
         h.media.log()
+    );
+}
+
+#[test]
+fn voicemail_records_until_the_terminator_key() {
+    let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: vm\nnodes:\n  vm:\n    type: record\n    mailbox: sales\n    max_duration: 60s\n    beep: false\n    terminator: \"#\"\n    next: bye\n  bye:\n    type: hangup\n";
+    let mut setup = ivr_setup();
+    setup
+        .flows
+        .insert("100".into(), Arc::new(::ivr::parse_flow("t.yaml", flow).unwrap()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.invite("100");
+    h.send(caller(), &caller_ack(&out[1]));
+    let recording = h
+        .media
+        .log()
+        .into_iter()
+        .find(|l| l.starts_with("record 1 "))
+        .expect("recording started");
+    assert!(
+        recording.starts_with("record 1 vm/sales/2026") && recording.ends_with(".wav 60s"),
+        "{recording}"
+    );
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '#' });
+    assert!(h.media.log().contains(&"stop recording 1".to_owned()));
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::RecordingFinished { leg: 1 });
+    let out = h.drain();
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("BYE ") && s.to == caller()),
+        "{out:#?}"
     );
 }

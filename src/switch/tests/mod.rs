@@ -59,6 +59,15 @@ impl MediaControl for FakeMedia {
     fn stop(&mut self, leg: LegId) {
         self.log.lock().unwrap().push(format!("stop {leg}"));
     }
+    fn record(&mut self, leg: LegId, path: std::path::PathBuf, max: Duration) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("record {leg} {} {}s", path.display(), max.as_secs()));
+    }
+    fn stop_recording(&mut self, leg: LegId) {
+        self.log.lock().unwrap().push(format!("stop recording {leg}"));
+    }
 }
 
 impl FakeMedia {
