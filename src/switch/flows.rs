@@ -2,7 +2,10 @@
 //! digits, prompt ends, timers and data-dip answers, and carrying out the
 //! steps it asks for on the B2BUA and the media engine.
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use ivr::Flow;
 
 use rsip::Request;
 use signaling::headers;
@@ -154,12 +157,15 @@ impl Switch {
     }
 
     /// A call to a number a flow answers: the switch answers it and the flow runs.
-    pub(super) fn start_flow(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer, number: &str) {
-        let caller = headers::from_value(&request.headers)
-            .ok()
-            .and_then(|f| headers::user_of(headers::uri_of(f)))
-            .unwrap_or_default()
-            .to_owned();
+    pub(super) fn start_flow(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        source: Peer,
+        flow: Arc<Flow>,
+        (number, caller): (&str, &str),
+    ) {
         let started = self.b2bua.start_local(
             &mut Ctx {
                 now,
@@ -171,9 +177,7 @@ impl Switch {
         );
         let Ok((call, leg)) = started else { return };
         let rate = self.b2bua.caller_rate(call);
-        let Some(mut session) = self.ivr.session(number, &caller, leg, rate) else {
-            return;
-        };
+        let mut session = self.ivr.session(flow, number, caller, leg, rate);
         metrics::counter!("ivr_calls_total").increment(1);
         session.interpreter.start(self.clock.utc(now));
         self.sessions.insert(call, session);

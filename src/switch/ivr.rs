@@ -100,22 +100,21 @@ impl IvrSetup {
             .or_else(|| self.flows.get(called).cloned())
     }
 
-    /// A session for a call to `called` from `caller`, if a flow answers it.
-    pub(crate) fn session(&self, called: &str, caller: &str, leg: LegId, rate: u32) -> Option<Session> {
-        let flow = self.flow_for(called, caller)?;
+    /// A session running `flow` for a call to `called` from `caller`.
+    pub(crate) fn session(&self, flow: Arc<Flow>, called: &str, caller: &str, leg: LegId, rate: u32) -> Session {
         let context = CallContext {
             caller: caller.to_owned(),
             called: called.to_owned(),
             ..CallContext::default()
         };
         let interpreter = Interpreter::new(flow, context).with_prompts(self.catalog.clone());
-        Some(Session {
+        Session {
             interpreter,
             leg,
             rate,
             deadline: None,
             recording: None,
-        })
+        }
     }
 
     /// The next thing the session asks for, in switch terms.

@@ -439,8 +439,9 @@ impl Switch {
             .ok()
             .and_then(|f| headers::user_of(headers::uri_of(f)))
             .unwrap_or_default();
-        if self.ivr.flow_for(&number, caller_number).is_some() {
-            return self.start_flow(now, id, request, source, &number);
+        if let Some(flow) = self.ivr.flow_for(&number, caller_number) {
+            let caller = caller_number.to_owned();
+            return self.start_flow(now, id, request, source, flow, (&number, &caller));
         }
         if !self.accounts.contains_key(&number) {
             metrics::counter!("sip_calls_rejected_total", "reason" => "unknown_number").increment(1);

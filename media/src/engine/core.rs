@@ -302,8 +302,19 @@ impl MediaCore {
             self.handle_rtcp(now, leg, from, packet);
             return None;
         }
-        let (ssrc, seq, ts, pt, marker) = match RtpPacket::new_checked(packet) {
-            Ok(p) => (p.ssrc(), p.sequence(), p.timestamp(), p.payload_type(), p.marker()),
+        // One check of the packet: its fields, and where its payload lies.
+        let (ssrc, seq, ts, pt, marker, payload_at) = match RtpPacket::new_checked(packet) {
+            Ok(p) => {
+                let payload_at = p.header_len()..packet.len() - p.padding_len();
+                (
+                    p.ssrc(),
+                    p.sequence(),
+                    p.timestamp(),
+                    p.payload_type(),
+                    p.marker(),
+                    payload_at,
+                )
+            }
             Err(_) => {
                 if let Some(l) = self.legs.get_mut(&leg) {
                     l.counters.malformed += 1;
@@ -323,7 +334,7 @@ impl MediaCore {
         }
         let receive = config.direction.receive;
         l.on_rtp(now, ssrc, seq, ts, !is_event);
-        let payload = RtpPacket::new_checked(packet).map(|p| p.payload()).unwrap_or_default();
+        let payload = &packet[payload_at.clone()];
         let mut decoded = false;
         if is_event {
             let event = EventPacket {
@@ -377,8 +388,7 @@ impl MediaCore {
         let ssrc = peer.outgoing.ssrc;
         let mut view = crate::rtp::packet::RtpPacketMut::new_checked(packet).ok()?;
         view.translate(out_pt, out_seq, out_ts, ssrc);
-        let payload_len = view.payload_mut().len();
-        peer.sent.on_sent(payload_len);
+        peer.sent.on_sent(payload_at.len());
         peer.counters.sent += 1;
         Some(Forward { leg: peer_id, to })
     }
