@@ -141,13 +141,7 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
         .find(|s| s.first_line().starts_with("INVITE "))
         .unwrap();
     h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
-    let bye = format!(
-        "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKabye\n\
-         From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
-        to_agent.header("To").unwrap(),
-        to_agent.header("From").unwrap(),
-        to_agent.header("Call-ID").unwrap()
-    );
+    let bye = agent_bye(&to_agent);
     let out = h.send(agent(), &bye);
     assert_eq!(out.len(), 1, "the agent gets its 200, the caller no BYE: {out:#?}");
     let log = h.media.log();

@@ -254,6 +254,17 @@ fn agent_reply(invite: &Sent, status: &str, to_tag: &str) -> String {
     )
 }
 
+/// The agent hangs up the dialog of the INVITE the switch sent it.
+fn agent_bye(to_agent: &Sent) -> String {
+    format!(
+        "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKbye\n\
+         From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
+        to_agent.header("To").unwrap(),
+        to_agent.header("From").unwrap(),
+        to_agent.header("Call-ID").unwrap()
+    )
+}
+
 fn established() -> (Harness, Sent, Sent) {
     let mut h = Harness::new();
     h.register_agent("pw1001");
@@ -388,13 +399,7 @@ fn the_answer_configures_and_bridges_both_legs_and_the_end_releases_them() {
     );
     assert!(log.contains(&"bridge 1 2".to_owned()), "{log:?}");
     h.send(caller(), &caller_ack(&ok));
-    let bye = format!(
-        "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKbye\n\
-         From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
-        to_agent.header("To").unwrap(),
-        to_agent.header("From").unwrap(),
-        to_agent.header("Call-ID").unwrap()
-    );
+    let bye = agent_bye(&to_agent);
     h.send(agent(), &bye);
     let log = h.media.log();
     assert!(
@@ -465,13 +470,7 @@ fn bye_from_either_side_is_answered_and_passed_on() {
         let (mut h, to_agent, ok) = established();
         h.send(caller(), &caller_ack(&ok));
         let (peer, bye) = if from_agent {
-            let text = format!(
-                "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKbye\n\
-                 From: {};tag=a1\nTo: {}\nCall-ID: {}\nCSeq: 2 BYE\nContent-Length: 0\n\n",
-                to_agent.header("To").unwrap(),
-                to_agent.header("From").unwrap(),
-                to_agent.header("Call-ID").unwrap()
-            );
+            let text = agent_bye(&to_agent);
             (agent(), text)
         } else {
             let text = format!(
