@@ -1,0 +1,1 @@
+//! The ACD state machine (being written).

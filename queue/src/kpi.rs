@@ -1,0 +1,1 @@
+//! KPIs over call records (being written).
