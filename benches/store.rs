@@ -1,0 +1,3 @@
+//! Store benchmarks (being written).
+
+fn main() {}
