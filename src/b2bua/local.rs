@@ -10,7 +10,7 @@ use signaling::transaction::TransactionId;
 use signaling::transport::Peer;
 
 use super::media::CallMedia;
-use super::{build, send_ack, Admission, B2bua, Call, CallState, ClientRole, Ctx, Side, Target};
+use super::{build, send_ack, Admission, B2bua, Call, CallEvent, CallState, ClientRole, Ctx, Side, Target};
 
 impl B2bua {
     /// Answers a caller's INVITE here (200 with the switch's SDP) and keeps
@@ -101,6 +101,9 @@ impl B2bua {
         call.agent_invite = Some(invite.clone());
         call.agent_destination = Some(target.destination);
         let tx = ctx.txl.send_request(ctx.now, invite, target.destination);
+        call.agent_tx = Some(tx);
+        call.agent_provisional = false;
+        call.cancel_pending = false;
         self.clients.insert(tx, (call_id, ClientRole::Invite));
         self.dialogs.insert(key, (call_id, Side::Agent));
         if let Some(leg) = agent_leg {
@@ -111,8 +114,8 @@ impl B2bua {
     }
 
     /// The agent's answer to a call the switch answered: on 2xx the legs are
-    /// bridged and the 2xx ACKed; a refusal ends the call (until queues can
-    /// offer it to another agent).
+    /// bridged and the 2xx ACKed; after a refusal the caller stays with the
+    /// switch and call control decides (another agent, or the end).
     pub(super) fn local_agent_response(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -134,8 +137,9 @@ impl B2bua {
         }
         if code >= 300 {
             tracing::info!(call = call_id, code, "agent did not take the call");
-            call.agent_invite = None;
-            self.hang_up(ctx, call_id, &[Side::Caller]);
+            let code = if call.timed_out { 408 } else { code };
+            self.drop_agent(call_id);
+            self.events.push(CallEvent::AgentFailed { call: call_id, code });
             return;
         }
         if let Some(ack) = call.ack_sent[Side::Agent.index()].clone() {
@@ -152,6 +156,106 @@ impl B2bua {
         }
         call.state = CallState::Confirmed;
         tracing::debug!(call = call_id, "agent joined");
+        self.events.push(CallEvent::AgentAnswered { call: call_id });
+    }
+
+    /// Stops ringing the agent of a call the switch answered (another agent
+    /// took it, or nobody answered in time); the caller stays. The INVITE is
+    /// CANCELled once it rings, and a 2xx that crosses the CANCEL is hung up.
+    pub(crate) fn withdraw_offer(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if !call.local || call.dialogs[Side::Agent.index()].is_some() {
+            return;
+        }
+        let (Some(tx), Some(invite), Some(destination)) = (call.agent_tx, call.agent_invite.clone(), call.agent_destination)
+        else {
+            return;
+        };
+        let provisional = call.agent_provisional;
+        if provisional {
+            let tx = ctx.txl.send_request(ctx.now, build::cancel(&invite), destination);
+            self.clients.insert(tx, (call_id, ClientRole::Cancel));
+        }
+        self.clients.insert(
+            tx,
+            (
+                call_id,
+                ClientRole::Withdrawn {
+                    invite: Box::new(invite),
+                    destination,
+                    provisional,
+                },
+            ),
+        );
+        self.drop_agent(call_id);
+    }
+
+    /// A response to a withdrawn offer: CANCEL on the first provisional if
+    /// none went yet; a 2xx is ACKed and ended at once.
+    pub(super) fn withdrawn_response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, response: Response) {
+        let code = response.status_code.code();
+        let Some((call_id, ClientRole::Withdrawn {
+            invite,
+            destination,
+            provisional,
+        })) = self.clients.get_mut(&id)
+        else {
+            return;
+        };
+        let call_id = *call_id;
+        let destination = *destination;
+        if code < 200 {
+            if code > 100 && !*provisional {
+                *provisional = true;
+                let tx = ctx.txl.send_request(ctx.now, build::cancel(invite), destination);
+                self.clients.insert(tx, (call_id, ClientRole::Cancel));
+            }
+            return;
+        }
+        if code >= 300 {
+            return;
+        }
+        let invite = invite.clone();
+        let Ok(mut dialog) = Dialog::as_uac(&invite, &response, destination) else {
+            return;
+        };
+        let via = self.local.via(destination.transport);
+        let contact = self.local.contact(destination.transport);
+        let cseq = headers::cseq(&invite.headers).map(|(n, _)| n).unwrap_or(1);
+        if let Ok(ack) = dialog.request(rsip::Method::Ack, &via, &contact, Some(cseq), None) {
+            ctx.txl.send_stateless(SipMessage::Request(ack), destination);
+        }
+        if let Ok(bye) = dialog.request(rsip::Method::Bye, &via, &contact, None, None) {
+            let tx = ctx.txl.send_request(ctx.now, bye, destination);
+            self.clients.insert(tx, (call_id, ClientRole::Bye));
+        }
+    }
+
+    /// Forgets the agent side of a call the switch answered: its INVITE,
+    /// dialog key and media leg. The caller's leg stays as it is.
+    pub(super) fn drop_agent(&mut self, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        call.agent_invite = None;
+        call.agent_destination = None;
+        call.agent_tx = None;
+        call.agent_provisional = false;
+        call.cancel_pending = false;
+        call.timed_out = false;
+        call.dialogs[Side::Agent.index()] = None;
+        call.ack_owed[Side::Agent.index()] = None;
+        call.ack_sent[Side::Agent.index()] = None;
+        if let Some(key) = call.keys.get(1).cloned() {
+            self.dialogs.remove(&key);
+            call.keys.truncate(1);
+        }
+        if let Some(agent) = call.media.agent.take() {
+            self.legs.remove(&agent.id);
+            self.media.release(agent.id);
+        }
     }
 
     /// PCM rate of the caller leg's codec: 48000 for Opus, else 8000.
@@ -199,32 +303,16 @@ impl B2bua {
     /// The agent of a call hung up and the caller stays: the agent's dialog
     /// and leg go, the caller's leg is back with the switch.
     pub(super) fn agent_left(&mut self, call_id: u64) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return;
-        };
-        call.dialogs[Side::Agent.index()] = None;
-        call.agent_invite = None;
-        call.agent_destination = None;
-        call.keep_caller = false;
-        if let Some(key) = call.keys.get(1).cloned() {
-            self.dialogs.remove(&key);
-            call.keys.truncate(1);
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.keep_caller = false;
         }
-        if let Some(agent) = call.media.agent.take() {
-            self.legs.remove(&agent.id);
-            self.media.release(agent.id);
-        }
-        self.agents_left.push(call_id);
+        self.drop_agent(call_id);
+        self.events.push(CallEvent::AgentLeft { call: call_id });
     }
 
-    /// Calls whose agent hung up while the caller stayed, since the last call.
-    pub(crate) fn take_agents_left(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.agents_left)
-    }
-
-    /// The calls that ended since the last call of this method.
-    pub(crate) fn take_ended(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.ended)
+    /// What happened to calls since the last call of this method.
+    pub(crate) fn take_events(&mut self) -> Vec<CallEvent> {
+        std::mem::take(&mut self.events)
     }
 
     /// Ends a call from the switch's side (IVR hang-up).

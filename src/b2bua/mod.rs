@@ -17,6 +17,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
+use queue::record::Party;
 use rsip::{Method, Request, Response, SipMessage};
 use signaling::dialog::Dialog;
 use signaling::headers;
@@ -119,6 +120,10 @@ struct Call {
     media: CallMedia,
     /// (Call-ID, our tag) of the caller's and the agent's dialog.
     keys: Vec<(String, String)>,
+    /// The client transaction of the INVITE to the agent.
+    agent_tx: Option<TransactionId>,
+    /// Who ended the call, once known.
+    ended_by: Option<Party>,
 }
 
 impl Call {
@@ -152,6 +157,8 @@ impl Call {
             ack_sent: [None, None],
             media,
             keys,
+            agent_tx: None,
+            ended_by: None,
         }
     }
 }
@@ -165,6 +172,14 @@ enum ClientRole {
         server: TransactionId,
         request: Box<Request>,
         answered: bool,
+    },
+    /// An INVITE to an agent the switch no longer wants (the offer was
+    /// withdrawn): CANCELled once it rings, and a 2xx that crosses the
+    /// CANCEL is ACKed and hung up.
+    Withdrawn {
+        invite: Box<Request>,
+        destination: Peer,
+        provisional: bool,
     },
 }
 
@@ -185,10 +200,41 @@ pub(crate) struct B2bua {
     /// (Call-ID, our tag) of each dialog.
     dialogs: HashMap<(String, String), (u64, Side)>,
     timers: BinaryHeap<Reverse<(Instant, u64, Side)>>,
-    /// Calls that ended since [`B2bua::take_ended`] was last called.
-    ended: Vec<u64>,
-    /// Calls whose agent hung up while the caller stays.
-    agents_left: Vec<u64>,
+    /// What happened to calls since [`B2bua::take_events`] was last called.
+    events: Vec<CallEvent>,
+}
+
+/// What the B2BUA tells call control about a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallEvent {
+    /// The agent called into a call the switch answered took it (its 2xx);
+    /// the legs are bridged.
+    AgentAnswered {
+        /// The call.
+        call: u64,
+    },
+    /// The agent called into a call the switch answered did not take it
+    /// (refused, busy, no answer, unreachable); the caller stays.
+    AgentFailed {
+        /// The call.
+        call: u64,
+        /// The agent's final status (408 for a timeout).
+        code: u16,
+    },
+    /// The agent hung up and the caller stays with the switch.
+    AgentLeft {
+        /// The call.
+        call: u64,
+    },
+    /// The call is over.
+    Ended {
+        /// The call.
+        call: u64,
+        /// Who ended it.
+        by: Party,
+        /// An agent was in the call at the end (talking, not ringing).
+        with_agent: bool,
+    },
 }
 
 /// What became of a new INVITE.
@@ -222,8 +268,7 @@ impl B2bua {
             clients: HashMap::new(),
             dialogs: HashMap::new(),
             timers: BinaryHeap::new(),
-            ended: Vec::new(),
-            agents_left: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -324,6 +369,7 @@ impl B2bua {
         let response = build::response(&call.caller_invite, 487, Some(&call.caller_tag), None, None);
         ctx.txl.send_response(ctx.now, call.caller_tx, response);
         call.state = CallState::Ending;
+        call.ended_by = Some(Party::Caller);
         tracing::debug!(call = call_id, "cancelled by the caller");
         self.cancel_agent(ctx, call_id);
     }
@@ -388,6 +434,7 @@ impl B2bua {
         match role {
             ClientRole::Invite => self.agent_invite_response(ctx, call_id, response),
             ClientRole::Cancel | ClientRole::Bye => {}
+            ClientRole::Withdrawn { .. } => self.withdrawn_response(ctx, id, response),
             ClientRole::Relay { .. } if code == 100 => {}
             ClientRole::Relay { .. } => self.relay_response(ctx, id, response),
         }
@@ -421,6 +468,10 @@ impl B2bua {
                 }
                 self.cancel_agent(ctx, call_id);
             }
+            (ClientRole::Invite, _) if self.calls.get(&call_id).is_some_and(|c| c.local) => {
+                self.drop_agent(call_id);
+                self.events.push(CallEvent::AgentFailed { call: call_id, code: 408 });
+            }
             (ClientRole::Invite, _) => {
                 if let Some(call) = self.calls.get(&call_id) {
                     if matches!(call.state, CallState::Trying | CallState::Early) {
@@ -435,7 +486,7 @@ impl B2bua {
                 ctx.txl.send_response(ctx.now, *server, response);
                 self.clients.remove(&id);
             }
-            (ClientRole::Cancel | ClientRole::Bye, _) => {}
+            (ClientRole::Cancel | ClientRole::Bye | ClientRole::Withdrawn { .. }, _) => {}
         }
     }
 
@@ -448,6 +499,19 @@ impl B2bua {
     /// Ends the call: BYE on each of `sides` that has a dialog (ACKing
     /// first a 2xx still owed an ACK), then forgets the call.
     fn hang_up(&mut self, ctx: &mut Ctx<'_>, call_id: u64, sides: &[Side]) {
+        // The side that is not sent a BYE is the one that hung up.
+        let by = match sides {
+            [Side::Caller] => Party::Agent,
+            [Side::Agent] => Party::Caller,
+            _ => Party::Switch,
+        };
+        self.hang_up_by(ctx, call_id, sides, by);
+    }
+
+    fn hang_up_by(&mut self, ctx: &mut Ctx<'_>, call_id: u64, sides: &[Side], by: Party) {
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.ended_by.get_or_insert(by);
+        }
         let agent_ringing = self
             .calls
             .get(&call_id)
@@ -481,7 +545,11 @@ impl B2bua {
             }
             self.invites.remove(&call.caller_tx);
             self.release_media(&call.media);
-            self.ended.push(call_id);
+            self.events.push(CallEvent::Ended {
+                call: call_id,
+                by: call.ended_by.unwrap_or(Party::Switch),
+                with_agent: call.dialogs[Side::Agent.index()].is_some(),
+            });
         }
     }
 

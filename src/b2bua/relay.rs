@@ -38,6 +38,9 @@ impl B2bua {
                 self.agent_left(call_id);
                 return;
             }
+            if side == Side::Agent {
+                self.events.push(super::CallEvent::AgentLeft { call: call_id });
+            }
             self.hang_up(ctx, call_id, &[side.other()]);
             return;
         }

@@ -15,7 +15,7 @@ use signaling::transaction::{TransactionEvent, TransactionId, TransactionLayer};
 use signaling::transport::{Peer, Transmit};
 use signaling::{headers, response::response_for};
 
-use crate::b2bua::{self, Admission, B2bua, Ctx, Local, MediaControl, Target, ALLOW};
+use crate::b2bua::{self, Admission, B2bua, CallEvent, Ctx, Local, MediaControl, Target, ALLOW};
 use crate::config::Config;
 
 mod flows;
@@ -292,15 +292,31 @@ impl Switch {
             }
         }
         let utc = self.clock.utc(now);
-        for call in self.b2bua.take_agents_left() {
-            if let Some(session) = self.sessions.get_mut(&call) {
-                session.interpreter.agent_hung_up(utc);
-                self.drive(now, call);
-            }
-        }
-        for call in self.b2bua.take_ended() {
-            if let Some(mut session) = self.remove_session(call) {
-                session.interpreter.caller_hung_up(self.clock.utc(now));
+        for event in self.b2bua.take_events() {
+            match event {
+                CallEvent::AgentLeft { call } => {
+                    if let Some(session) = self.sessions.get_mut(&call) {
+                        session.interpreter.agent_hung_up(utc);
+                        self.drive(now, call);
+                    }
+                }
+                CallEvent::Ended { call, .. } => {
+                    if let Some(mut session) = self.remove_session(call) {
+                        session.interpreter.caller_hung_up(self.clock.utc(now));
+                    }
+                }
+                CallEvent::AgentFailed { call, code } => {
+                    // A transfer that failed: nobody else to try.
+                    tracing::info!(call, code, "the called agent did not take the call");
+                    self.b2bua.end(
+                        &mut Ctx {
+                            now,
+                            txl: &mut self.txl,
+                        },
+                        call,
+                    );
+                }
+                CallEvent::AgentAnswered { .. } => {}
             }
         }
     }
