@@ -12,10 +12,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::server::Query;
 
+/// What the HTTP side reads from: the core's query channel, the metrics
+/// recorder, and the wallboard snapshot the shell publishes every second.
 #[derive(Clone)]
-struct AppState {
-    queries: mpsc::Sender<Query>,
-    metrics: PrometheusHandle,
+pub(crate) struct AppState {
+    pub(crate) queries: mpsc::Sender<Query>,
+    pub(crate) metrics: PrometheusHandle,
+    /// The document of GET /api/queues: every queue's live figures.
+    pub(crate) board: tokio::sync::watch::Receiver<serde_json::Value>,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade.
@@ -24,14 +28,14 @@ pub(crate) fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 }
 
 /// Serves until the listener fails.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, queries: mpsc::Sender<Query>, metrics: PrometheusHandle) {
+pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(prometheus))
         .route("/api/registrations", get(registrations))
         .route("/api/flows/reload", axum::routing::post(reload_flows))
         .fallback(not_found)
-        .with_state(AppState { queries, metrics });
+        .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(%e, "HTTP server stopped");
     }

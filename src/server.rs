@@ -67,7 +67,15 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    tokio::spawn(http::serve(listener, query_tx, metrics));
+    let (board_tx, board) = tokio::sync::watch::channel(serde_json::json!({ "queues": [] }));
+    tokio::spawn(http::serve(
+        listener,
+        http::AppState {
+            queries: query_tx,
+            metrics,
+            board,
+        },
+    ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");
 
     let shutdown = shutdown_signal();

@@ -1,1 +1,0 @@
-//! KPIs over call records (being written).
