@@ -1,1 +1,0 @@
-//! The ACD state machine (being written).
