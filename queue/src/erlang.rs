@@ -277,9 +277,17 @@ impl ErlangA {
             p_abandon,
             answered_within: ((1.0 - p_wait) + served_t).clamp(0.0, 1.0),
             abandoned_within: abandoned_t.clamp(0.0, 1.0),
-            asa_secs: if p_answered > 0.0 { wait_served / p_answered } else { 0.0 },
+            asa_secs: if p_answered > 0.0 {
+                wait_served / p_answered
+            } else {
+                0.0
+            },
             mean_queue,
-            occupancy: if agents == 0 { 1.0 } else { (a * p_answered / n).min(1.0) },
+            occupancy: if agents == 0 {
+                1.0
+            } else {
+                (a * p_answered / n).min(1.0)
+            },
         })
     }
 
@@ -422,7 +430,12 @@ mod tests {
     fn erlang_c_ten_erlangs() {
         // The classic table: A = 10 Erlangs, AHT 180 s, T = 20 s.
         let l = load(200.0, 180);
-        let expected = [(11, 0.6821, 0.3897), (12, 0.4494, 0.6402), (13, 0.2853, 0.7955), (14, 0.1741, 0.8884)];
+        let expected = [
+            (11, 0.6821, 0.3897),
+            (12, 0.4494, 0.6402),
+            (13, 0.2853, 0.7955),
+            (14, 0.1741, 0.8884),
+        ];
         for (n, p_wait, sl) in expected {
             let f = ErlangC::new(&l, n, Duration::from_secs(20));
             assert!(close(f.p_wait, p_wait, 5e-5), "n={n} C={}", f.p_wait);
@@ -593,7 +606,10 @@ mod tests {
         assert!(Load::new(f64::NAN, Duration::from_secs(240)).is_err());
         assert!(Load::new(900.0, Duration::ZERO).is_err());
         let l = load(900.0, 240);
-        assert_eq!(ErlangC::agents_for(&l, 1.0, Duration::from_secs(20)), Err(ErlangError::InvalidTarget));
+        assert_eq!(
+            ErlangC::agents_for(&l, 1.0, Duration::from_secs(20)),
+            Err(ErlangError::InvalidTarget)
+        );
         assert_eq!(
             ErlangA::new(&l, 60, Duration::ZERO, Duration::from_secs(20)),
             Err(ErlangError::InvalidPatience)

@@ -1,0 +1,3 @@
+//! KPI benchmarks (being written).
+
+fn main() {}
