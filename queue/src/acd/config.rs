@@ -250,7 +250,12 @@ impl TryFrom<RawOverflowRule> for OverflowRule {
     type Error = ConfigError;
 
     fn try_from(raw: RawOverflowRule) -> Result<OverflowRule, ConfigError> {
-        let need_secs = |what: &'static str| raw.secs.ok_or(ConfigError::MissingField { rule: what, field: "secs" });
+        let need_secs = |what: &'static str| {
+            raw.secs.ok_or(ConfigError::MissingField {
+                rule: what,
+                field: "secs",
+            })
+        };
         let when = match raw.when {
             RawWhen::MaxWait => OverflowWhen::MaxWait {
                 secs: need_secs("max_wait")?,
