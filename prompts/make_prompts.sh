@@ -19,3 +19,27 @@ say en en-us no_input "Sorry, we did not hear your choice."
 say es es    no_input "Lo sentimos, no hemos recibido su elección."
 say en en-us goodbye "Thank you for calling. Goodbye."
 say es es    goodbye "Gracias por su llamada. Adiós."
+# Queue announcements: position, estimated wait, virtual hold.
+say en en-us queue_position "You are caller number"
+say es es    queue_position "Usted es el llamante número"
+say en en-us queue_wait "Your estimated wait is about"
+say es es    queue_wait "Su tiempo de espera estimado es de unos"
+say en en-us minutes "minutes."
+say es es    minutes "minutos."
+say en en-us under_a_minute "Your call will be answered in less than a minute."
+say es es    under_a_minute "Su llamada será atendida en menos de un minuto."
+say en en-us callback_offer "To keep your place and be called back, press 1."
+say es es    callback_offer "Para conservar su turno y que le llamemos, pulse 1."
+say en en-us callback_confirmed "We will call you back when it is your turn. Goodbye."
+say es es    callback_confirmed "Le llamaremos cuando sea su turno. Adiós."
+say en en-us queue_full "All our agents are busy. Please call again later."
+say es es    queue_full "Todos nuestros agentes están ocupados. Por favor, llame más tarde."
+# Numbers for position announcements (1-10; beyond that the position is not said).
+n=1
+for w in one two three four five six seven eight nine ten; do
+    say en en-us "number_$n" "$w"; n=$((n + 1))
+done
+n=1
+for w in uno dos tres cuatro cinco seis siete ocho nueve diez; do
+    say es es "number_$n" "$w"; n=$((n + 1))
+done

@@ -42,9 +42,15 @@ pub(crate) struct Config {
     /// Where IVR prompts live.
     #[serde(default)]
     pub(crate) ivr: Ivr,
-    /// Queues (until the ACD lands: the agents a queued call rings, in order).
+    /// ACD queues.
     #[serde(default)]
-    pub(crate) queues: Vec<Queue>,
+    pub(crate) queues: Vec<queue::acd::QueueConfig>,
+    /// How KPIs are defined (service level formula, thresholds...).
+    #[serde(default)]
+    pub(crate) kpi: queue::kpi::KpiSettings,
+    /// Where call records and call-backs are kept.
+    #[serde(default)]
+    pub(crate) storage: Storage,
     /// Logging.
     #[serde(default)]
     pub(crate) log: Log,
@@ -201,6 +207,39 @@ pub(crate) struct Agent {
     pub(crate) name: String,
     /// Digest password. Absent: one is generated at start-up and printed.
     pub(crate) password: Option<String>,
+    /// Skills with a level 0-10 for skills-based queues: `"language:es=9"`.
+    #[serde(default)]
+    pub(crate) skills: Vec<String>,
+    /// After an offer rings out: `pause` (default) or `free`.
+    #[serde(default)]
+    pub(crate) no_answer: queue::acd::NoAnswerAction,
+    /// Logged in when the switch starts (default true); the phone must still
+    /// be registered before calls are offered.
+    #[serde(default = "yes")]
+    pub(crate) logged_in_at_start: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Storage {
+    /// The SQLite file of call records, the agent log and call-backs.
+    #[serde(default = "default_db")]
+    pub(crate) path: std::path::PathBuf,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage { path: default_db() }
+    }
+}
+
+fn default_db() -> std::path::PathBuf {
+    "switchboard.db".into()
 }
 
 /// `[[trunks]]`
@@ -254,16 +293,6 @@ fn default_voicemail() -> std::path::PathBuf {
 
 fn default_prompts() -> std::path::PathBuf {
     "prompts".into()
-}
-
-/// `[[queues]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Queue {
-    /// The name flows enqueue to.
-    pub(crate) name: String,
-    /// Agent extensions, tried in order: the first registered one rings.
-    pub(crate) agents: Vec<String>,
 }
 
 /// `[log]`
@@ -497,6 +526,9 @@ impl Config {
                 ));
             }
         }
+        if let Err(e) = self.acd_config().validate() {
+            return Err(("queues".into(), e.to_string()));
+        }
         Ok(())
     }
 
@@ -513,6 +545,24 @@ impl Config {
             }
         }
         generated
+    }
+
+    /// The ACD's configuration: the queues, and every agent account as an agent.
+    pub(crate) fn acd_config(&self) -> queue::acd::AcdConfig {
+        queue::acd::AcdConfig {
+            queues: self.queues.clone(),
+            agents: self
+                .agents
+                .iter()
+                .map(|a| queue::acd::AgentConfig {
+                    id: a.extension.clone(),
+                    skills: a.skills.clone(),
+                    no_answer: a.no_answer,
+                    logged_in_at_start: a.logged_in_at_start,
+                })
+                .collect(),
+            ..queue::acd::AcdConfig::default()
+        }
     }
 
     /// Transaction timer values.

@@ -17,23 +17,56 @@ use crate::switch::IvrSetup;
 /// configuration works from any directory.
 const DEMO_FLOW_PATH: &str = "flows/demo.yaml";
 const DEMO_FLOW: &str = include_str!("../flows/demo.yaml");
+macro_rules! demo_prompt {
+    ($path:literal) => {
+        ($path, include_bytes!(concat!("../prompts/", $path)))
+    };
+}
 const DEMO_PROMPTS: &[(&str, &[u8])] = &[
-    (
-        "en/choose_language.wav",
-        include_bytes!("../prompts/en/choose_language.wav"),
-    ),
-    ("en/goodbye.wav", include_bytes!("../prompts/en/goodbye.wav")),
-    ("en/invalid.wav", include_bytes!("../prompts/en/invalid.wav")),
-    ("en/no_input.wav", include_bytes!("../prompts/en/no_input.wav")),
-    ("en/welcome.wav", include_bytes!("../prompts/en/welcome.wav")),
-    (
-        "es/choose_language.wav",
-        include_bytes!("../prompts/es/choose_language.wav"),
-    ),
-    ("es/goodbye.wav", include_bytes!("../prompts/es/goodbye.wav")),
-    ("es/invalid.wav", include_bytes!("../prompts/es/invalid.wav")),
-    ("es/no_input.wav", include_bytes!("../prompts/es/no_input.wav")),
-    ("es/welcome.wav", include_bytes!("../prompts/es/welcome.wav")),
+    demo_prompt!("en/choose_language.wav"),
+    demo_prompt!("en/goodbye.wav"),
+    demo_prompt!("en/invalid.wav"),
+    demo_prompt!("en/no_input.wav"),
+    demo_prompt!("en/welcome.wav"),
+    demo_prompt!("en/queue_position.wav"),
+    demo_prompt!("en/queue_wait.wav"),
+    demo_prompt!("en/minutes.wav"),
+    demo_prompt!("en/under_a_minute.wav"),
+    demo_prompt!("en/callback_offer.wav"),
+    demo_prompt!("en/callback_confirmed.wav"),
+    demo_prompt!("en/queue_full.wav"),
+    demo_prompt!("en/number_1.wav"),
+    demo_prompt!("en/number_2.wav"),
+    demo_prompt!("en/number_3.wav"),
+    demo_prompt!("en/number_4.wav"),
+    demo_prompt!("en/number_5.wav"),
+    demo_prompt!("en/number_6.wav"),
+    demo_prompt!("en/number_7.wav"),
+    demo_prompt!("en/number_8.wav"),
+    demo_prompt!("en/number_9.wav"),
+    demo_prompt!("en/number_10.wav"),
+    demo_prompt!("es/choose_language.wav"),
+    demo_prompt!("es/goodbye.wav"),
+    demo_prompt!("es/invalid.wav"),
+    demo_prompt!("es/no_input.wav"),
+    demo_prompt!("es/welcome.wav"),
+    demo_prompt!("es/queue_position.wav"),
+    demo_prompt!("es/queue_wait.wav"),
+    demo_prompt!("es/minutes.wav"),
+    demo_prompt!("es/under_a_minute.wav"),
+    demo_prompt!("es/callback_offer.wav"),
+    demo_prompt!("es/callback_confirmed.wav"),
+    demo_prompt!("es/queue_full.wav"),
+    demo_prompt!("es/number_1.wav"),
+    demo_prompt!("es/number_2.wav"),
+    demo_prompt!("es/number_3.wav"),
+    demo_prompt!("es/number_4.wav"),
+    demo_prompt!("es/number_5.wav"),
+    demo_prompt!("es/number_6.wav"),
+    demo_prompt!("es/number_7.wav"),
+    demo_prompt!("es/number_8.wav"),
+    demo_prompt!("es/number_9.wav"),
+    demo_prompt!("es/number_10.wav"),
 ];
 
 /// Reads the flows of `[[routes]]` and the prompts of `[ivr]`. A flow with
@@ -41,11 +74,6 @@ const DEMO_PROMPTS: &[(&str, &[u8])] = &[
 /// flow and prompts are used from the binary when their files are not found.
 pub(crate) fn load(config: &Config) -> anyhow::Result<IvrSetup> {
     let mut setup = IvrSetup {
-        queues: config
-            .queues
-            .iter()
-            .map(|q| (q.name.clone(), q.agents.clone()))
-            .collect(),
         voicemail: config.ivr.voicemail.clone(),
         ..IvrSetup::default()
     };

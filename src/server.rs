@@ -26,6 +26,10 @@ pub(crate) enum Query {
     /// Reload the IVR flows and prompts; the answer is the number of flows,
     /// or every error of the files refused (the old flows keep serving).
     ReloadFlows(oneshot::Sender<Result<usize, String>>),
+    /// The ACD's queues and agents now.
+    Acd(oneshot::Sender<queue::acd::Snapshot>),
+    /// An agent state change or a call-back request for the ACD.
+    AcdEvent(queue::acd::Event, oneshot::Sender<()>),
 }
 
 /// Runs the switch until ctrl-c or SIGTERM.
@@ -52,15 +56,47 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let (engine, mut media_events) = MediaEngine::start(&engine_config).context("starting the media engine")?;
     let engine = Arc::new(engine);
     let ivr = crate::ivr_load::load(&config)?;
+    let store = crate::store::Store::open(&config.storage.path)
+        .with_context(|| format!("opening the call records at {}", config.storage.path.display()))?;
+    if store.interrupted_on_open() > 0 {
+        tracing::warn!(
+            calls = store.interrupted_on_open(),
+            "calls left open by the previous run were closed as interrupted"
+        );
+    }
+    let (writer, writer_thread) = store
+        .writer(crate::store::WriterOptions::default())
+        .context("starting the call-record writer")?;
+    let started = Instant::now();
+    let wall = chrono::Utc::now();
     let mut switch = Switch::new(
         &config,
         udp,
         tcp,
         Box::new(engine.clone()),
         ivr,
-        Instant::now(),
-        chrono::Utc::now(),
+        started,
+        wall,
     );
+    let callbacks: Vec<queue::acd::Callback> = store
+        .load_callbacks()
+        .context("reading stored call-backs")?
+        .into_iter()
+        .filter_map(|json| match serde_json::from_value(json) {
+            Ok(callback) => Some(callback),
+            Err(e) => {
+                tracing::error!(%e, "a stored call-back cannot be read; it stays in the store");
+                None
+            }
+        })
+        .collect();
+    if !callbacks.is_empty() {
+        tracing::info!(callbacks = callbacks.len(), "call-backs restored");
+    }
+    switch.restore_callbacks(started, callbacks);
+    let live = live_records(&store, &config, wall)?;
+    drop(store);
+    let (stats_tx, stats_rx) = mpsc::unbounded_channel();
     let (query_tx, mut queries) = mpsc::channel::<Query>(64);
     let metrics = http::install_metrics()?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)
@@ -68,12 +104,14 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
     let (board_tx, board) = tokio::sync::watch::channel(serde_json::json!({ "queues": [] }));
+    tokio::spawn(crate::stats::run(live, stats_rx, board_tx));
     tokio::spawn(http::serve(
         listener,
         http::AppState {
             queries: query_tx,
             metrics,
             board,
+            stats: stats_tx.clone(),
         },
     ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");
@@ -85,6 +123,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let mut flow_check = tokio::time::interval(Duration::from_secs(2));
     let mut flow_stamps = flow_file_stamps(&config);
     let (http_done, mut http_results) = mpsc::unbounded_channel();
+    let mut board_tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let deadline = switch.poll_timeout();
         tokio::select! {
@@ -103,6 +142,10 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                     let _ = reply.send(reload_flows(&config, &mut switch));
                     flow_stamps = flow_file_stamps(&config);
                 }
+                Query::AcdEvent(event, reply) => {
+                    switch.agent_command(Instant::now(), event);
+                    let _ = reply.send(());
+                }
                 query => answer(&switch, query),
             },
             Some((call, result)) = http_results.recv() => switch.handle_http_result(Instant::now(), call, result),
@@ -116,6 +159,11 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 }
             }
             Some(event) = media_events.recv() => switch.handle_media_event(Instant::now(), event),
+            _ = board_tick.tick() => {
+                let snapshot = switch.acd_snapshot(Instant::now());
+                crate::switch::publish_gauges(&snapshot);
+                let _ = stats_tx.send(crate::stats::StatsRequest::Board(Box::new(snapshot)));
+            }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
                 break;
@@ -123,6 +171,12 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         }
         while let Some(transmit) = switch.poll_transmit() {
             network.send(transmit);
+        }
+        while let Some(command) = switch.poll_record() {
+            if let Err(e) = writer.send(command.clone()) {
+                tracing::error!(%e, "call record not stored");
+            }
+            let _ = stats_tx.send(crate::stats::StatsRequest::Record(command));
         }
         while let Some(request) = switch.poll_http() {
             let done = http_done.clone();
@@ -137,7 +191,30 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         metrics::gauge!("calls_active").set(calls as f64);
         metrics::gauge!("media_ports_available").set(engine.ports_available() as f64);
     }
+    // Calls still up are closed as interrupted at the next start; what was
+    // recorded so far is written now.
+    drop(writer);
+    match writer_thread.shutdown(Duration::from_secs(10)) {
+        Ok(stats) => tracing::info!(written = stats.written, "call records written"),
+        Err(e) => tracing::error!(%e, "call records lost at shutdown"),
+    }
     Ok(())
+}
+
+/// Today's records (and the repeat window before) from the store, so the
+/// live figures survive a restart.
+fn live_records(
+    store: &crate::store::Store,
+    config: &Config,
+    wall: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<crate::stats::LiveRecords> {
+    let now = queue::Millis(u64::try_from(wall.timestamp_millis()).unwrap_or(0));
+    let midnight = queue::Millis(now.0 - now.0 % 86_400_000);
+    let from = midnight - config.kpi.repeat_window.max(Duration::from_secs(86_400));
+    let to = now + Duration::from_secs(1);
+    let records = store.records_arrived(from, to).context("reading today's call records")?;
+    let agent_log = store.agent_log(from, to).context("reading the agent log")?;
+    Ok(crate::stats::LiveRecords::new(config.kpi.clone(), records, agent_log))
 }
 
 fn handle(switch: &mut Switch, now: Instant, event: NetEvent) {
@@ -152,7 +229,10 @@ fn answer(switch: &Switch, query: Query) {
         Query::Registrations(reply) => {
             let _ = reply.send(switch.registrations(Instant::now()));
         }
-        Query::ReloadFlows(_) => {}
+        Query::Acd(reply) => {
+            let _ = reply.send(switch.acd_snapshot(Instant::now()));
+        }
+        Query::ReloadFlows(_) | Query::AcdEvent(..) => {}
     }
 }
 

@@ -241,7 +241,12 @@ pub(crate) enum CallEvent {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Admission {
     /// Relayed to the agent.
-    Started,
+    Started {
+        /// The new call.
+        call: u64,
+        /// Its caller's media leg.
+        leg: ::media::engine::LegId,
+    },
     /// Refused with this status (already answered).
     Refused(u16),
 }
@@ -349,9 +354,10 @@ impl B2bua {
         let mut call = Call::new(CallState::Trying, invite, id, source, caller_tag, media, keys);
         call.agent_invite = Some(agent_invite);
         call.agent_destination = Some(target.destination);
+        let leg = call.media.caller.id;
         self.calls.insert(call_id, call);
         tracing::debug!(call = call_id, agent = %target.aor, "call started");
-        Admission::Started
+        Admission::Started { call: call_id, leg }
     }
 
     /// A CANCEL for the caller's INVITE `invite` (the CANCEL itself is answered

@@ -15,6 +15,7 @@ use signaling::transport::Peer;
 use super::ivr::{IvrSetup, Session, Step};
 use super::{HttpCall, Switch};
 use crate::b2bua::{Ctx, Target};
+use queue::record::Milestone;
 
 impl Switch {
     /// The next data dip a flow asked for.
@@ -98,47 +99,45 @@ impl Switch {
             match step {
                 Step::Play(playlist) => self.b2bua.play(leg, playlist),
                 Step::Stop => self.b2bua.stop(leg),
-                Step::Connect(agents) => {
-                    let target = agents.iter().find_map(|ext| {
-                        let binding = self
-                            .registrar
-                            .lookup(now, ext)
-                            .first()
-                            .map(|b| (b.contact.clone(), b.source))?;
-                        Some(Target {
-                            contact: binding.0,
-                            aor: format!("sip:{ext}@{}", self.domain),
-                            destination: binding.1,
-                        })
+                Step::Connect(extension) => {
+                    let target = self.registrar.lookup(now, &extension).first().map(|b| Target {
+                        contact: b.contact.clone(),
+                        aor: format!("sip:{extension}@{}", self.domain),
+                        destination: b.source,
                     });
                     let connected = target.is_some_and(|t| self.b2bua.connect(&mut ctx, call, t));
+                    if connected {
+                        if let Some(t) = self.tracked.get_mut(&call) {
+                            t.agent = Some(extension.clone());
+                        }
+                        self.mark(now, call, Milestone::Transferred { to: extension.clone() });
+                    }
                     // Until the flow says it is done, it may want the caller
                     // back when the agent hangs up (a post-call survey).
                     self.b2bua.keep_caller(call, connected);
                     if !connected {
-                        tracing::info!(call, ?agents, "no agent can take the call");
-                        self.b2bua.end(&mut ctx, call);
+                        tracing::info!(call, %extension, "the extension cannot take the call");
+                        self.end_call(now, call);
                     }
                 }
+                Step::Enqueue {
+                    queue,
+                    priority,
+                    skills,
+                } => {
+                    // The caller stays for the flow's survey after the agent.
+                    self.b2bua.keep_caller(call, true);
+                    self.enqueue(now, call, queue, priority, skills);
+                }
                 Step::ConnectUri(uri) => {
-                    let destination = headers::socket_addr_of(&uri).map(|addr| match headers::transport_of(&uri) {
-                        Some(signaling::transport::Transport::Tcp) => Peer::tcp(addr),
-                        _ => Peer::udp(addr),
-                    });
-                    let connected = destination.is_some_and(|destination| {
-                        let target = Target {
-                            contact: uri.clone(),
-                            aor: uri.clone(),
-                            destination,
-                        };
-                        self.b2bua.connect(&mut ctx, call, target)
-                    });
+                    let connected = self.connect_uri(now, call, &uri);
                     self.b2bua.keep_caller(call, connected);
                     if !connected {
                         tracing::info!(call, %uri, "cannot transfer (only IP-address URIs are reached yet)");
-                        self.b2bua.end(&mut ctx, call);
+                        self.end_call(now, call);
                     }
                 }
+                Step::Survey { kind, score } => self.survey(now, call, kind, score),
                 Step::HangUp => self.b2bua.end(&mut ctx, call),
                 Step::Record { path, max } => self.b2bua.record(leg, path, max),
                 Step::Http { url, body, timeout } => self.http_out.push_back(HttpCall {
@@ -177,10 +176,51 @@ impl Switch {
         );
         let Ok((call, leg)) = started else { return };
         let rate = self.b2bua.caller_rate(call);
+        self.track(now, call, leg, rate, (caller, number));
+        self.run_flow(now, call, flow, number, caller);
+    }
+
+    /// Runs `flow` for a call the switch answered already (an overflow to a flow).
+    pub(super) fn restart_flow(&mut self, now: Instant, call: u64, flow: Arc<Flow>, number: &str) {
+        self.remove_session(call);
+        let caller = self.tracked.get(&call).map(|t| t.caller.clone()).unwrap_or_default();
+        self.run_flow(now, call, flow, number, &caller);
+    }
+
+    fn run_flow(&mut self, now: Instant, call: u64, flow: Arc<Flow>, number: &str, caller: &str) {
+        let Some((leg, rate)) = self.tracked.get(&call).map(|t| (t.leg, t.rate)) else {
+            return;
+        };
         let mut session = self.ivr.session(flow, number, caller, leg, rate);
         metrics::counter!("ivr_calls_total").increment(1);
         session.interpreter.start(self.clock.utc(now));
         self.sessions.insert(call, session);
         self.drive(now, call);
+    }
+
+    /// Calls a SIP URI (an IP address) into a call the switch answered.
+    pub(super) fn connect_uri(&mut self, now: Instant, call: u64, uri: &str) -> bool {
+        let destination = headers::socket_addr_of(uri).map(|addr| match headers::transport_of(uri) {
+            Some(signaling::transport::Transport::Tcp) => Peer::tcp(addr),
+            _ => Peer::udp(addr),
+        });
+        let Some(destination) = destination else { return false };
+        let target = Target {
+            contact: uri.to_owned(),
+            aor: uri.to_owned(),
+            destination,
+        };
+        let connected = self.b2bua.connect(
+            &mut Ctx {
+                now,
+                txl: &mut self.txl,
+            },
+            call,
+            target,
+        );
+        if connected {
+            self.mark(now, call, Milestone::Transferred { to: uri.to_owned() });
+        }
+        connected
     }
 }

@@ -27,8 +27,6 @@ pub(crate) struct IvrSetup {
     pub(crate) prompts: HashMap<String, Prompt>,
     /// The same at 48 kHz, for callers on Opus.
     pub(crate) prompts_48k: HashMap<String, Prompt>,
-    /// Queue name -> agent extensions, in the order they are tried.
-    pub(crate) queues: HashMap<String, Vec<String>>,
     /// Where voicemail goes: `<dir>/<mailbox>/<time>-<call>.wav`.
     pub(crate) voicemail: std::path::PathBuf,
 }
@@ -51,8 +49,14 @@ pub(crate) enum Step {
     Play(Playlist),
     /// Stop what plays.
     Stop,
-    /// Ring one of these agents (the first registered).
-    Connect(Vec<String>),
+    /// Ring this agent's extension.
+    Connect(String),
+    /// Hand the call to the ACD.
+    Enqueue {
+        queue: String,
+        priority: i32,
+        skills: Vec<String>,
+    },
     /// Call a SIP URI (an IP address; names are not resolved yet).
     ConnectUri(String),
     /// End the call.
@@ -65,6 +69,8 @@ pub(crate) enum Step {
         body: serde_json::Value,
         timeout: Duration,
     },
+    /// A survey answer, for the call's record.
+    Survey { kind: ::ivr::SurveyKind, score: u32 },
     /// The flow is done with the call (it is with an agent, or gone).
     Done,
 }
@@ -117,6 +123,36 @@ impl IvrSetup {
         }
     }
 
+    /// A loaded prompt by its path under the prompts root, at `rate`.
+    pub(crate) fn prompt(&self, path: &str, rate: u32) -> Option<Prompt> {
+        let audio = if rate == 48_000 { &self.prompts_48k } else { &self.prompts };
+        audio.get(path).cloned()
+    }
+
+    /// The prompt `name` in `language`, else in the first language that has it
+    /// (English before others).
+    pub(crate) fn localised(&self, language: &str, name: &str, rate: u32) -> Option<Prompt> {
+        self.prompt(&format!("{language}/{name}.wav"), rate)
+            .or_else(|| self.prompt(&format!("en/{name}.wav"), rate))
+            .or_else(|| {
+                let audio = if rate == 48_000 { &self.prompts_48k } else { &self.prompts };
+                let suffix = format!("/{name}.wav");
+                let mut keys: Vec<&String> = audio.keys().filter(|k| k.ends_with(&suffix)).collect();
+                keys.sort();
+                keys.first().and_then(|k| audio.get(*k).cloned())
+            })
+    }
+
+    /// Where a message for `mailbox` recorded now on `leg` goes.
+    pub(crate) fn voicemail_path(&self, mailbox: &str, now: DateTime<Utc>, leg: LegId) -> std::path::PathBuf {
+        let safe: String = mailbox
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
+        let file = format!("{}-{leg}.wav", now.format("%Y%m%dT%H%M%S"));
+        self.voicemail.join(safe).join(file)
+    }
+
     /// The next thing the session asks for, in switch terms.
     pub(crate) fn next_step(&self, session: &mut Session, now: DateTime<Utc>) -> Option<Step> {
         loop {
@@ -145,16 +181,18 @@ impl IvrSetup {
                     Step::Play(playlist)
                 }
                 Action::StopPlayback => Step::Stop,
-                Action::Enqueue { queue, .. } => match self.queues.get(&queue) {
-                    Some(agents) => Step::Connect(agents.clone()),
-                    None => {
-                        tracing::warn!(%queue, "no such queue");
-                        Step::HangUp
-                    }
+                Action::Enqueue {
+                    queue,
+                    priority,
+                    skills,
+                } => Step::Enqueue {
+                    queue,
+                    priority,
+                    skills,
                 },
                 Action::Transfer {
                     target: TransferTarget::Extension(extension),
-                } => Step::Connect(vec![extension]),
+                } => Step::Connect(extension),
                 Action::Transfer {
                     target: TransferTarget::Uri(uri),
                 } => Step::ConnectUri(uri),
@@ -170,21 +208,14 @@ impl IvrSetup {
                         tracing::debug!("record beep not played yet");
                     }
                     session.recording = Some(terminator);
-                    let safe: String = mailbox
-                        .chars()
-                        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-                        .collect();
-                    let file = format!("{}-{}.wav", now.format("%Y%m%dT%H%M%S"), session.leg);
                     Step::Record {
-                        path: self.voicemail.join(safe).join(file),
+                        path: self.voicemail_path(&mailbox, now, session.leg),
                         max: max_duration,
                     }
                 }
                 Action::SurveyScore { kind, score } => {
-                    // Kept with the call record once the queue issue adds it.
-                    tracing::info!(?kind, score, "survey answered");
                     metrics::counter!("ivr_survey_answers_total").increment(1);
-                    continue;
+                    Step::Survey { kind, score }
                 }
                 Action::Finished { .. } => Step::Done,
                 other => {

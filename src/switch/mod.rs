@@ -18,8 +18,10 @@ use signaling::{headers, response::response_for};
 use crate::b2bua::{self, Admission, B2bua, CallEvent, Ctx, Local, MediaControl, Target, ALLOW};
 use crate::config::Config;
 
+mod acd;
 mod flows;
 mod ivr;
+pub(crate) use self::acd::publish_gauges;
 pub(crate) use self::ivr::IvrSetup;
 use self::ivr::{Session, WallClock};
 
@@ -58,6 +60,18 @@ pub(crate) struct Switch {
     clock: WallClock,
     /// Data dips of flows, for the shell to make.
     http_out: VecDeque<HttpCall>,
+    /// The ACD: every queue and agent.
+    acd: queue::acd::Acd,
+    /// Calls with a record, and where they are with the ACD.
+    tracked: HashMap<u64, acd::Tracked>,
+    /// Record updates for the store and the live KPIs.
+    record_out: VecDeque<crate::store::Command>,
+    /// Prefix of record ids: the start time, so ids stay unique across restarts.
+    records_epoch: u64,
+    /// Agents whose phone is registered, as the ACD was told.
+    reachable: std::collections::HashSet<String>,
+    /// Queue name -> its music-on-hold prompt path.
+    acd_music: HashMap<String, String>,
 }
 
 /// An HTTP request a flow asked for (the `http` node).
@@ -133,7 +147,21 @@ impl Switch {
                 utc: wall,
             },
             http_out: VecDeque::new(),
+            acd: queue::acd::Acd::new(config.acd_config(), Self::wall_millis(wall)),
+            tracked: HashMap::new(),
+            record_out: VecDeque::new(),
+            records_epoch: Self::wall_millis(wall).0,
+            reachable: std::collections::HashSet::new(),
+            acd_music: config
+                .queues
+                .iter()
+                .filter_map(|q| Some((q.name.clone(), q.music_on_hold.clone()?)))
+                .collect(),
         }
+    }
+
+    fn wall_millis(wall: chrono::DateTime<chrono::Utc>) -> queue::Millis {
+        queue::Millis(u64::try_from(wall.timestamp_millis()).unwrap_or(0))
     }
 
     /// A parsed message from the network.
@@ -188,12 +216,13 @@ impl Switch {
                 metrics::counter!("dtmf_digits_total", "source" => "rfc4733").increment(1);
                 let utc = self.clock.utc(now);
                 // A terminator key ends a recording; other keys go to the flow.
-                let ends_recording = self
-                    .b2bua
-                    .call_of_leg(leg)
+                let call = self.b2bua.call_of_leg(leg);
+                let ends_recording = call
                     .and_then(|call| self.sessions.get(&call))
                     .is_some_and(|s| s.recording == Some(Some(digit)));
-                if ends_recording {
+                if call.is_some_and(|call| self.queue_digit(now, call, digit)) {
+                    // A queued caller's key is the queue's.
+                } else if ends_recording {
                     self.b2bua.stop_recording(leg);
                 } else {
                     self.with_session(now, leg, |s| s.interpreter.digit(digit, utc));
@@ -202,6 +231,11 @@ impl Switch {
             media::engine::MediaEvent::RecordingFinished { leg } => {
                 tracing::debug!(leg, "recording finished");
                 let utc = self.clock.utc(now);
+                let call = self.b2bua.call_of_leg(leg);
+                if call.is_some_and(|call| self.queue_recording_finished(now, call)) {
+                    self.process_events(now);
+                    return;
+                }
                 self.with_session(now, leg, |s| {
                     s.recording = None;
                     s.interpreter.record_finished(utc);
@@ -210,7 +244,10 @@ impl Switch {
             media::engine::MediaEvent::PlaybackFinished { leg, interrupted } => {
                 tracing::debug!(leg, interrupted, "playback finished");
                 let utc = self.clock.utc(now);
-                self.with_session(now, leg, |s| s.interpreter.prompt_finished(utc));
+                let call = self.b2bua.call_of_leg(leg);
+                if !call.is_some_and(|call| self.queue_playback_finished(now, call)) {
+                    self.with_session(now, leg, |s| s.interpreter.prompt_finished(utc));
+                }
             }
             media::engine::MediaEvent::Closed { leg, stats, quality } => {
                 tracing::debug!(leg, ?stats, ?quality, "media leg closed");
@@ -228,7 +265,9 @@ impl Switch {
         });
         if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
             self.registrar.expire(now);
+            self.check_reachable(now, None);
         }
+        self.acd_timeout(now);
         if self.auth.poll_timeout().is_some_and(|t| t <= now) {
             self.auth.purge(now);
         }
@@ -258,6 +297,7 @@ impl Switch {
         .into_iter()
         .flatten()
         .chain(self.session_timers.first().map(|(at, _)| *at))
+        .chain(self.acd_deadline())
         .min()
     }
 
@@ -295,28 +335,20 @@ impl Switch {
         for event in self.b2bua.take_events() {
             match event {
                 CallEvent::AgentLeft { call } => {
+                    self.agent_left(now, call);
                     if let Some(session) = self.sessions.get_mut(&call) {
                         session.interpreter.agent_hung_up(utc);
                         self.drive(now, call);
                     }
                 }
-                CallEvent::Ended { call, .. } => {
+                CallEvent::Ended { call, by, .. } => {
                     if let Some(mut session) = self.remove_session(call) {
                         session.interpreter.caller_hung_up(self.clock.utc(now));
                     }
+                    self.call_ended(now, call, by);
                 }
-                CallEvent::AgentFailed { call, code } => {
-                    // A transfer that failed: nobody else to try.
-                    tracing::info!(call, code, "the called agent did not take the call");
-                    self.b2bua.end(
-                        &mut Ctx {
-                            now,
-                            txl: &mut self.txl,
-                        },
-                        call,
-                    );
-                }
-                CallEvent::AgentAnswered { .. } => {}
+                CallEvent::AgentFailed { call, code } => self.agent_failed(now, call, code),
+                CallEvent::AgentAnswered { call } => self.agent_answered(now, call),
             }
         }
     }
@@ -432,6 +464,7 @@ impl Switch {
         let name = self.accounts.get(&user).map_or("", |a| a.name.as_str());
         tracing::debug!(aor = %user, %name, %source, code = response.status_code.code(), "register");
         self.txl.send_response(now, id, response);
+        self.check_reachable(now, Some(&user));
     }
 
     fn invite(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer) {
@@ -440,10 +473,10 @@ impl Switch {
             .iter()
             .find(|(ip, _)| *ip == source.addr.ip())
             .map(|(_, name)| name.clone());
-        let caller = match trunk {
-            Some(trunk) => format!("trunk {trunk}"),
+        let (caller, agent) = match trunk {
+            Some(trunk) => (format!("trunk {trunk}"), None),
             None => match self.authenticate(now, id, &request, Challenge::Proxy) {
-                Some(user) => format!("agent {user}"),
+                Some(user) => (format!("agent {user}"), Some(user)),
                 None => return,
             },
         };
@@ -451,13 +484,16 @@ impl Switch {
         let Some(number) = headers::user_of(&uri).map(str::to_owned) else {
             return self.respond(now, id, &request, 404);
         };
+        if let Some(event) = agent.as_deref().and_then(|a| Self::feature_code(a, &number)) {
+            return self.feature(now, id, request, source, event);
+        }
         let caller_number = headers::from_value(&request.headers)
             .ok()
             .and_then(|f| headers::user_of(headers::uri_of(f)))
-            .unwrap_or_default();
-        if let Some(flow) = self.ivr.flow_for(&number, caller_number) {
-            let caller = caller_number.to_owned();
-            return self.start_flow(now, id, request, source, flow, (&number, &caller));
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(flow) = self.ivr.flow_for(&number, &caller_number) {
+            return self.start_flow(now, id, request, source, flow, (&number, &caller_number));
         }
         if !self.accounts.contains_key(&number) {
             metrics::counter!("sip_calls_rejected_total", "reason" => "unknown_number").increment(1);
@@ -490,10 +526,45 @@ impl Switch {
             source,
             target,
         );
-        if let Admission::Refused(code) = admission {
-            metrics::counter!("sip_calls_rejected_total", "reason" => code.to_string()).increment(1);
-        } else {
-            metrics::counter!("sip_calls_total").increment(1);
+        match admission {
+            Admission::Refused(code) => {
+                metrics::counter!("sip_calls_rejected_total", "reason" => code.to_string()).increment(1);
+            }
+            Admission::Started { call, leg } => {
+                metrics::counter!("sip_calls_total").increment(1);
+                self.track(now, call, leg, 8000, (&caller_number, &number));
+                if let Some(t) = self.tracked.get_mut(&call) {
+                    t.agent = Some(number.clone());
+                }
+            }
+        }
+    }
+
+    /// An agent dialled a feature code: the ACD hears of it, the phone
+    /// hears a beep.
+    fn feature(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer, event: queue::acd::Event) {
+        tracing::info!(?event, "feature code");
+        metrics::counter!("acd_feature_codes_total").increment(1);
+        let caller = headers::from_value(&request.headers)
+            .ok()
+            .and_then(|f| headers::user_of(headers::uri_of(f)))
+            .unwrap_or_default()
+            .to_owned();
+        let number = headers::user_of(&request.uri.to_string()).unwrap_or_default().to_owned();
+        let started = self.b2bua.start_local(
+            &mut Ctx {
+                now,
+                txl: &mut self.txl,
+            },
+            id,
+            request,
+            source,
+        );
+        self.acd_event(now, event);
+        if let Ok((call, leg)) = started {
+            let rate = self.b2bua.caller_rate(call);
+            self.track(now, call, leg, rate, (&caller, &number));
+            self.beep_and_hang_up(call);
         }
     }
 }

@@ -33,7 +33,6 @@ fn ivr_setup() -> crate::switch::IvrSetup {
         flows: [("100".to_owned(), Arc::new(flow))].into(),
         catalog: Arc::new(catalog),
         prompts: [("en/menu.wav".to_owned(), menu)].into(),
-        queues: [("support".to_owned(), vec!["1002".to_owned(), "1001".to_owned()])].into(),
         by_caller: Vec::new(),
         prompts_48k: std::collections::HashMap::new(),
         voicemail: "vm".into(),

@@ -91,6 +91,11 @@ password = "pw1002"
 [[trunks]]
 name = "carrier"
 addresses = ["127.0.0.2"]
+[[queues]]
+name = "support"
+agents = ["1002", "1001"]
+[storage]
+path = ":memory:"
 "#;
 
 /// Monday 2026-11-23 10:00 UTC, for flows with business hours.

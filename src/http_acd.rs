@@ -1,0 +1,239 @@
+//! The ACD's part of the API: queue figures over a window, agents and
+//! their states, call-back requests. See docs/api.md.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query as QueryString, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use queue::acd::Event;
+use queue::kpi::{Filter, Window};
+use queue::Millis;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use crate::http::{error, AppState};
+use crate::server::Query;
+use crate::stats::StatsRequest;
+
+/// The routes, for the HTTP server's router.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/queues/{name}/stats", get(queue_stats))
+        .route("/api/agents", get(agents))
+        .route("/api/agents/{id}/state", post(agent_state))
+        .route("/api/callbacks", post(callback))
+}
+
+fn unavailable() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the SIP core is not running",
+    )
+}
+
+fn now_millis() -> Millis {
+    Millis(u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0))
+}
+
+/// `?window=15m|1h|today` or `?from=&to=` (RFC 3339 or Unix milliseconds),
+/// with optional `agent` and `language` filters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsParams {
+    window: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    agent: Option<String>,
+    language: Option<String>,
+}
+
+fn parse_time(text: &str) -> Result<Millis, String> {
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(Millis(ms));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| Millis(u64::try_from(t.timestamp_millis()).unwrap_or(0)))
+        .map_err(|e| format!("`{text}` is neither RFC 3339 nor Unix milliseconds: {e}"))
+}
+
+fn window_of(params: &StatsParams, now: Millis) -> Result<Window, String> {
+    let end = now + Duration::from_millis(1);
+    match (&params.window, &params.from, &params.to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err("give either window or from/to, not both".into()),
+        (_, Some(from), to) => Ok(Window {
+            from: parse_time(from)?,
+            to: to.as_deref().map(parse_time).transpose()?.unwrap_or(end),
+        }),
+        (_, None, Some(_)) => Err("`to` needs `from`".into()),
+        (window, None, None) => {
+            let from = match window.as_deref().unwrap_or("15m") {
+                "15m" => now - Duration::from_secs(15 * 60),
+                "1h" => now - Duration::from_secs(3600),
+                "today" => Millis(now.0 - now.0 % 86_400_000),
+                other => return Err(format!("window `{other}` is not 15m, 1h or today")),
+            };
+            Ok(Window { from, to: end })
+        }
+    }
+}
+
+async fn queue_stats(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    params: Result<QueryString<StatsParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(QueryString(params)) = params else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "parameters are window, from, to, agent, language",
+        );
+    };
+    let known = state
+        .board
+        .borrow()
+        .get("queues")
+        .and_then(|q| q.as_array())
+        .is_some_and(|q| q.iter().any(|q| q.get("name").and_then(|n| n.as_str()) == Some(name.as_str())));
+    if !known {
+        return error(StatusCode::NOT_FOUND, "unknown_queue", format!("no queue `{name}`"));
+    }
+    let window = match window_of(&params, now_millis()) {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_window", e),
+    };
+    let filter = Filter {
+        queue: Some(name.clone()),
+        agent: params.agent,
+        language: params.language,
+    };
+    let (reply, rx) = oneshot::channel();
+    if state.stats.send(StatsRequest::Stats { window, filter, reply }).is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(stats) => Json(serde_json::json!({
+            "queue": name,
+            "window": { "from_ms": window.from.0, "to_ms": window.to.0 },
+            "stats": stats,
+        }))
+        .into_response(),
+        Err(_) => unavailable(),
+    }
+}
+
+async fn agents(State(state): State<AppState>) -> Response {
+    let (reply, rx) = oneshot::channel();
+    if state.queries.send(Query::Acd(reply)).await.is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(snapshot) => Json(serde_json::json!({ "agents": snapshot.agents })).into_response(),
+        Err(_) => unavailable(),
+    }
+}
+
+/// `{"state": "login" | "logout" | "pause" | "resume" | "ready", "reason": "lunch"}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateChange {
+    state: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn agent_state(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<StateChange>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(change)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "expected {\"state\": \"login|logout|pause|resume|ready\", \"reason\": \"...\"}",
+        );
+    };
+    let agent = id.clone();
+    let event = match change.state.as_str() {
+        "login" => Event::Login { agent },
+        "logout" => Event::Logout { agent },
+        "pause" => Event::Pause {
+            agent,
+            reason: change.reason.unwrap_or_else(|| "break".into()),
+        },
+        "resume" => Event::Resume { agent },
+        "ready" => Event::EndWrapUp { agent },
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_state",
+                format!("state `{other}` is not login, logout, pause, resume or ready"),
+            )
+        }
+    };
+    let (reply, rx) = oneshot::channel();
+    if state.queries.send(Query::Acd(reply)).await.is_err() {
+        return unavailable();
+    }
+    let Ok(snapshot) = rx.await else { return unavailable() };
+    if !snapshot.agents.iter().any(|a| a.id == id) {
+        return error(StatusCode::NOT_FOUND, "unknown_agent", format!("no agent `{id}`"));
+    }
+    let (done, rx) = oneshot::channel();
+    if state.queries.send(Query::AcdEvent(event, done)).await.is_err() || rx.await.is_err() {
+        return unavailable();
+    }
+    let (reply, rx) = oneshot::channel();
+    if state.queries.send(Query::Acd(reply)).await.is_err() {
+        return unavailable();
+    }
+    match rx.await.ok().and_then(|s| s.agents.into_iter().find(|a| a.id == id)) {
+        Some(agent) => Json(agent).into_response(),
+        None => unavailable(),
+    }
+}
+
+/// `{"number": "+34600111222", "queue": "support", "at": "2026-11-23T16:00:00Z"}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallbackRequest {
+    number: String,
+    queue: String,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    body: Result<Json<CallbackRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(request)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "expected {\"number\": \"...\", \"queue\": \"...\", \"at\": \"RFC 3339 (optional)\"}",
+        );
+    };
+    if request.number.is_empty() || !request.number.chars().all(|c| c.is_ascii_digit() || c == '+') {
+        return error(StatusCode::BAD_REQUEST, "bad_number", "number must be digits with an optional +");
+    }
+    let at = match request.at.as_deref().map(parse_time).transpose() {
+        Ok(at) => at.unwrap_or_else(now_millis),
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_time", e),
+    };
+    let event = Event::ScheduleCallback {
+        number: request.number,
+        queue: request.queue,
+        at,
+    };
+    let (done, rx) = oneshot::channel();
+    if state.queries.send(Query::AcdEvent(event, done)).await.is_err() || rx.await.is_err() {
+        return unavailable();
+    }
+    (StatusCode::ACCEPTED, Json(serde_json::json!({ "scheduled_at_ms": at.0 }))).into_response()
+}

@@ -1,0 +1,662 @@
+//! The switch's side of the ACD: queued callers hear music and
+//! announcements, the ACD's offers ring agents through the B2BUA, the
+//! B2BUA's answers, refusals and hang-ups go back to the ACD, and every step
+//! is a mark on the call's record for the store and the KPIs.
+//!
+//! Timestamps are the switch's monotonic clock mapped onto wall time
+//! ([`super::ivr::WallClock`]), so marks never go backwards.
+
+use std::time::Instant;
+
+use media::engine::LegId;
+use media::player::{Item, Playlist, ToneSpec};
+use queue::acd::{Action as AcdAction, Event as AcdEvent, OverflowTarget};
+use queue::record::{AgentStateKind, CallRecord, End, Mark, Milestone, Party, SurveyAnswer, SurveyKind};
+use queue::Millis;
+
+use super::Switch;
+use crate::b2bua::{Ctx, Target};
+use crate::store::Command;
+
+/// What the switch knows of a call for the ACD and its record.
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    /// The call record's id.
+    pub(crate) record: String,
+    /// The caller's number.
+    pub(crate) caller: String,
+    /// The caller's media leg.
+    pub(crate) leg: LegId,
+    /// Prompt language, for announcements.
+    pub(crate) language: String,
+    /// PCM rate of the caller's leg.
+    pub(crate) rate: u32,
+    /// The queue the call waits in (also while an agent rings).
+    pub(crate) queue: Option<String>,
+    /// The agent being rung or talking.
+    pub(crate) agent: Option<String>,
+    /// The agent answered (talk, then wrap-up).
+    pub(crate) talking: bool,
+    /// What ends the call when the playing prompt ends.
+    pub(crate) then_hang_up: bool,
+    /// The caller is leaving a message (overflow to voicemail).
+    pub(crate) voicemail: bool,
+    /// The virtual-hold offer was played; `1` accepts it.
+    pub(crate) callback_offered: bool,
+    /// The music on hold of the queue (a prompt path), if one is set.
+    pub(crate) music: Option<String>,
+}
+
+/// Feature codes agents dial from their phone.
+const FEATURE_CODES: &[(&str, &str)] = &[
+    ("*45", "login"),
+    ("*46", "logout"),
+    ("*47", "pause"),
+    ("*48", "resume"),
+    ("*49", "ready"),
+];
+
+impl Switch {
+    /// Now on the records' clock.
+    pub(super) fn millis(&self, now: Instant) -> Millis {
+        Millis(u64::try_from(self.clock.utc(now).timestamp_millis()).unwrap_or(0))
+    }
+
+    /// Starts the record of a call that just arrived.
+    pub(super) fn track(&mut self, now: Instant, call: u64, leg: LegId, rate: u32, (caller, called): (&str, &str)) {
+        let record = format!("{}-{call}", self.records_epoch);
+        let at = self.millis(now);
+        self.record_out.push_back(Command::CallStarted(CallRecord::arrived(
+            record.clone(),
+            caller.to_owned(),
+            called.to_owned(),
+            at,
+        )));
+        self.tracked.insert(
+            call,
+            Tracked {
+                record,
+                caller: caller.to_owned(),
+                leg,
+                language: String::new(),
+                rate,
+                queue: None,
+                agent: None,
+                talking: false,
+                then_hang_up: false,
+                voicemail: false,
+                callback_offered: false,
+                music: None,
+            },
+        );
+    }
+
+    /// Appends a mark to a call's record.
+    pub(super) fn mark(&mut self, now: Instant, call: u64, what: Milestone) {
+        let at = self.millis(now);
+        if let Some(t) = self.tracked.get(&call) {
+            self.record_out.push_back(Command::CallMarked {
+                id: t.record.clone(),
+                mark: Mark { at, what },
+            });
+        }
+    }
+
+    /// A survey answer, kept with the call and the agent who handled it.
+    pub(super) fn survey(&mut self, now: Instant, call: u64, kind: ::ivr::SurveyKind, score: u32) {
+        let at = self.millis(now);
+        let Some(t) = self.tracked.get(&call) else { return };
+        let kind = match kind {
+            ::ivr::SurveyKind::Csat => SurveyKind::Csat,
+            ::ivr::SurveyKind::Nps => SurveyKind::Nps,
+        };
+        self.record_out.push_back(Command::Survey {
+            id: t.record.clone(),
+            answer: SurveyAnswer {
+                kind,
+                score,
+                agent: t.agent.clone(),
+                at,
+            },
+        });
+    }
+
+    /// A flow hands the call to a queue.
+    pub(super) fn enqueue(&mut self, now: Instant, call: u64, queue: String, priority: i32, skills: Vec<String>) {
+        let language = self
+            .sessions
+            .get(&call)
+            .map(|s| s.interpreter.language().to_owned())
+            .unwrap_or_default();
+        let music = self.acd_music.get(&queue).cloned();
+        let Some(t) = self.tracked.get_mut(&call) else { return };
+        if !language.is_empty() && t.language != language {
+            t.language = language.clone();
+            self.record_out.push_back(Command::CallLanguage {
+                id: t.record.clone(),
+                language,
+            });
+        }
+        t.queue = Some(queue.clone());
+        t.music = music;
+        let caller = t.caller.clone();
+        self.mark(now, call, Milestone::IvrExit);
+        self.mark(now, call, Milestone::Enqueued { queue: queue.clone() });
+        self.hold_music(call);
+        metrics::counter!("acd_calls_enqueued_total", "queue" => queue.clone()).increment(1);
+        self.acd_event(
+            now,
+            AcdEvent::Enqueue {
+                call,
+                queue,
+                priority,
+                skills,
+                caller,
+            },
+        );
+    }
+
+    /// Feeds the ACD and carries out what it asks.
+    pub(super) fn acd_event(&mut self, now: Instant, event: AcdEvent) {
+        let at = self.millis(now);
+        self.acd.handle(event, at);
+        self.run_acd(now);
+    }
+
+    /// Fires the ACD's due timers.
+    pub(super) fn acd_timeout(&mut self, now: Instant) {
+        let at = self.millis(now);
+        if self.acd.poll_timeout().is_some_and(|due| due <= at) {
+            self.acd.handle_timeout(at);
+            self.run_acd(now);
+        }
+    }
+
+    /// When the ACD's next timer is due, on the monotonic clock.
+    pub(super) fn acd_deadline(&self) -> Option<Instant> {
+        let due = self.acd.poll_timeout()?;
+        let utc = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(i64::try_from(due.0).ok()?)?;
+        Some(self.clock.instant(utc))
+    }
+
+    fn run_acd(&mut self, now: Instant) {
+        while let Some(action) = self.acd.poll_action() {
+            self.acd_action(now, action);
+        }
+    }
+
+    fn acd_action(&mut self, now: Instant, action: AcdAction) {
+        match action {
+            AcdAction::Offer { call, agent, queue } => self.offer(now, call, agent, &queue),
+            AcdAction::CancelOffer { call, agent } => {
+                let ringing = self
+                    .tracked
+                    .get(&call)
+                    .is_some_and(|t| !t.talking && t.agent.as_deref() == Some(agent.as_str()));
+                if ringing {
+                    self.b2bua.withdraw_offer(
+                        &mut Ctx {
+                            now,
+                            txl: &mut self.txl,
+                        },
+                        call,
+                    );
+                    if let Some(t) = self.tracked.get_mut(&call) {
+                        t.agent = None;
+                    }
+                    self.mark(now, call, Milestone::OfferFailed { agent });
+                } else {
+                    tracing::debug!(call, %agent, "offer already over");
+                }
+            }
+            AcdAction::Announce {
+                call,
+                position,
+                estimated_wait,
+            } => self.announce(call, position, estimated_wait),
+            AcdAction::OfferCallback { call, .. } => {
+                if let Some(t) = self.tracked.get_mut(&call) {
+                    t.callback_offered = true;
+                }
+                self.play_then_music(call, &["callback_offer"]);
+            }
+            AcdAction::Overflow {
+                call,
+                queue,
+                target,
+                reason,
+            } => self.overflow(now, call, queue, target, reason),
+            AcdAction::Rejected { call, queue, reason } => {
+                tracing::info!(call, %queue, ?reason, "call not queued");
+                metrics::counter!("acd_calls_rejected_total", "queue" => queue).increment(1);
+                if let Some(t) = self.tracked.get_mut(&call) {
+                    t.queue = None;
+                }
+                self.play_and_hang_up(call, "queue_full");
+            }
+            AcdAction::Abandoned { call, queue, waited } => {
+                metrics::counter!("acd_calls_abandoned_total", "queue" => queue.clone()).increment(1);
+                metrics::histogram!("acd_abandon_wait_seconds", "queue" => queue.clone()).record(waited.as_secs_f64());
+                self.mark(now, call, Milestone::Abandoned { queue });
+            }
+            AcdAction::DialCallback { callback, agent } => {
+                // Dialling out is not built yet: the attempt fails and the
+                // ACD retries or gives up by its rules; the call-back stays
+                // stored until then.
+                tracing::warn!(callback = callback.id, %agent, number = %callback.number, "call-back dialling is not supported yet");
+                self.acd.handle(
+                    AcdEvent::CallbackResult {
+                        callback: callback.id,
+                        answered: false,
+                    },
+                    self.millis(now),
+                );
+            }
+            AcdAction::CallbackStored(callback) => {
+                if let Ok(json) = serde_json::to_value(&callback) {
+                    self.record_out.push_back(Command::CallbackStored {
+                        id: callback.id,
+                        due_at: callback.due_at,
+                        json,
+                    });
+                }
+            }
+            AcdAction::CallbackRemoved { callback, .. } => {
+                self.record_out.push_back(Command::CallbackRemoved(callback));
+            }
+            AcdAction::CallbackRefused { callback, reason } => {
+                tracing::info!(number = %callback.number, queue = %callback.queue, ?reason, "call-back refused");
+            }
+            AcdAction::AgentState { agent, state, reason } => {
+                let at = self.millis(now);
+                tracing::debug!(%agent, state = state.as_str(), ?reason, "agent state");
+                self.record_out
+                    .push_back(Command::AgentState(queue::record::AgentStateRecord {
+                        agent,
+                        at,
+                        state,
+                        reason,
+                    }));
+            }
+            AcdAction::Assigned { call, agent } => {
+                tracing::debug!(call, %agent, "call assigned");
+            }
+            other => tracing::debug!(?other, "ACD action"),
+        }
+    }
+
+    /// Rings an agent for a queued call; a phone that cannot be rung fails
+    /// the offer at once.
+    fn offer(&mut self, now: Instant, call: u64, agent: String, queue: &str) {
+        let target = self.registrar.lookup(now, &agent).first().map(|b| Target {
+            contact: b.contact.clone(),
+            aor: format!("sip:{agent}@{}", self.domain),
+            destination: b.source,
+        });
+        let Some(target) = target else {
+            self.reachable.remove(&agent);
+            self.acd_event(now, AcdEvent::Reachable { agent, reachable: false });
+            return;
+        };
+        let rung = self.b2bua.connect(
+            &mut Ctx {
+                now,
+                txl: &mut self.txl,
+            },
+            call,
+            target,
+        );
+        if !rung {
+            // One agent rings at a time for a call (no forking yet).
+            self.acd_event(now, AcdEvent::OfferFailed { call, agent, busy: true });
+            return;
+        }
+        metrics::counter!("acd_offers_total", "queue" => queue.to_owned()).increment(1);
+        if let Some(t) = self.tracked.get_mut(&call) {
+            t.agent = Some(agent.clone());
+        }
+        self.mark(now, call, Milestone::Offered { agent });
+    }
+
+    /// The agent rung for `call` answered: the legs are bridged.
+    pub(super) fn agent_answered(&mut self, now: Instant, call: u64) {
+        let Some(t) = self.tracked.get_mut(&call) else { return };
+        let Some(agent) = t.agent.clone() else { return };
+        t.talking = true;
+        let leg = t.leg;
+        let queue = t.queue.clone();
+        self.b2bua.stop(leg);
+        self.mark(now, call, Milestone::AgentAnswered { agent: agent.clone() });
+        self.mark(now, call, Milestone::Bridged { agent: agent.clone() });
+        if queue.is_some() {
+            self.acd_event(now, AcdEvent::Answered { call, agent });
+        }
+    }
+
+    /// The agent rung for `call` did not take it.
+    pub(super) fn agent_failed(&mut self, now: Instant, call: u64, code: u16) {
+        let queued = self.tracked.get(&call).and_then(|t| t.queue.clone());
+        let agent = self.tracked.get_mut(&call).and_then(|t| t.agent.take());
+        if let Some(agent) = &agent {
+            self.mark(now, call, Milestone::OfferFailed { agent: agent.clone() });
+        }
+        match (queued, agent) {
+            (Some(_), Some(agent)) => {
+                let busy = matches!(code, 486 | 600);
+                self.acd_event(now, AcdEvent::OfferFailed { call, agent, busy });
+            }
+            _ => {
+                // A transfer that failed: nobody else to try.
+                tracing::info!(call, code, "the called agent did not take the call");
+                self.end_call(now, call);
+            }
+        }
+    }
+
+    /// The agent hung up a talking call.
+    pub(super) fn agent_left(&mut self, now: Instant, call: u64) {
+        let Some(t) = self.tracked.get_mut(&call) else { return };
+        if !t.talking {
+            return;
+        }
+        t.talking = false;
+        let agent = t.agent.clone().unwrap_or_default();
+        self.mark(now, call, Milestone::TalkEnded { agent });
+        self.acd_event(now, AcdEvent::AgentLeft { call });
+    }
+
+    /// The call is over: its record is closed and the ACD told.
+    pub(super) fn call_ended(&mut self, now: Instant, call: u64, by: Party) {
+        let Some(t) = self.tracked.get(&call) else { return };
+        let talking = t.talking;
+        let agent = t.agent.clone();
+        if talking {
+            self.mark(now, call, Milestone::TalkEnded { agent: agent.unwrap_or_default() });
+        }
+        self.mark(now, call, Milestone::HungUp { by });
+        if let Some(t) = self.tracked.remove(&call) {
+            self.record_out.push_back(Command::CallEnded {
+                id: t.record,
+                end: End::Completed,
+            });
+        }
+        self.acd_event(now, AcdEvent::CallerLeft { call });
+    }
+
+    /// A digit from a queued caller: `1` takes the virtual-hold offer.
+    /// Returns whether the queue used it.
+    pub(super) fn queue_digit(&mut self, now: Instant, call: u64, digit: char) -> bool {
+        let Some(t) = self.tracked.get(&call) else { return false };
+        if t.queue.is_none() || t.talking || t.agent.is_some() {
+            return false;
+        }
+        if digit == '1' && t.callback_offered {
+            let queue = t.queue.clone().unwrap_or_default();
+            self.mark(now, call, Milestone::CallbackRequested { queue });
+            self.acd_event(now, AcdEvent::AcceptCallback { call });
+            if let Some(t) = self.tracked.get_mut(&call) {
+                t.queue = None;
+            }
+            self.play_and_hang_up(call, "callback_confirmed");
+        }
+        true
+    }
+
+    /// A playlist ended on a tracked call's leg; returns whether the queue
+    /// side used the event (otherwise it belongs to the call's flow).
+    pub(super) fn queue_playback_finished(&mut self, now: Instant, call: u64) -> bool {
+        let Some(t) = self.tracked.get(&call) else { return false };
+        if t.then_hang_up {
+            self.end_call(now, call);
+            return true;
+        }
+        if t.queue.is_some() && !t.talking && !t.voicemail {
+            self.hold_music(call);
+            return true;
+        }
+        false
+    }
+
+    /// A voicemail left after an overflow ended: so does the call.
+    pub(super) fn queue_recording_finished(&mut self, now: Instant, call: u64) -> bool {
+        if !self.tracked.get(&call).is_some_and(|t| t.voicemail) {
+            return false;
+        }
+        self.end_call(now, call);
+        true
+    }
+
+    fn overflow(
+        &mut self,
+        now: Instant,
+        call: u64,
+        queue: String,
+        target: OverflowTarget,
+        reason: queue::acd::OverflowReason,
+    ) {
+        tracing::info!(call, %queue, ?target, ?reason, "overflow");
+        metrics::counter!("acd_overflows_total", "queue" => queue.clone()).increment(1);
+        let to = target.to_string();
+        self.mark(now, call, Milestone::Overflowed { queue, to });
+        if let OverflowTarget::Queue(next) = &target {
+            let music = self.acd_music.get(next).cloned();
+            if let Some(t) = self.tracked.get_mut(&call) {
+                t.queue = Some(next.clone());
+                t.music = music;
+            }
+            self.mark(now, call, Milestone::Enqueued { queue: next.clone() });
+            return;
+        }
+        let Some(t) = self.tracked.get_mut(&call) else { return };
+        t.queue = None;
+        let leg = t.leg;
+        self.b2bua.stop(leg);
+        match target {
+            OverflowTarget::Queue(_) => {}
+            OverflowTarget::Flow(number) => match self.ivr.flows.get(&number).cloned() {
+                Some(flow) => self.restart_flow(now, call, flow, &number),
+                None => {
+                    tracing::warn!(call, %number, "overflow to a number no flow answers");
+                    self.end_call(now, call);
+                }
+            },
+            OverflowTarget::Voicemail(mailbox) => {
+                if let Some(t) = self.tracked.get_mut(&call) {
+                    t.voicemail = true;
+                }
+                let path = self.ivr.voicemail_path(&mailbox, self.clock.utc(now), leg);
+                self.b2bua.record(leg, path, std::time::Duration::from_secs(120));
+            }
+            OverflowTarget::Uri(uri) => {
+                if !self.connect_uri(now, call, &uri) {
+                    self.end_call(now, call);
+                }
+            }
+            OverflowTarget::Hook(name) => {
+                // The hook point for other channels: the event is counted and
+                // logged here; the hooks layer delivers it. The caller hears
+                // that the queue is full.
+                tracing::info!(call, hook = %name, "overflow hook");
+                metrics::counter!("acd_overflow_hooks_total", "hook" => name).increment(1);
+                self.play_and_hang_up(call, "queue_full");
+            }
+        }
+    }
+
+    /// Hangs up both sides of a call from the switch.
+    pub(super) fn end_call(&mut self, now: Instant, call: u64) {
+        self.b2bua.end(
+            &mut Ctx {
+                now,
+                txl: &mut self.txl,
+            },
+            call,
+        );
+    }
+
+    /// Music on hold on a queued caller's leg: the queue's file if it has
+    /// one, else a soft built-in melody.
+    fn hold_music(&mut self, call: u64) {
+        let Some(t) = self.tracked.get(&call) else { return };
+        let (leg, rate) = (t.leg, t.rate);
+        let file = t.music.as_ref().and_then(|m| self.ivr.prompt(m, rate));
+        let Ok(mut playlist) = Playlist::new(rate) else { return };
+        match file {
+            Some(prompt) => {
+                let _ = playlist.push(Item::prompt(prompt));
+            }
+            None => {
+                for (hz, ms) in [(523.3, 400), (659.3, 400), (784.0, 400), (659.3, 400), (587.3, 800), (0.0, 400)] {
+                    let item = if hz == 0.0 {
+                        Item::silence(ms)
+                    } else {
+                        Item::tone(ToneSpec::continuous(&[hz], -24.0), Some(ms))
+                    };
+                    let _ = playlist.push(item);
+                }
+            }
+        }
+        self.b2bua.play(leg, playlist.looping(true));
+    }
+
+    /// Position and estimated wait, in the caller's language; music follows.
+    fn announce(&mut self, call: u64, position: usize, wait: Option<std::time::Duration>) {
+        let mut names: Vec<String> = Vec::new();
+        if (1..=10).contains(&position) {
+            names.push("queue_position".into());
+            names.push(format!("number_{position}"));
+        }
+        match wait.map(|w| w.as_secs().div_ceil(60)) {
+            Some(0 | 1) => names.push("under_a_minute".into()),
+            Some(m @ 2..=10) => {
+                names.push("queue_wait".into());
+                names.push(format!("number_{m}"));
+                names.push("minutes".into());
+            }
+            _ => {}
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.play_then_music(call, &refs);
+    }
+
+    /// Plays prompts by name in the caller's language (hold music resumes
+    /// when they end, see [`Switch::queue_playback_finished`]).
+    fn play_then_music(&mut self, call: u64, names: &[&str]) {
+        let Some(t) = self.tracked.get(&call) else { return };
+        let (leg, rate, language) = (t.leg, t.rate, t.language.clone());
+        let Ok(mut playlist) = Playlist::new(rate) else { return };
+        for name in names {
+            if let Some(prompt) = self.ivr.localised(&language, name, rate) {
+                let _ = playlist.push(Item::prompt(prompt));
+            }
+        }
+        if playlist.is_finished() {
+            let _ = playlist.push(Item::silence(20));
+        }
+        self.b2bua.play(leg, playlist);
+    }
+
+    /// A feature code was taken: a beep, then the switch hangs up.
+    pub(super) fn beep_and_hang_up(&mut self, call: u64) {
+        let Some(t) = self.tracked.get_mut(&call) else { return };
+        t.then_hang_up = true;
+        let (leg, rate) = (t.leg, t.rate);
+        let beep = ToneSpec::continuous(&[1000.0], -12.0);
+        let Ok(playlist) = Playlist::new(rate).and_then(|p| p.with(Item::tone(beep, Some(300)))) else {
+            return;
+        };
+        self.b2bua.play(leg, playlist);
+    }
+
+    fn play_and_hang_up(&mut self, call: u64, name: &str) {
+        if let Some(t) = self.tracked.get_mut(&call) {
+            t.then_hang_up = true;
+        }
+        self.play_then_music(call, &[name]);
+    }
+
+    /// A REGISTER or an expiry may have changed whether an agent can be rung.
+    pub(super) fn check_reachable(&mut self, now: Instant, agent: Option<&str>) {
+        let candidates: Vec<String> = match agent {
+            Some(a) => vec![a.to_owned()],
+            None => self.reachable.iter().cloned().collect(),
+        };
+        for agent in candidates {
+            if !self.accounts.contains_key(&agent) {
+                continue;
+            }
+            let reachable = !self.registrar.lookup(now, &agent).is_empty();
+            let known = self.reachable.contains(&agent);
+            if reachable != known {
+                if reachable {
+                    self.reachable.insert(agent.clone());
+                } else {
+                    self.reachable.remove(&agent);
+                }
+                self.acd_event(now, AcdEvent::Reachable { agent, reachable });
+            }
+        }
+    }
+
+    /// A feature code dialled by an agent; returns the event, or `None` when
+    /// `number` is no feature code.
+    pub(super) fn feature_code(agent: &str, number: &str) -> Option<AcdEvent> {
+        let (code, what) = FEATURE_CODES.iter().find(|(code, _)| number.starts_with(code))?;
+        let rest = &number[code.len()..];
+        let agent = agent.to_owned();
+        Some(match *what {
+            "login" => AcdEvent::Login { agent },
+            "logout" => AcdEvent::Logout { agent },
+            "pause" => AcdEvent::Pause {
+                agent,
+                reason: if rest.is_empty() { "break".into() } else { rest.to_owned() },
+            },
+            "resume" => AcdEvent::Resume { agent },
+            _ => AcdEvent::EndWrapUp { agent },
+        })
+    }
+
+    /// The ACD now, for the API.
+    pub(crate) fn acd_snapshot(&self, now: Instant) -> queue::acd::Snapshot {
+        self.acd.snapshot(self.millis(now))
+    }
+
+    /// An agent state change asked for through the API.
+    pub(crate) fn agent_command(&mut self, now: Instant, event: AcdEvent) {
+        self.acd_event(now, event);
+        self.process_events(now);
+    }
+
+    /// The next record update for the store and the live KPIs.
+    pub(crate) fn poll_record(&mut self) -> Option<Command> {
+        self.record_out.pop_front()
+    }
+
+    /// Call-backs read back from the store at start.
+    pub(crate) fn restore_callbacks(&mut self, now: Instant, callbacks: Vec<queue::acd::Callback>) {
+        for callback in callbacks {
+            self.acd_event(now, AcdEvent::RestoreCallback(callback));
+        }
+    }
+}
+
+/// Gauges of agents by state and calls waiting, per queue.
+pub(crate) fn publish_gauges(snapshot: &queue::acd::Snapshot) {
+    for q in &snapshot.queues {
+        let name = q.name.clone();
+        metrics::gauge!("acd_calls_waiting", "queue" => name.clone()).set(q.waiting as f64);
+        metrics::gauge!("acd_longest_wait_seconds", "queue" => name.clone())
+            .set(q.longest_wait.map_or(0.0, |w| w.as_secs_f64()));
+        let a = q.agents;
+        for (state, n) in [
+            (AgentStateKind::LoggedOut, a.logged_out),
+            (AgentStateKind::Available, a.available),
+            (AgentStateKind::Ringing, a.ringing),
+            (AgentStateKind::OnCall, a.on_call),
+            (AgentStateKind::WrapUp, a.wrap_up),
+            (AgentStateKind::Paused, a.paused),
+        ] {
+            metrics::gauge!("acd_agents", "queue" => name.clone(), "state" => state.as_str()).set(n as f64);
+        }
+    }
+}
