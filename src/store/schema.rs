@@ -1,0 +1,100 @@
+//! Connection settings and the schema, versioned by `PRAGMA user_version`.
+
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// The schema version this build writes.
+pub(super) const VERSION: i64 = 1;
+
+/// How long a statement waits for another connection's lock before failing
+/// with "busy" (readers never wait for the writer in WAL mode; this is for
+/// two writers, or a checkpoint).
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Version 1: calls, their marks and surveys, the agent state log, call-backs.
+const V1: &str = "
+CREATE TABLE calls (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    caller TEXT NOT NULL,
+    called TEXT NOT NULL,
+    language TEXT,
+    arrival_ms INTEGER NOT NULL,
+    ended TEXT
+);
+CREATE INDEX calls_arrival ON calls (arrival_ms);
+CREATE INDEX calls_open ON calls (key) WHERE ended IS NULL;
+
+CREATE TABLE marks (
+    call INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    what TEXT NOT NULL,
+    PRIMARY KEY (call, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE surveys (
+    call INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    agent TEXT
+);
+CREATE INDEX surveys_call ON surveys (call);
+
+CREATE TABLE agent_log (
+    agent TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX agent_log_at ON agent_log (at_ms);
+CREATE INDEX agent_log_agent ON agent_log (agent, at_ms);
+
+CREATE TABLE callbacks (
+    id INTEGER PRIMARY KEY,
+    due_at_ms INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
+";
+
+/// Per-connection settings for a connection that writes: WAL with
+/// `synchronous = NORMAL` (see the module docs for why), and a busy timeout.
+pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // `journal_mode` answers with the mode now in force.
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "the database is not in WAL mode; writes will block reads");
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+/// The schema version of the database behind `conn` (0: empty).
+pub(super) fn version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// Brings the schema up to [`VERSION`], in one transaction.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found = version(&tx)?;
+    if found > VERSION {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: VERSION,
+        });
+    }
+    if found < 1 {
+        tx.execute_batch(V1)?;
+    }
+    if found < VERSION {
+        tx.pragma_update(None, "user_version", VERSION)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
