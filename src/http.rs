@@ -1,5 +1,5 @@
-//! The HTTP server: /health for load balancers, /metrics for Prometheus, and
-//! the JSON API under /api.
+//! The HTTP server: /health for load balancers, /metrics for Prometheus, the
+//! JSON API under /api, and the wallboard page at / (see [`crate::wallboard`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -34,6 +34,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .route("/metrics", get(prometheus))
         .route("/api/registrations", get(registrations))
         .route("/api/flows/reload", axum::routing::post(reload_flows))
+        .merge(crate::wallboard::routes())
         .fallback(not_found)
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {

@@ -7,6 +7,7 @@ mod ivr_cli;
 mod ivr_load;
 mod server;
 mod switch;
+mod wallboard;
 
 use std::path::PathBuf;
 
