@@ -5,7 +5,9 @@ mod config;
 mod http;
 mod ivr_cli;
 mod ivr_load;
+mod report_cli;
 mod server;
+mod store;
 mod switch;
 mod wallboard;
 
@@ -40,6 +42,8 @@ enum Command {
         #[command(subcommand)]
         command: ivr_cli::IvrCommand,
     },
+    /// KPIs recomputed from stored call records: a table per queue, or --json.
+    Report(report_cli::ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +80,7 @@ fn main() -> std::process::ExitCode {
         },
         Command::Serve { config } => serve(config),
         Command::Ivr { command } => ivr_cli::run(command),
+        Command::Report(args) => report_cli::run(args),
     }
 }
 
