@@ -20,11 +20,26 @@ pub(crate) struct AppState {
     pub(crate) metrics: PrometheusHandle,
     /// The document of GET /api/queues: every queue's live figures.
     pub(crate) board: tokio::sync::watch::Receiver<serde_json::Value>,
+    /// The live KPIs.
+    pub(crate) stats: mpsc::UnboundedSender<crate::stats::StatsRequest>,
 }
 
-/// Installs the Prometheus recorder for the `metrics` facade.
-pub(crate) fn install_metrics() -> anyhow::Result<PrometheusHandle> {
-    Ok(PrometheusBuilder::new().install_recorder()?)
+/// Installs the Prometheus recorder for the `metrics` facade. Queue waits
+/// get histogram buckets at the service-level thresholds, so that SL(T) can
+/// be read off Prometheus too.
+pub(crate) fn install_metrics(thresholds: &[std::time::Duration]) -> anyhow::Result<PrometheusHandle> {
+    let mut buckets: Vec<f64> = [5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0]
+        .into_iter()
+        .chain(thresholds.iter().map(|t| t.as_secs_f64()))
+        .collect();
+    buckets.sort_by(f64::total_cmp);
+    buckets.dedup();
+    Ok(PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Prefix("acd_".into()),
+            &buckets,
+        )?
+        .install_recorder()?)
 }
 
 /// Serves until the listener fails.
@@ -35,6 +50,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .route("/api/registrations", get(registrations))
         .route("/api/flows/reload", axum::routing::post(reload_flows))
         .merge(crate::wallboard::routes())
+        .merge(crate::http_acd::routes())
         .fallback(not_found)
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
@@ -48,7 +64,7 @@ struct ApiError {
     message: String,
 }
 
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
     (
         status,
         Json(ApiError {

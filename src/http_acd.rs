@@ -22,6 +22,7 @@ use crate::stats::StatsRequest;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/queues/{name}/stats", get(queue_stats))
+        .route("/api/calls", get(calls))
         .route("/api/agents", get(agents))
         .route("/api/agents/{id}/state", post(agent_state))
         .route("/api/callbacks", post(callback))
@@ -122,6 +123,28 @@ async fn queue_stats(
             "stats": stats,
         }))
         .into_response(),
+        Err(_) => unavailable(),
+    }
+}
+
+/// The call records of a window (`?window=` or `?from=&to=`, by arrival).
+async fn calls(
+    State(state): State<AppState>,
+    params: Result<QueryString<StatsParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(QueryString(params)) = params else {
+        return error(StatusCode::BAD_REQUEST, "bad_query", "parameters are window, from, to");
+    };
+    let window = match window_of(&params, now_millis()) {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_window", e),
+    };
+    let (reply, rx) = oneshot::channel();
+    if state.stats.send(StatsRequest::Calls { window, reply }).is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(calls) => Json(serde_json::json!({ "calls": calls })).into_response(),
         Err(_) => unavailable(),
     }
 }

@@ -3,10 +3,12 @@
 mod b2bua;
 mod config;
 mod http;
+mod http_acd;
 mod ivr_cli;
 mod ivr_load;
 mod report_cli;
 mod server;
+mod stats;
 mod store;
 mod switch;
 mod wallboard;

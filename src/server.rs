@@ -98,7 +98,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     drop(store);
     let (stats_tx, stats_rx) = mpsc::unbounded_channel();
     let (query_tx, mut queries) = mpsc::channel::<Query>(64);
-    let metrics = http::install_metrics()?;
+    let metrics = http::install_metrics(&config.kpi.thresholds)?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("binding HTTP on {}", config.http.listen))?;

@@ -25,6 +25,11 @@ pub(crate) enum StatsRequest {
         filter: Filter,
         reply: oneshot::Sender<Stats>,
     },
+    /// The records of the calls that arrived in a window, live ones included.
+    Calls {
+        window: Window,
+        reply: oneshot::Sender<Vec<CallRecord>>,
+    },
     /// The ACD now: publish the board (queues with the last 15 minutes).
     Board(Box<Snapshot>),
 }
@@ -171,6 +176,15 @@ pub(crate) async fn run(
             StatsRequest::Record(command) => live.apply(command),
             StatsRequest::Stats { window, filter, reply } => {
                 let _ = reply.send(live.stats(window, &filter));
+            }
+            StatsRequest::Calls { window, reply } => {
+                let calls = live
+                    .records
+                    .iter()
+                    .filter(|r| r.arrival().is_some_and(|a| window.contains(a)))
+                    .cloned()
+                    .collect();
+                let _ = reply.send(calls);
             }
             StatsRequest::Board(snapshot) => {
                 // Keep today and the repeat window before it.

@@ -33,6 +33,8 @@ pub(crate) struct Tracked {
     pub(crate) rate: u32,
     /// The queue the call waits in (also while an agent rings).
     pub(crate) queue: Option<String>,
+    /// When it joined that queue.
+    pub(crate) enqueued_at: Option<Instant>,
     /// The agent being rung or talking.
     pub(crate) agent: Option<String>,
     /// The agent answered (talk, then wrap-up).
@@ -81,6 +83,7 @@ impl Switch {
                 language: String::new(),
                 rate,
                 queue: None,
+                enqueued_at: None,
                 agent: None,
                 talking: false,
                 then_hang_up: false,
@@ -138,6 +141,7 @@ impl Switch {
             });
         }
         t.queue = Some(queue.clone());
+        t.enqueued_at = Some(now);
         t.music = music;
         let caller = t.caller.clone();
         self.mark(now, call, Milestone::IvrExit);
@@ -325,6 +329,10 @@ impl Switch {
         t.talking = true;
         let leg = t.leg;
         let queue = t.queue.clone();
+        if let (Some(q), Some(at)) = (&queue, t.enqueued_at) {
+            metrics::histogram!("acd_queue_wait_seconds", "queue" => q.clone())
+                .record(now.saturating_duration_since(at).as_secs_f64());
+        }
         self.b2bua.stop(leg);
         self.mark(now, call, Milestone::AgentAnswered { agent: agent.clone() });
         self.mark(now, call, Milestone::Bridged { agent: agent.clone() });
@@ -365,11 +373,13 @@ impl Switch {
         self.acd_event(now, AcdEvent::AgentLeft { call });
     }
 
-    /// The call is over: its record is closed and the ACD told.
+    /// The call is over: the ACD is told (an abandon is marked), then the
+    /// record is closed.
     pub(super) fn call_ended(&mut self, now: Instant, call: u64, by: Party) {
         let Some(t) = self.tracked.get(&call) else { return };
         let talking = t.talking;
         let agent = t.agent.clone();
+        self.acd_event(now, AcdEvent::CallerLeft { call });
         if talking {
             self.mark(now, call, Milestone::TalkEnded { agent: agent.unwrap_or_default() });
         }
@@ -380,7 +390,6 @@ impl Switch {
                 end: End::Completed,
             });
         }
-        self.acd_event(now, AcdEvent::CallerLeft { call });
     }
 
     /// A digit from a queued caller: `1` takes the virtual-hold offer.
@@ -442,6 +451,7 @@ impl Switch {
             let music = self.acd_music.get(next).cloned();
             if let Some(t) = self.tracked.get_mut(&call) {
                 t.queue = Some(next.clone());
+                t.enqueued_at = Some(now);
                 t.music = music;
             }
             self.mark(now, call, Milestone::Enqueued { queue: next.clone() });

@@ -243,6 +243,12 @@ impl Switch {
             }
             media::engine::MediaEvent::PlaybackFinished { leg, interrupted } => {
                 tracing::debug!(leg, interrupted, "playback finished");
+                if interrupted {
+                    // Stopped on purpose (barge-in, or a new playlist): the
+                    // flow asked for it and expects no end of prompt.
+                    self.process_events(now);
+                    return;
+                }
                 let utc = self.clock.utc(now);
                 let call = self.b2bua.call_of_leg(leg);
                 if !call.is_some_and(|call| self.queue_playback_finished(now, call)) {

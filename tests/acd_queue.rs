@@ -1,0 +1,205 @@
+//! Queues end to end with real SIP peers: SIPp callers wait in the `support`
+//! queue, SIPp agents registered with the switch answer after ringing, and
+//! the answer times the stats API reports are the ones SIPp saw on the wire.
+//! Callers who hang up while queued are counted as abandons or, when they
+//! leave within 5 s, as short abandons.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{register_sipp_agent, Sipp, Switch, SwitchConfig, Transport};
+
+fn root() -> &'static str {
+    env!("CARGO_MANIFEST_DIR")
+}
+
+fn queue_switch(route: &str, flow: &str, queue_toml: &str) -> Switch {
+    let root = root();
+    let extra = format!(
+        "\n[[routes]]\nnumber = \"{route}\"\nflow = \"{root}/{flow}\"\n\n[ivr]\nprompts = \"{root}/prompts\"\n\n{queue_toml}"
+    );
+    Switch::start(SwitchConfig {
+        extra_toml: extra,
+        ..SwitchConfig::for_sipp()
+    })
+}
+
+fn json(switch: &Switch, path: &str) -> serde_json::Value {
+    let response = switch.http_get(path);
+    assert_eq!(response.status, 200, "GET {path}: {}", response.body);
+    serde_json::from_str(&response.body).unwrap()
+}
+
+/// SIPp's message trace: `(seconds of the day, message)` per entry.
+fn trace_entries(messages: &str) -> Vec<(f64, String)> {
+    let mut entries = Vec::new();
+    for chunk in messages.split("----------------------------------------------- ").skip(1) {
+        let (stamp, rest) = chunk.split_once('\n').unwrap_or((chunk, ""));
+        // "2026-11-23\t14:05:01.123456" (the tracer's local time)
+        let time = stamp.split_whitespace().nth(1).unwrap_or("");
+        let mut parts = time.split(':');
+        let (Some(h), Some(m), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let secs = h.parse::<f64>().unwrap() * 3600.0 + m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap();
+        entries.push((secs, rest.to_owned()));
+    }
+    entries
+}
+
+/// The caller number in a message's From header.
+fn from_user(message: &str) -> Option<String> {
+    let from = message
+        .lines()
+        .find(|l| l.starts_with("From:") || l.starts_with("f:"))?;
+    let start = from.find("sip:")? + 4;
+    let end = from[start..].find('@')? + start;
+    Some(from[start..end].to_owned())
+}
+
+/// When each caller (by From number) got its 200 OK: the moment it joined
+/// the queue, since the flow queues at once.
+fn caller_answered(messages: &str) -> BTreeMap<String, f64> {
+    trace_entries(messages)
+        .into_iter()
+        .filter(|(_, m)| m.contains("message received") && m.contains("SIP/2.0 200 OK") && m.contains(" INVITE"))
+        .filter_map(|(t, m)| Some((from_user(&m)?, t)))
+        .collect()
+}
+
+/// When the agent sent its 200 OK to the INVITE for each caller.
+fn agent_answered(messages: &str) -> BTreeMap<String, f64> {
+    trace_entries(messages)
+        .into_iter()
+        .filter(|(_, m)| m.contains("message sent") && m.contains("SIP/2.0 200 OK") && m.contains(" INVITE"))
+        .filter_map(|(t, m)| Some((from_user(&m)?, t)))
+        .collect()
+}
+
+/// The first mark of `kind` in a record from the API, in milliseconds.
+fn mark_at(record: &serde_json::Value, kind: &str) -> Option<u64> {
+    record["marks"]
+        .as_array()?
+        .iter()
+        .find(|m| m["what"]["kind"] == kind)
+        .and_then(|m| m["at"].as_u64())
+}
+
+#[test]
+fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
+    let switch = queue_switch(
+        "101",
+        "tests/flows/queue_now.yaml",
+        "[[queues]]\nname = \"support\"\nagents = [\"1001\"]\nwrap_up_secs = 1\n",
+    );
+    let agent_port = common::free_port();
+    register_sipp_agent(&switch, "1001", agent_port, Transport::Udp);
+    let agent = Sipp::new("agent_answers_after_delay")
+        .local_port(agent_port)
+        .key("ext", "1001")
+        .calls(3)
+        .timeout_secs(30)
+        .spawn();
+    // Three callers 100 ms apart for one agent who rings 0.8 s, talks 1 s
+    // and wraps up 1 s: they wait about 0.8 s, 3.5 s and 6.2 s.
+    let callers = Sipp::new("caller_queued_waits_bye")
+        .remote(switch.sip_addr())
+        .service("101")
+        .calls(3)
+        .timeout_secs(30)
+        .run();
+    let agent = agent.wait();
+    callers.assert_success(3);
+    agent.assert_success(3);
+
+    let entered = caller_answered(&callers.messages);
+    let answered = agent_answered(&agent.messages);
+    assert_eq!(entered.len(), 3, "three callers answered by the switch:\n{}", callers.messages);
+    assert_eq!(answered.len(), 3, "three calls answered by the agent:\n{}", agent.messages);
+
+    let calls = json(&switch, "/api/calls?window=15m");
+    let records = calls["calls"].as_array().unwrap();
+    let mut waits = Vec::new();
+    for (caller, joined) in &entered {
+        let seen_ms = (answered[caller] - joined) * 1000.0;
+        let record = records
+            .iter()
+            .find(|r| r["caller"] == caller.as_str())
+            .unwrap_or_else(|| panic!("no record for {caller}: {calls:#}"));
+        let enqueued = mark_at(record, "enqueued").unwrap();
+        let bridged = mark_at(record, "bridged").unwrap();
+        let api_ms = (bridged - enqueued) as f64;
+        assert!(
+            (api_ms - seen_ms).abs() <= 5.0,
+            "{caller}: the API says {api_ms} ms in the queue, SIPp saw {seen_ms:.1} ms ({entered:?} {answered:?})"
+        );
+        waits.push(seen_ms);
+    }
+    waits.sort_by(f64::total_cmp);
+    assert!(waits[0] >= 700.0 && waits[2] >= 5000.0, "callers queued behind each other: {waits:?}");
+
+    let stats = json(&switch, "/api/queues/support/stats?window=15m");
+    let stats = &stats["stats"];
+    assert_eq!(stats["offered"], 3, "{stats:#}");
+    assert_eq!(stats["answered"], 3, "{stats:#}");
+    assert_eq!(stats["abandoned"], 0, "{stats:#}");
+    let asa_ms = stats["asa_secs"].as_f64().unwrap() * 1000.0;
+    let mean = waits.iter().sum::<f64>() / 3.0;
+    assert!((asa_ms - mean).abs() <= 5.0, "ASA {asa_ms} ms, SIPp's mean {mean:.1} ms");
+    // 20 s threshold: all three; the wait histogram has the SL buckets.
+    assert_eq!(stats["service_level"][0]["threshold_secs"], 20);
+    assert_eq!(stats["service_level"][0]["value"], 1.0);
+    let metrics = switch.metrics();
+    assert!(metrics.contains("acd_queue_wait_seconds_bucket{queue=\"support\",le=\"20\"}"), "{metrics}");
+}
+
+#[test]
+fn callers_who_hang_up_in_the_queue_are_abandons_or_short_abandons() {
+    let switch = queue_switch(
+        "100",
+        "flows/demo.yaml",
+        "[[queues]]\nname = \"support\"\nagents = [\"1001\"]\n",
+    );
+    // Nobody is registered: the callers wait until they give up.
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink_port = sink.local_addr().unwrap().port().to_string();
+    let early = Sipp::new("caller_ivr_abandons_early")
+        .remote(switch.sip_addr())
+        .service("100")
+        .key("sink_port", &sink_port)
+        .timeout_secs(25)
+        .spawn();
+    let late = Sipp::new("caller_ivr_abandons")
+        .remote(switch.sip_addr())
+        .service("100")
+        .key("sink_port", &sink_port)
+        .timeout_secs(25)
+        .spawn();
+    early.wait().assert_success(1);
+    late.wait().assert_success(1);
+
+    let stats = json(&switch, "/api/queues/support/stats?window=15m");
+    let stats = &stats["stats"];
+    let calls = json(&switch, "/api/calls?window=15m");
+    assert_eq!(stats["short_abandoned"], 1, "left within 5 s: {stats:#} {calls:#}");
+    assert_eq!(stats["abandoned"], 1, "{stats:#}");
+    assert_eq!(stats["offered"], 1, "short abandons are not offered calls: {stats:#}");
+    assert_eq!(stats["abandon_rate"], 1.0, "{stats:#}");
+    let abandons = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| mark_at(r, "abandoned").is_some())
+        .count();
+    assert_eq!(abandons, 2, "both records say abandoned: {calls:#}");
+    // The board is published every second.
+    let emptied = common::poll_until(Duration::from_secs(3), || {
+        let board = json(&switch, "/api/queues");
+        let waiting = board["queues"].as_array()?.iter().find(|q| q["name"] == "support")?["waiting"].as_u64();
+        (waiting == Some(0)).then_some(())
+    });
+    assert!(emptied.is_some(), "the queue is empty again");
+}
