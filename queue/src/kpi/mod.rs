@@ -89,11 +89,14 @@
 //! without a language are grouped under [`NO_LANGUAGE`].
 
 mod acc;
+mod hash;
 mod occupancy;
 mod segment;
 mod settings;
 
+use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +104,7 @@ use crate::record::{AgentStateRecord, CallRecord};
 use crate::Millis;
 
 use acc::Acc;
+use hash::FastMap;
 use segment::{Outcome, Segment};
 
 pub use settings::{AnswerMoment, KpiSettings, SlFormula};
@@ -237,13 +241,8 @@ pub fn compute(
             continue;
         }
         let mut counted = false;
-        segment::for_each(record, settings, |seg| {
-            if !window.contains(seg.enqueued) {
-                return;
-            }
-            if filter.queue.as_deref().is_some_and(|q| q != seg.queue) {
-                return;
-            }
+        let keep = |queue: &str, at: Millis| window.contains(at) && filter.queue.as_deref().is_none_or(|q| q == queue);
+        segment::for_each(record, settings, keep, |seg| {
             if let Some(agent) = filter.agent.as_deref() {
                 if seg.outcome != Outcome::Answered || seg.agent != Some(agent) {
                     return;
@@ -278,17 +277,15 @@ pub fn compute_by(
 ) -> BTreeMap<String, Stats> {
     let thresholds = settings.thresholds_ms();
     let repeats = repeat_flags(records, settings);
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: FastMap<&str, usize> = FastMap::default();
     let mut groups: Vec<(&str, Acc)> = Vec::new();
     // The groups the current record counted in, each once (a few at most).
     let mut touched: Vec<usize> = Vec::new();
     for (record, repeat) in records.iter().zip(&repeats) {
         touched.clear();
         let language = record.language.as_deref().unwrap_or(NO_LANGUAGE);
-        segment::for_each(record, settings, |seg: Segment<'_>| {
-            if !window.contains(seg.enqueued) {
-                return;
-            }
+        let keep = |_: &str, at: Millis| window.contains(at);
+        segment::for_each(record, settings, keep, |seg: Segment<'_>| {
             let name = match key {
                 GroupBy::Queue => seg.queue,
                 GroupBy::Language => language,
@@ -340,33 +337,113 @@ pub fn compute_by(
 
 /// Per record: `Some(true)` if its caller had a call arrive within the
 /// repeat window before it, `None` for anonymous callers and records without
-/// marks.
+/// marks. One pass over records in arrival order (stored records nearly
+/// always are); sorted by arrival first only if they are not.
 fn repeat_flags(records: &[CallRecord], settings: &KpiSettings) -> Vec<Option<bool>> {
-    let window_ms = u64::try_from(settings.repeat_window.as_millis()).unwrap_or(u64::MAX);
+    let window_ms = settings::duration_ms(settings.repeat_window);
     let mut flags = vec![None; records.len()];
-    // Visit records in arrival order (stored records nearly always are).
-    let arrival = |i: usize| records[i].arrival();
-    let sorted = records.windows(2).all(|w| w[0].arrival() <= w[1].arrival());
-    let mut order: Vec<usize> = Vec::new();
-    if !sorted {
-        order = (0..records.len()).collect();
-        order.sort_by_key(|&i| arrival(i));
-    }
-    let mut last: HashMap<&str, Millis> = HashMap::with_capacity(records.len().min(1 << 16));
-    let mut visit = |i: usize| {
-        let record = &records[i];
-        let caller = record.caller.as_str();
-        let Some(at) = record.arrival() else { return };
-        if caller.is_empty() || caller.eq_ignore_ascii_case("anonymous") {
-            return;
+    let mut callers = Callers::new(records.len());
+    let mut latest = Millis(0);
+    for (i, record) in records.iter().enumerate() {
+        let Some(at) = record.arrival() else { continue };
+        if at < latest {
+            // Out of order: start again in arrival order.
+            let mut order: Vec<(Millis, usize)> = records
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((r.arrival()?, i)))
+                .collect();
+            order.sort_unstable();
+            flags.fill(None);
+            callers = Callers::new(records.len());
+            for (at, i) in order {
+                flags[i] = callers.repeat(records, i, at, window_ms);
+            }
+            return flags;
         }
-        let previous = last.insert(caller, at);
-        flags[i] = Some(previous.is_some_and(|p| at.0 - p.0 <= window_ms));
-    };
-    if sorted {
-        (0..records.len()).for_each(&mut visit);
-    } else {
-        order.iter().for_each(|&i| visit(i));
+        latest = at;
+        flags[i] = callers.repeat(records, i, at, window_ms);
     }
     flags
+}
+
+/// Each caller's last arrival. Keyed by a randomly keyed 64-bit hash of the
+/// number (numbers come from the network: no flooding), and a number of up to
+/// 16 bytes is kept in the entry to confirm a hit, so a lookup touches one
+/// small table entry and never another record; two numbers with one hash (a
+/// chance of one in 2^64) go to a plain map.
+struct Callers<'a> {
+    hasher: RandomState,
+    last: FastMap<u64, Seen>,
+    spill: HashMap<&'a str, Millis>,
+}
+
+/// A caller's last arrival, with the number (inline if short).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at: Millis,
+    index: usize,
+    len: usize,
+    head: [u8; 16],
+}
+
+impl Seen {
+    fn new(caller: &str, at: Millis, index: usize) -> Seen {
+        let bytes = caller.as_bytes();
+        let mut head = [0u8; 16];
+        let n = bytes.len().min(16);
+        head[..n].copy_from_slice(&bytes[..n]);
+        Seen {
+            at,
+            index,
+            len: bytes.len(),
+            head,
+        }
+    }
+
+    fn is(&self, caller: &str, records: &[CallRecord]) -> bool {
+        let bytes = caller.as_bytes();
+        if bytes.len() != self.len {
+            false
+        } else if bytes.len() <= 16 {
+            self.head[..bytes.len()] == *bytes
+        } else {
+            records[self.index].caller == caller
+        }
+    }
+}
+
+impl<'a> Callers<'a> {
+    fn new(capacity: usize) -> Callers<'a> {
+        Callers {
+            hasher: RandomState::new(),
+            last: FastMap::with_capacity_and_hasher(capacity / 2, Default::default()),
+            spill: HashMap::new(),
+        }
+    }
+
+    /// Whether the call `i` at `at` repeats its caller's last call, recording
+    /// it as the last; `None` for anonymous callers.
+    fn repeat(&mut self, records: &'a [CallRecord], i: usize, at: Millis, window_ms: u64) -> Option<bool> {
+        let caller = records[i].caller.as_str();
+        if caller.is_empty() || caller.eq_ignore_ascii_case("anonymous") {
+            return None;
+        }
+        let previous = match self.last.entry(self.hasher.hash_one(caller)) {
+            Entry::Vacant(entry) => {
+                entry.insert(Seen::new(caller, at, i));
+                None
+            }
+            Entry::Occupied(mut entry) => {
+                let seen = *entry.get();
+                if seen.is(caller, records) {
+                    entry.insert(Seen::new(caller, at, i));
+                    Some(seen.at)
+                } else {
+                    self.spill.insert(caller, at)
+                }
+            }
+        };
+        Some(previous.is_some_and(|p| at.0.saturating_sub(p.0) <= window_ms))
+    }
 }

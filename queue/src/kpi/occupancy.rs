@@ -1,10 +1,9 @@
 //! Agents' busy and staffed time from their state log, clipped to a window.
 
-use std::collections::HashMap;
-
 use crate::record::{AgentStateKind, AgentStateRecord};
 use crate::Millis;
 
+use super::hash::FastMap;
 use super::Window;
 
 /// One agent's (or a sum of agents') time in a window.
@@ -36,28 +35,45 @@ impl Times {
 }
 
 /// Each agent's time in `window`. A state lasts until the agent's next
-/// record, the last one to the end of the window.
-pub(super) fn times<'a>(log: &'a [AgentStateRecord], window: Window) -> HashMap<&'a str, Times> {
-    let mut current: HashMap<&'a str, (AgentStateKind, Millis, Times)> = HashMap::new();
-    let mut visit = |r: &'a AgentStateRecord| {
-        if r.at >= window.to {
-            return;
+/// record, the last one to the end of the window. One pass over a log in
+/// time order (as stored); a log out of order is sorted first (stably, so
+/// records at the same time keep their order).
+pub(super) fn times(log: &[AgentStateRecord], window: Window) -> FastMap<&str, Times> {
+    let mut current = FastMap::default();
+    let mut latest = Millis(0);
+    for r in log {
+        if r.at < latest {
+            let mut order: Vec<&AgentStateRecord> = log.iter().collect();
+            order.sort_by_key(|r| r.at);
+            current.clear();
+            for r in order {
+                visit(&mut current, r, window);
+            }
+            return close(current, window);
         }
-        let entry = current
+        latest = r.at;
+        visit(&mut current, r, window);
+    }
+    close(current, window)
+}
+
+type Current<'a> = FastMap<&'a str, (AgentStateKind, Millis, Times)>;
+
+fn visit<'a>(current: &mut Current<'a>, r: &'a AgentStateRecord, window: Window) {
+    if r.at >= window.to {
+        return;
+    }
+    let (state, since, times) =
+        current
             .entry(r.agent.as_str())
             .or_insert((AgentStateKind::LoggedOut, r.at, Times::default()));
-        let (state, since, times) = entry;
-        times.add(*state, *since, r.at, window);
-        *state = r.state;
-        *since = r.at;
-    };
-    if log.windows(2).all(|w| w[0].at <= w[1].at) {
-        log.iter().for_each(&mut visit);
-    } else {
-        let mut order: Vec<&'a AgentStateRecord> = log.iter().collect();
-        order.sort_by_key(|r| r.at); // stable: same-time records keep their order
-        order.into_iter().for_each(&mut visit);
-    }
+    times.add(*state, *since, r.at, window);
+    *state = r.state;
+    *since = r.at;
+}
+
+/// Each agent's last state lasts to the end of the window.
+fn close(current: Current<'_>, window: Window) -> FastMap<&str, Times> {
     current
         .into_iter()
         .map(|(agent, (state, since, mut times))| {
@@ -68,7 +84,7 @@ pub(super) fn times<'a>(log: &'a [AgentStateRecord], window: Window) -> HashMap<
 }
 
 /// The sum over every agent.
-pub(super) fn total(times: &HashMap<&str, Times>) -> Times {
+pub(super) fn total(times: &FastMap<&str, Times>) -> Times {
     times.values().fold(Times::default(), |sum, t| Times {
         busy_ms: sum.busy_ms + t.busy_ms,
         staffed_ms: sum.staffed_ms + t.staffed_ms,

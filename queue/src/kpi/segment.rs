@@ -32,11 +32,19 @@ pub(super) struct Segment<'a> {
     pub(super) handle: Option<(u64, u64)>,
 }
 
-/// Calls `f` with each queue segment of `record`, in timeline order.
-pub(super) fn for_each<'a>(record: &'a CallRecord, settings: &KpiSettings, mut f: impl FnMut(Segment<'a>)) {
+/// Calls `f` with each queue segment of `record` whose queue and enqueue
+/// time pass `keep`, in timeline order (the others are not worked out).
+pub(super) fn for_each<'a>(
+    record: &'a CallRecord,
+    settings: &KpiSettings,
+    mut keep: impl FnMut(&str, Millis) -> bool,
+    mut f: impl FnMut(Segment<'a>),
+) {
     for (i, mark) in record.marks.iter().enumerate() {
         if let Milestone::Enqueued { queue } = &mark.what {
-            f(segment(record, i, queue, mark.at, settings));
+            if keep(queue, mark.at) {
+                f(segment(record, i, queue, mark.at, settings));
+            }
         }
     }
 }
