@@ -154,6 +154,31 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
     assert_eq!(stats["service_level"][0]["value"], 1.0);
     let metrics = switch.metrics();
     assert!(metrics.contains("acd_queue_wait_seconds_bucket{queue=\"support\",le=\"20\"}"), "{metrics}");
+
+    // `switchboard report` recomputes the same figures from the stored records.
+    let to = stats_window_end(&switch);
+    let from = to - 15 * 60 * 1000;
+    let live = json(&switch, &format!("/api/queues/support/stats?from={from}&to={to}"));
+    let stored = common::poll_until(Duration::from_secs(3), || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["report", "--queue", "support", "--json"])
+            .args(["--from", &from.to_string(), "--to", &to.to_string()])
+            .arg("--config")
+            .arg(switch.dir().join("switchboard.toml"))
+            .current_dir(switch.dir())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (report["stats"]["answered"] == 3).then_some(report)
+    })
+    .expect("the report sees the three calls");
+    assert_eq!(stored, live, "report and API agree");
+}
+
+/// Now on the switch's clock, in Unix milliseconds (from the board).
+fn stats_window_end(switch: &Switch) -> u64 {
+    json(switch, "/api/queues")["at_ms"].as_u64().unwrap() + 1
 }
 
 #[test]
