@@ -20,6 +20,7 @@ log() { printf '\n==> %s\n' "$*"; }
 declare -A PEERS=(
     [sipp]=sip-tester
     [baresip]=baresip
+    [chromium]=chromium
 )
 
 install_peers() {
@@ -51,6 +52,7 @@ fi
 
 log "sipp: $(sipp -v 2>/dev/null | grep -o 'SIPp v[^ ]*' || echo missing)"
 log "baresip: $(baresip -h 2>&1 | head -n1 || echo missing)"
+log "chromium: $(chromium --version 2>/dev/null | head -n1 || echo missing)"
 
 # --- tests ------------------------------------------------------------------
 runner="${SWITCHBOARD_TEST_RUNNER:-}"
