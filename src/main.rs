@@ -6,6 +6,7 @@ mod http;
 mod http_acd;
 mod ivr_cli;
 mod ivr_load;
+mod plan_cli;
 mod report_cli;
 mod server;
 mod stats;
@@ -46,6 +47,8 @@ enum Command {
     },
     /// KPIs recomputed from stored call records: a table per queue, or --json.
     Report(report_cli::ReportArgs),
+    /// Agents needed for a load and a service-level target (Erlang C, and Erlang A with --patience).
+    Plan(plan_cli::PlanArgs),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve { config } => serve(config),
         Command::Ivr { command } => ivr_cli::run(command),
         Command::Report(args) => report_cli::run(args),
+        Command::Plan(args) => plan_cli::run(args),
     }
 }
 
