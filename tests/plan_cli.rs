@@ -38,7 +38,14 @@ fn erlang_c_for_900_calls_an_hour() {
 #[test]
 fn durations_in_minutes_or_bare_seconds_agree() {
     let a = stdout(&plan(&["--calls-per-hour", "900", "--aht", "4m", "--target", "80/20s"]));
-    let b = stdout(&plan(&["--calls-per-hour", "900", "--aht", "240", "--target", "80%/20"]));
+    let b = stdout(&plan(&[
+        "--calls-per-hour",
+        "900",
+        "--aht",
+        "240",
+        "--target",
+        "80%/20",
+    ]));
     assert_eq!(a, b);
 }
 
@@ -62,7 +69,15 @@ fn patience_and_shrinkage() {
     let line = out.lines().find(|l| l.starts_with("Erlang A")).unwrap();
     assert!(line.contains("mean patience 60 s"), "{line}");
     assert!(line.contains("abandon"), "{line}");
-    let agents: u32 = line.split("): ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let agents: u32 = line
+        .split("): ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(agents < 67, "{line}");
 }
 
