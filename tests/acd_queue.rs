@@ -228,3 +228,65 @@ fn callers_who_hang_up_in_the_queue_are_abandons_or_short_abandons() {
     });
     assert!(emptied.is_some(), "the queue is empty again");
 }
+
+fn agent_state(switch: &Switch, agent: &str) -> serde_json::Value {
+    let agents = json(switch, "/api/agents");
+    agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent)
+        .cloned()
+        .unwrap_or_else(|| panic!("no agent {agent}: {agents:#}"))
+}
+
+fn feature_code(switch: &Switch, code: &str) {
+    Sipp::new("agent_feature_code")
+        .remote(switch.sip_addr())
+        .service(code)
+        .key("ext", "1001")
+        .auth("1001", switch.config.password_of("1001"))
+        .timeout_secs(10)
+        .run()
+        .assert_success(1);
+}
+
+#[test]
+fn agents_pause_and_resume_with_feature_codes_and_the_api() {
+    let switch = queue_switch(
+        "101",
+        "tests/flows/queue_now.yaml",
+        "[[queues]]\nname = \"support\"\nagents = [\"1001\"]\n",
+    );
+    register_sipp_agent(&switch, "1001", common::free_port(), Transport::Udp);
+    assert_eq!(agent_state(&switch, "1001")["state"], "available");
+
+    feature_code(&switch, "*47");
+    let paused = agent_state(&switch, "1001");
+    assert_eq!(paused["state"], "paused", "{paused:#}");
+    assert_eq!(paused["reason"], "break", "{paused:#}");
+    feature_code(&switch, "*48");
+    assert_eq!(agent_state(&switch, "1001")["state"], "available");
+    feature_code(&switch, "*46");
+    assert_eq!(agent_state(&switch, "1001")["state"], "logged_out");
+
+    let post = |body: &str, agent: &str| {
+        common::http_post(switch.http_addr(), &format!("/api/agents/{agent}/state"), body).unwrap()
+    };
+    let answer = post(r#"{"state": "login"}"#, "1001");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = post(r#"{"state": "pause", "reason": "lunch"}"#, "1001");
+    let agent: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!((agent["state"].as_str(), agent["reason"].as_str()), (Some("paused"), Some("lunch")));
+    assert_eq!(post(r#"{"state": "asleep"}"#, "1001").status, 400);
+    assert_eq!(post(r#"{"state": "login"}"#, "9999").status, 404);
+    assert_eq!(post("not json", "1001").status, 400);
+    // Gauges of agents by state, refreshed every second.
+    let gauge = common::poll_until(Duration::from_secs(3), || {
+        let metrics = switch.metrics();
+        metrics
+            .contains("acd_agents{queue=\"support\",state=\"paused\"} 1")
+            .then_some(())
+    });
+    assert!(gauge.is_some(), "{}", switch.metrics());
+}

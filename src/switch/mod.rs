@@ -479,20 +479,27 @@ impl Switch {
             .iter()
             .find(|(ip, _)| *ip == source.addr.ip())
             .map(|(_, name)| name.clone());
-        let (caller, agent) = match trunk {
-            Some(trunk) => (format!("trunk {trunk}"), None),
-            None => match self.authenticate(now, id, &request, Challenge::Proxy) {
-                Some(user) => (format!("agent {user}"), Some(user)),
-                None => return,
-            },
-        };
         let uri = request.uri.to_string();
         let Some(number) = headers::user_of(&uri).map(str::to_owned) else {
             return self.respond(now, id, &request, 404);
         };
-        if let Some(event) = agent.as_deref().and_then(|a| Self::feature_code(a, &number)) {
-            return self.feature(now, id, request, source, event);
+        // Feature codes change an agent's state: always the agent's own
+        // credentials, even from a trusted address.
+        if Self::feature_code("", &number).is_some() {
+            let Some(agent) = self.authenticate(now, id, &request, Challenge::Proxy) else {
+                return;
+            };
+            if let Some(event) = Self::feature_code(&agent, &number) {
+                return self.feature(now, id, request, source, event);
+            }
         }
+        let caller = match trunk {
+            Some(trunk) => format!("trunk {trunk}"),
+            None => match self.authenticate(now, id, &request, Challenge::Proxy) {
+                Some(user) => format!("agent {user}"),
+                None => return,
+            },
+        };
         let caller_number = headers::from_value(&request.headers)
             .ok()
             .and_then(|f| headers::user_of(headers::uri_of(f)))

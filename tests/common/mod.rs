@@ -513,12 +513,27 @@ impl HttpResponse {
 
 /// A minimal HTTP/1.1 GET with `Connection: close`.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<HttpResponse> {
+    http_request(addr, "GET", path, None)
+}
+
+/// A minimal HTTP/1.1 POST of a JSON body with `Connection: close`.
+#[allow(dead_code)]
+pub fn http_post(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<HttpResponse> {
+    http_request(addr, "POST", path, Some(json))
+}
+
+fn http_request(addr: SocketAddr, method: &str, path: &str, json: Option<&str>) -> std::io::Result<HttpResponse> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let body = json.unwrap_or_default();
+    let content = match json {
+        Some(_) => format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()),
+        None => String::new(),
+    };
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{content}Connection: close\r\n\r\n{body}"
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
