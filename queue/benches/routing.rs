@@ -52,7 +52,11 @@ fn agent_skills(rng: &mut Rng) -> Vec<String> {
         let lang = LANGUAGES[(first + k * 2) % LANGUAGES.len()];
         skills.push(format!("language:{lang}={}", 1 + rng.below(10)));
     }
-    skills.push(format!("product:{}={}", PRODUCTS[rng.below(PRODUCTS.len())], 1 + rng.below(10)));
+    skills.push(format!(
+        "product:{}={}",
+        PRODUCTS[rng.below(PRODUCTS.len())],
+        1 + rng.below(10)
+    ));
     skills
 }
 
@@ -211,7 +215,10 @@ fn call_enqueued(c: &mut Criterion, name: &str, strategy: Strategy) {
             total
         })
     });
-    assert!(missed * 20 < next_call, "most calls found an agent ({missed} of {next_call} did not)");
+    assert!(
+        missed * 20 < next_call,
+        "most calls found an agent ({missed} of {next_call} did not)"
+    );
 }
 
 fn routing(c: &mut Criterion) {
