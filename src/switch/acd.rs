@@ -273,6 +273,17 @@ impl Switch {
             }
             AcdAction::AgentState { agent, state, reason } => {
                 let at = self.millis(now);
+                if !matches!(state, AgentStateKind::WrapUp | AgentStateKind::OnCall) {
+                    if let Some(record) = self.wrapping_up.remove(&agent) {
+                        self.record_out.push_back(Command::CallMarked {
+                            id: record,
+                            mark: Mark {
+                                at,
+                                what: Milestone::WrapUpEnded { agent: agent.clone() },
+                            },
+                        });
+                    }
+                }
                 tracing::debug!(%agent, state = state.as_str(), ?reason, "agent state");
                 self.record_out
                     .push_back(Command::AgentState(queue::record::AgentStateRecord {
@@ -341,6 +352,17 @@ impl Switch {
         }
     }
 
+    /// The first audio from a leg since it was bridged: on the agent's leg of
+    /// a call the agent took, the moment the agent is first heard.
+    pub(super) fn first_audio(&mut self, now: Instant, call: u64, leg: LegId) {
+        let Some(t) = self.tracked.get(&call) else { return };
+        if t.leg == leg || !t.talking {
+            return;
+        }
+        let agent = t.agent.clone().unwrap_or_default();
+        self.mark(now, call, Milestone::FirstAgentAudio { agent });
+    }
+
     /// The agent rung for `call` did not take it.
     pub(super) fn agent_failed(&mut self, now: Instant, call: u64, code: u16) {
         let queued = self.tracked.get(&call).and_then(|t| t.queue.clone());
@@ -369,6 +391,8 @@ impl Switch {
         }
         t.talking = false;
         let agent = t.agent.clone().unwrap_or_default();
+        let record = t.record.clone();
+        self.wrapping_up.insert(agent.clone(), record);
         self.mark(now, call, Milestone::TalkEnded { agent });
         self.acd_event(now, AcdEvent::AgentLeft { call });
     }
@@ -378,11 +402,13 @@ impl Switch {
     pub(super) fn call_ended(&mut self, now: Instant, call: u64, by: Party) {
         let Some(t) = self.tracked.get(&call) else { return };
         let talking = t.talking;
-        let agent = t.agent.clone();
-        self.acd_event(now, AcdEvent::CallerLeft { call });
+        let agent = t.agent.clone().unwrap_or_default();
         if talking {
-            self.mark(now, call, Milestone::TalkEnded { agent: agent.unwrap_or_default() });
+            // The record waits for the agent's wrap-up to end.
+            self.wrapping_up.insert(agent.clone(), t.record.clone());
+            self.mark(now, call, Milestone::TalkEnded { agent });
         }
+        self.acd_event(now, AcdEvent::CallerLeft { call });
         self.mark(now, call, Milestone::HungUp { by });
         if let Some(t) = self.tracked.remove(&call) {
             self.record_out.push_back(Command::CallEnded {

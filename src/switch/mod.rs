@@ -72,6 +72,8 @@ pub(crate) struct Switch {
     reachable: std::collections::HashSet<String>,
     /// Queue name -> its music-on-hold prompt path.
     acd_music: HashMap<String, String>,
+    /// Agent -> the record of the call whose wrap-up it is doing.
+    wrapping_up: HashMap<String, String>,
 }
 
 /// An HTTP request a flow asked for (the `http` node).
@@ -152,6 +154,7 @@ impl Switch {
             record_out: VecDeque::new(),
             records_epoch: Self::wall_millis(wall).0,
             reachable: std::collections::HashSet::new(),
+            wrapping_up: HashMap::new(),
             acd_music: config
                 .queues
                 .iter()
@@ -253,6 +256,11 @@ impl Switch {
                 let call = self.b2bua.call_of_leg(leg);
                 if !call.is_some_and(|call| self.queue_playback_finished(now, call)) {
                     self.with_session(now, leg, |s| s.interpreter.prompt_finished(utc));
+                }
+            }
+            media::engine::MediaEvent::FirstAudio { leg } => {
+                if let Some(call) = self.b2bua.call_of_leg(leg) {
+                    self.first_audio(now, call, leg);
                 }
             }
             media::engine::MediaEvent::Closed { leg, stats, quality } => {

@@ -92,6 +92,12 @@ pub enum MediaEvent {
         /// The leg.
         leg: LegId,
     },
+    /// The first audio packet from the leg's phone since it was bridged to
+    /// another leg (the moment an answering agent is first heard).
+    FirstAudio {
+        /// The leg.
+        leg: LegId,
+    },
     /// A leg was removed; its counters and quality, for the call record.
     Closed {
         /// The leg.
@@ -243,6 +249,7 @@ impl MediaCore {
             for (x, y) in [(a, b), (b, a)] {
                 if let Some(l) = self.legs.get_mut(&x) {
                     l.peer = Some(y);
+                    l.heard_since_bridge = false;
                 }
             }
             self.setup_transcoding(now, a, b);
@@ -345,6 +352,10 @@ impl MediaCore {
             };
             l.on_event(now, event, &mut self.digits);
         } else {
+            if l.peer.is_some() && !l.heard_since_bridge {
+                l.heard_since_bridge = true;
+                self.events.push_back(MediaEvent::FirstAudio { leg });
+            }
             l.on_audio(payload, &mut self.digits);
             if let Some((decoder, _)) = l.recording.as_mut() {
                 let mut pcm = Vec::with_capacity(160);

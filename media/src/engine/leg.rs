@@ -90,6 +90,8 @@ pub(crate) struct Leg {
     pub(crate) latch: Latch,
     rtcp_source: Option<SocketAddr>,
     pub(crate) peer: Option<super::core::LegId>,
+    /// An audio packet came since the last bridge ([`super::core::MediaEvent::FirstAudio`]).
+    pub(crate) heard_since_bridge: bool,
     pub(crate) outgoing: Outgoing,
     pub(crate) counters: LegStats,
     pub(crate) last_received: Instant,
@@ -124,6 +126,7 @@ impl Leg {
             latch: Latch::new(None),
             rtcp_source: None,
             peer: None,
+            heard_since_bridge: false,
             outgoing: Outgoing::new(),
             counters: LegStats::default(),
             last_received: now,
