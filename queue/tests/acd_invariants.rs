@@ -89,7 +89,7 @@ fn op() -> impl Strategy<Value = Op> {
 fn config(strategy: Routing, seed: u64) -> AcdConfig {
     let rule = |when, to: &str| OverflowRule {
         when,
-        target: to.parse::<OverflowTarget>().unwrap(),
+        target: to.parse::<OverflowTarget>().expect("a target"),
     };
     let callback = Some(CallbackConfig {
         offer_above_wait_secs: 30,
@@ -562,7 +562,7 @@ const STRATEGIES: [Routing; 6] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn random_sequences_keep_every_invariant(

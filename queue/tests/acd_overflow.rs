@@ -12,7 +12,7 @@ use queue::acd::{
 fn rule(when: OverflowWhen, to: &str) -> OverflowRule {
     OverflowRule {
         when,
-        target: to.parse().unwrap(),
+        target: to.parse().expect("a target"),
     }
 }
 

@@ -56,7 +56,7 @@ impl Acd {
                     name: q.cfg.name.clone(),
                     waiting: q.calls,
                     ringing: ringing.len(),
-                    callbacks: q.line.len() - q.calls,
+                    callbacks: q.line.len().saturating_sub(q.calls),
                     callbacks_later: q.later,
                     longest_wait: q.by_arrival.first().map(|&(t, _)| now.since(t)),
                     estimated_wait: self.ewt(qx, q.line.len() + 1),

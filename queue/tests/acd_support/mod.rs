@@ -8,18 +8,18 @@ use queue::record::AgentStateKind;
 use queue::Millis;
 
 /// Where every test starts: a plausible epoch time, not midnight.
-pub const T0: Millis = Millis(1_700_000_000_000);
+pub(crate) const T0: Millis = Millis(1_700_000_000_000);
 
-pub struct Sim {
-    pub acd: Acd,
-    pub now: Millis,
+pub(crate) struct Sim {
+    pub(crate) acd: Acd,
+    pub(crate) now: Millis,
     /// Every action so far.
-    pub log: Vec<Action>,
+    pub(crate) log: Vec<Action>,
 }
 
 impl Sim {
     /// An ACD with these queues and agents (agents logged in and reachable).
-    pub fn new(queues: Vec<QueueConfig>, agents: Vec<AgentConfig>) -> Sim {
+    pub(crate) fn new(queues: Vec<QueueConfig>, agents: Vec<AgentConfig>) -> Sim {
         let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
         let mut sim = Sim::with_config(AcdConfig {
             queues,
@@ -35,7 +35,7 @@ impl Sim {
         sim
     }
 
-    pub fn with_config(config: AcdConfig) -> Sim {
+    pub(crate) fn with_config(config: AcdConfig) -> Sim {
         let mut sim = Sim {
             acd: Acd::new(config, T0),
             now: T0,
@@ -57,13 +57,13 @@ impl Sim {
     }
 
     /// Feeds an event now and returns the actions.
-    pub fn ev(&mut self, e: Event) -> Vec<Action> {
+    pub(crate) fn ev(&mut self, e: Event) -> Vec<Action> {
         self.acd.handle(e, self.now);
         self.drain()
     }
 
     /// Lets `secs` of virtual time pass, running the timers on their deadlines.
-    pub fn advance(&mut self, secs: f64) -> Vec<Action> {
+    pub(crate) fn advance(&mut self, secs: f64) -> Vec<Action> {
         let end = self.now + Duration::from_secs_f64(secs);
         let mut out = Vec::new();
         while let Some(t) = self.acd.poll_timeout() {
@@ -78,11 +78,11 @@ impl Sim {
         out
     }
 
-    pub fn enqueue(&mut self, call: CallId, queue: &str) -> Vec<Action> {
+    pub(crate) fn enqueue(&mut self, call: CallId, queue: &str) -> Vec<Action> {
         self.enqueue_with(call, queue, 0, &[])
     }
 
-    pub fn enqueue_with(&mut self, call: CallId, queue: &str, priority: i32, skills: &[&str]) -> Vec<Action> {
+    pub(crate) fn enqueue_with(&mut self, call: CallId, queue: &str, priority: i32, skills: &[&str]) -> Vec<Action> {
         self.ev(Event::Enqueue {
             call,
             queue: queue.to_string(),
@@ -92,18 +92,18 @@ impl Sim {
         })
     }
 
-    pub fn answer(&mut self, call: CallId, agent: &str) -> Vec<Action> {
+    pub(crate) fn answer(&mut self, call: CallId, agent: &str) -> Vec<Action> {
         self.ev(Event::Answered {
             call,
             agent: agent.to_string(),
         })
     }
 
-    pub fn hang_up(&mut self, call: CallId) -> Vec<Action> {
+    pub(crate) fn hang_up(&mut self, call: CallId) -> Vec<Action> {
         self.ev(Event::CallerLeft { call })
     }
 
-    pub fn agent(&self, id: &str) -> AgentSnapshot {
+    pub(crate) fn agent(&self, id: &str) -> AgentSnapshot {
         self.acd
             .snapshot(self.now)
             .agents
@@ -112,11 +112,11 @@ impl Sim {
             .expect("agent in snapshot")
     }
 
-    pub fn state(&self, id: &str) -> AgentStateKind {
+    pub(crate) fn state(&self, id: &str) -> AgentStateKind {
         self.agent(id).state
     }
 
-    pub fn queue(&self, name: &str) -> QueueSnapshot {
+    pub(crate) fn queue(&self, name: &str) -> QueueSnapshot {
         self.acd
             .snapshot(self.now)
             .queues
@@ -127,7 +127,7 @@ impl Sim {
 }
 
 /// The (call, agent) pairs offered.
-pub fn offers(actions: &[Action]) -> Vec<(CallId, String)> {
+pub(crate) fn offers(actions: &[Action]) -> Vec<(CallId, String)> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -138,7 +138,7 @@ pub fn offers(actions: &[Action]) -> Vec<(CallId, String)> {
 }
 
 /// The (call, agent) pairs cancelled.
-pub fn cancels(actions: &[Action]) -> Vec<(CallId, String)> {
+pub(crate) fn cancels(actions: &[Action]) -> Vec<(CallId, String)> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -149,15 +149,15 @@ pub fn cancels(actions: &[Action]) -> Vec<(CallId, String)> {
 }
 
 /// The one agent offered `call` in `actions`.
-pub fn offered_to(actions: &[Action], call: CallId) -> Option<String> {
+pub(crate) fn offered_to(actions: &[Action], call: CallId) -> Option<String> {
     offers(actions).into_iter().find(|(c, _)| *c == call).map(|(_, a)| a)
 }
 
-pub fn agents(ids: &[&str]) -> Vec<AgentConfig> {
+pub(crate) fn agents(ids: &[&str]) -> Vec<AgentConfig> {
     ids.iter().map(|id| AgentConfig::new(*id)).collect()
 }
 
-pub fn queue(name: &str, members: &[&str]) -> QueueConfig {
+pub(crate) fn queue(name: &str, members: &[&str]) -> QueueConfig {
     QueueConfig {
         agents: members.iter().map(|s| s.to_string()).collect(),
         ..QueueConfig::new(name)
