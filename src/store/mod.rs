@@ -88,7 +88,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub(crate) use self::writer::{Command, StoreWriter, WriterOptions, WriterStats, WriterThread};
+pub(crate) use self::writer::{Command, StoreWriter, WriterOptions, WriterThread};
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +190,7 @@ impl Store {
     }
 
     /// The database file.
+    #[cfg(test)]
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

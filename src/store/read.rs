@@ -52,6 +52,7 @@ impl Store {
     }
 
     /// One call's record, if stored.
+    #[cfg_attr(not(test), allow(dead_code))] // for the API; the switch does not ask yet
     pub(crate) fn record(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
         let mut stmt = self
             .conn
