@@ -36,6 +36,9 @@ pub(crate) struct Config {
     /// Trusted trunks.
     #[serde(default)]
     pub(crate) trunks: Vec<Trunk>,
+    /// How the switch dials call-backs.
+    #[serde(default)]
+    pub(crate) callbacks: Callbacks,
     /// Numbers answered by IVR flows.
     #[serde(default)]
     pub(crate) routes: Vec<Route>,
@@ -250,6 +253,91 @@ pub(crate) struct Trunk {
     pub(crate) name: String,
     /// Source addresses trusted to send calls without digest authentication.
     pub(crate) addresses: Vec<IpAddr>,
+    /// How to reach a number through this trunk: a SIP URI with `{number}`
+    /// in its user part and an IP address host, e.g.
+    /// `sip:{number}@192.0.2.10:5060;transport=tcp`.
+    #[serde(default)]
+    pub(crate) dial: Option<String>,
+}
+
+impl Trunk {
+    /// The URI that dials `number` through this trunk; `None` without a
+    /// `dial` template, or for a number that is not safe in a URI user part
+    /// (digits, letters, `+ * - . _`, at most 32).
+    pub(crate) fn dial_uri(&self, number: &str) -> Option<String> {
+        let safe = !number.is_empty()
+            && number.len() <= 32
+            && number
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'*' | b'-' | b'.' | b'_'));
+        let template = self.dial.as_deref()?;
+        safe.then(|| template.replace("{number}", number))
+    }
+}
+
+/// Checks a trunk's `dial` template: a `sip:` URI with `{number}` in the user
+/// part, an IP address host (names are not resolved yet) and no transport
+/// but UDP or TCP.
+fn check_dial_template(template: &str) -> Result<(), String> {
+    let user = template.split_once('@').map(|(user, _)| user).unwrap_or_default();
+    if !user.contains("{number}") {
+        return Err("needs `{number}` in the user part, e.g. \"sip:{number}@192.0.2.10:5060\"".into());
+    }
+    let sample = template.replace("{number}", "15550100");
+    if !sample.starts_with("sip:") {
+        return Err("must be a sip: URI".into());
+    }
+    if rsip::Uri::try_from(sample.as_str()).is_err() {
+        return Err("is not a SIP URI".into());
+    }
+    if signaling::headers::socket_addr_of(&sample).is_none() {
+        return Err("the host must be an IP address (names are not resolved yet)".into());
+    }
+    let transport = sample.split(';').skip(1).find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("transport")
+            .then(|| value.trim().to_owned())
+    });
+    if transport.is_some() && signaling::headers::transport_of(&sample).is_none() {
+        return Err("transport must be udp or tcp".into());
+    }
+    Ok(())
+}
+
+/// `[callbacks]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Callbacks {
+    /// The trunk (by name, with a `dial` template) call-backs are dialled
+    /// through; none: call-backs are kept but every attempt fails.
+    #[serde(default)]
+    pub(crate) trunk: Option<String>,
+    /// The user part of our From in the customer's INVITE: the number the
+    /// customer sees.
+    #[serde(default = "default_callback_caller_id")]
+    pub(crate) caller_id: String,
+    /// How long the customer's phone rings before the attempt counts as
+    /// unanswered (kept below the queue's `dial_timeout_secs`).
+    #[serde(default = "default_callback_ring")]
+    pub(crate) ring_timeout_secs: u64,
+}
+
+impl Default for Callbacks {
+    fn default() -> Self {
+        Callbacks {
+            trunk: None,
+            caller_id: default_callback_caller_id(),
+            ring_timeout_secs: default_callback_ring(),
+        }
+    }
+}
+
+fn default_callback_caller_id() -> String {
+    "switchboard".to_owned()
+}
+fn default_callback_ring() -> u64 {
+    30
 }
 
 /// `[[routes]]`
@@ -526,6 +614,38 @@ impl Config {
                 ));
             }
         }
+        for (i, trunk) in self.trunks.iter().enumerate() {
+            if let Some(template) = &trunk.dial {
+                check_dial_template(template).map_err(|e| (format!("trunks[{i}].dial"), e))?;
+            }
+        }
+        let c = &self.callbacks;
+        if let Some(name) = &c.trunk {
+            match self.trunks.iter().find(|t| &t.name == name) {
+                None => return Err(("callbacks.trunk".into(), format!("no trunk named `{name}`"))),
+                Some(t) if t.dial.is_none() => {
+                    return Err((
+                        "callbacks.trunk".into(),
+                        format!("trunk `{name}` has no `dial` template"),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        if c.caller_id.is_empty()
+            || !c
+                .caller_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_'))
+        {
+            return Err((
+                "callbacks.caller_id".into(),
+                format!("`{}` is not a valid SIP user name", c.caller_id),
+            ));
+        }
+        if c.ring_timeout_secs == 0 {
+            return Err(("callbacks.ring_timeout_secs".into(), "must be above 0".into()));
+        }
         if let Err(e) = self.acd_config().validate() {
             return Err(("queues".into(), e.to_string()));
         }
@@ -563,6 +683,12 @@ impl Config {
                 .collect(),
             ..queue::acd::AcdConfig::default()
         }
+    }
+
+    /// The trunk call-backs are dialled through, if one is set.
+    pub(crate) fn callback_trunk(&self) -> Option<&Trunk> {
+        let name = self.callbacks.trunk.as_deref()?;
+        self.trunks.iter().find(|t| t.name == name)
     }
 
     /// Transaction timer values.
@@ -636,6 +762,43 @@ mod tests {
         let err = Config::parse(&text, "f.toml").unwrap_err();
         assert!(err.key.starts_with("agents["), "{err}");
         assert!(err.reason.contains("defined twice"));
+    }
+
+    #[test]
+    fn dial_templates_and_the_callback_trunk_are_checked() {
+        let with = |dial: &str, callbacks: &str| {
+            let text = EXAMPLE.replace(
+                "addresses = [\"127.0.0.1\"]",
+                &format!("addresses = [\"127.0.0.1\"]\ndial = {dial:?}"),
+            );
+            let text = text.replace("[callbacks]\n", &format!("[callbacks]\n{callbacks}\n"));
+            Config::parse(&text, "f.toml")
+        };
+        let config = with("sip:{number}@127.0.0.1:5070;transport=tcp", "trunk = \"loopback\"").unwrap();
+        let trunk = config.callback_trunk().unwrap();
+        assert_eq!(
+            trunk.dial_uri("+34600111222").as_deref(),
+            Some("sip:+34600111222@127.0.0.1:5070;transport=tcp")
+        );
+        assert_eq!(trunk.dial_uri("1@evil.example;x="), None, "not a number");
+        assert_eq!(trunk.dial_uri(""), None);
+        for (dial, reason) in [
+            ("sip:127.0.0.1:5070", "{number}"),
+            ("sip:{number}@carrier.example", "IP address"),
+            ("sips:{number}@127.0.0.1", "sip: URI"),
+            ("sip:{number}@127.0.0.1;transport=tls", "udp or tcp"),
+        ] {
+            let err = with(dial, "").unwrap_err();
+            assert_eq!(err.key, "trunks[0].dial", "{dial}: {err}");
+            assert!(err.reason.contains(reason), "{dial}: {err}");
+        }
+        let err = with("sip:{number}@127.0.0.1", "trunk = \"nope\"").unwrap_err();
+        assert_eq!(err.key, "callbacks.trunk", "{err}");
+        let text = EXAMPLE.replace("[callbacks]\n", "[callbacks]\ntrunk = \"loopback\"\n");
+        let err = Config::parse(&text, "f.toml").unwrap_err();
+        assert!(err.reason.contains("no `dial`"), "{err}");
+        let err = with("sip:{number}@127.0.0.1", "ring_secs = 3").unwrap_err();
+        assert_eq!(err.key, "callbacks.ring_secs", "unknown keys are refused: {err}");
     }
 
     #[test]

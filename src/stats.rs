@@ -146,6 +146,7 @@ impl LiveRecords {
                     "waiting": q.waiting,
                     "ringing": q.ringing,
                     "callbacks": q.callbacks,
+                    "callbacks_later": q.callbacks_later,
                     "longest_wait_secs": q.longest_wait.map(|w| w.as_secs_f64()),
                     "estimated_wait_secs": q.estimated_wait.map(|w| w.as_secs_f64()),
                     "staffed": q.staffed,

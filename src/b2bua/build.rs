@@ -1,5 +1,5 @@
-//! Message builders for the B2BUA: the agent-leg INVITE, CANCEL, and responses
-//! carrying a body.
+//! Message builders for the B2BUA: the agent-leg INVITE, the INVITE of a call
+//! the switch places, CANCEL, and responses carrying a body.
 
 use rsip::headers::{self as h, Header, UntypedHeader};
 use rsip::{Method, Request, Response, Version};
@@ -109,10 +109,14 @@ pub(crate) fn max_forwards(request: &Request) -> u32 {
 }
 
 /// The INVITE towards the agent: a new dialog with the caller's identity in
-/// From, the agent's address of record in To, and the caller's body.
+/// From, the agent's address of record in To, and our SDP offer.
 pub(crate) struct AgentInvite<'a> {
     /// The caller's INVITE.
     pub(crate) incoming: &'a Request,
+    /// The identity the agent sees in From (without a tag); `None`: the
+    /// From of the caller's INVITE. A call the switch placed shows the
+    /// customer it dialled, not the switch.
+    pub(crate) from: Option<&'a str>,
     /// The agent's registered contact: the Request-URI.
     pub(crate) contact: &'a str,
     /// The agent's address of record.
@@ -129,37 +133,81 @@ impl AgentInvite<'_> {
     /// Builds the request; `None` when the contact is not a URI rsip can use.
     pub(crate) fn build(&self) -> Option<Request> {
         let uri = rsip::Uri::try_from(self.contact).ok()?;
-        let transport = self.destination.transport;
-        let caller = headers::from_value(&self.incoming.headers).ok()?;
-        let caller = caller.split(";tag=").next().unwrap_or(caller).trim_end_matches(';');
-        let mut hs = rsip::Headers::default();
-        hs.push(Header::Via(h::Via::new(self.local.via(transport))));
-        let hops = max_forwards(self.incoming).saturating_sub(1);
-        hs.push(Header::MaxForwards(h::MaxForwards::new(hops.to_string())));
-        hs.push(Header::From(h::From::new(format!(
-            "{caller};tag={}",
-            headers::new_tag()
-        ))));
-        hs.push(Header::To(h::To::new(format!("<{}>", self.aor))));
-        hs.push(Header::CallId(h::CallId::new(headers::new_call_id(&self.local.domain))));
-        hs.push(Header::CSeq(h::CSeq::new("1 INVITE")));
-        hs.push(Header::Contact(h::Contact::new(self.local.contact(transport))));
-        hs.push(Header::Allow(h::Allow::new(ALLOW)));
-        let mut request = Request {
-            method: Method::Invite,
-            uri,
-            version: Version::V2,
-            headers: hs,
-            body: Vec::new(),
+        let caller = match self.from {
+            Some(from) => from,
+            None => headers::from_value(&self.incoming.headers).ok()?,
         };
-        set_body(
-            &mut request.headers,
-            &mut request.body,
-            "application/sdp",
-            self.sdp.clone(),
-        );
-        Some(request)
+        let caller = caller.split(";tag=").next().unwrap_or(caller).trim_end_matches(';');
+        let hops = max_forwards(self.incoming).saturating_sub(1);
+        Some(new_invite(NewInvite {
+            uri,
+            from: caller,
+            to: &format!("<{}>", self.aor),
+            hops,
+            local: self.local,
+            transport: self.destination.transport,
+            sdp: self.sdp.clone(),
+        }))
     }
+}
+
+/// The INVITE of a call the switch places itself (a call-back): From
+/// `from_user` at our domain, To the dialled URI, our SDP offer. `None` when
+/// `uri` is not a URI rsip can use.
+pub(crate) fn outbound_invite(
+    uri: &str,
+    from_user: &str,
+    local: &Local,
+    transport: Transport,
+    sdp: Vec<u8>,
+) -> Option<Request> {
+    let parsed = rsip::Uri::try_from(uri).ok()?;
+    Some(new_invite(NewInvite {
+        uri: parsed,
+        from: &format!("<sip:{from_user}@{}>", local.domain),
+        to: &format!("<{uri}>"),
+        hops: 70,
+        local,
+        transport,
+        sdp,
+    }))
+}
+
+/// What a new INVITE (the first request of a dialog of ours) is made of.
+struct NewInvite<'a> {
+    uri: rsip::Uri,
+    /// From without its tag (a fresh one is added).
+    from: &'a str,
+    to: &'a str,
+    hops: u32,
+    local: &'a Local,
+    transport: Transport,
+    sdp: Vec<u8>,
+}
+
+fn new_invite(n: NewInvite<'_>) -> Request {
+    let mut hs = rsip::Headers::default();
+    hs.push(Header::Via(h::Via::new(n.local.via(n.transport))));
+    hs.push(Header::MaxForwards(h::MaxForwards::new(n.hops.to_string())));
+    hs.push(Header::From(h::From::new(format!(
+        "{};tag={}",
+        n.from,
+        headers::new_tag()
+    ))));
+    hs.push(Header::To(h::To::new(n.to)));
+    hs.push(Header::CallId(h::CallId::new(headers::new_call_id(&n.local.domain))));
+    hs.push(Header::CSeq(h::CSeq::new("1 INVITE")));
+    hs.push(Header::Contact(h::Contact::new(n.local.contact(n.transport))));
+    hs.push(Header::Allow(h::Allow::new(ALLOW)));
+    let mut request = Request {
+        method: Method::Invite,
+        uri: n.uri,
+        version: Version::V2,
+        headers: hs,
+        body: Vec::new(),
+    };
+    set_body(&mut request.headers, &mut request.body, "application/sdp", n.sdp);
+    request
 }
 
 /// The CANCEL for an INVITE we sent (section 9.1): same Request-URI, Call-ID,

@@ -67,20 +67,28 @@ impl B2bua {
         Ok((call_id, leg))
     }
 
-    /// Calls an agent into a call the switch answered. False when the call is
-    /// gone, has an agent already, or no media leg is left.
+    /// Calls an agent into a call the switch answered (or placed, once the
+    /// customer answered). False when the call is gone, has an agent
+    /// already, is still dialling, or no media leg is left.
     pub(crate) fn connect(&mut self, ctx: &mut Ctx<'_>, call_id: u64, target: Target) -> bool {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return false;
         };
-        if !call.local || call.agent_invite.is_some() {
+        if !call.local || call.agent_invite.is_some() || call.dialling.is_some() {
             return false;
         }
         let Ok(offer) = call.media.connect_agent(self.media.as_mut(), call_id) else {
             return false;
         };
+        // The agent of a call we placed sees the customer we dialled (the
+        // To of our INVITE) as the caller.
+        let from = match call.outbound {
+            true => headers::to_value(&call.caller_invite.headers).ok(),
+            false => None,
+        };
         let invite = build::AgentInvite {
             incoming: &call.caller_invite,
+            from,
             contact: &target.contact,
             aor: target.aor.clone(),
             destination: target.destination,
@@ -139,7 +147,7 @@ impl B2bua {
             tracing::info!(call = call_id, code, "agent did not take the call");
             let code = if call.timed_out { 408 } else { code };
             self.drop_agent(call_id);
-            self.events.push(CallEvent::AgentFailed { call: call_id, code });
+            self.events.push_back(CallEvent::AgentFailed { call: call_id, code });
             return;
         }
         if let Some(ack) = call.ack_sent[Side::Agent.index()].clone() {
@@ -156,7 +164,7 @@ impl B2bua {
         }
         call.state = CallState::Confirmed;
         tracing::debug!(call = call_id, "agent joined");
-        self.events.push(CallEvent::AgentAnswered { call: call_id });
+        self.events.push_back(CallEvent::AgentAnswered { call: call_id });
     }
 
     /// Stops ringing the agent of a call the switch answered (another agent
@@ -307,12 +315,13 @@ impl B2bua {
             call.keep_caller = false;
         }
         self.drop_agent(call_id);
-        self.events.push(CallEvent::AgentLeft { call: call_id });
+        self.events.push_back(CallEvent::AgentLeft { call: call_id });
     }
 
-    /// What happened to calls since the last call of this method.
-    pub(crate) fn take_events(&mut self) -> Vec<CallEvent> {
-        std::mem::take(&mut self.events)
+    /// The next thing that happened to a call, oldest first. Call control
+    /// drains this after every input, also of what its own handling caused.
+    pub(crate) fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
     }
 
     /// Ends a call from the switch's side (IVR hang-up).

@@ -101,6 +101,24 @@ fn leg_config(n: &Negotiated) -> LegConfig {
     }
 }
 
+/// A leg whose peer has not answered yet: no address, sends and receives
+/// nothing (the engine treats it like a leg on hold).
+fn dialling_config() -> LegConfig {
+    LegConfig {
+        remote_rtp: None,
+        remote_rtcp: None,
+        rtcp_mux: false,
+        payload_type: 0,
+        clock_rate: 8000,
+        codec: String::new(),
+        telephone_event: None,
+        direction: LegDirection {
+            send: false,
+            receive: false,
+        },
+    }
+}
+
 /// The caller's offer in an INVITE body; `None` for a late offer (no body).
 fn offer_in(body: &[u8]) -> Result<Option<Session>, MediaFailure> {
     match body.is_empty() {
@@ -256,6 +274,63 @@ impl CallMedia {
         let body = sdp.to_bytes();
         media.caller_sdp = Some(sdp);
         Ok((media, body))
+    }
+
+    /// A call the switch places (a call-back): the customer's leg and our
+    /// offer for the INVITE. Until the answer the leg is configured to
+    /// neither send nor receive, so the engine does not count the ringing as
+    /// a silent call (its silence watch counts from the allocation, as for
+    /// an agent leg that rang).
+    pub(crate) fn start_outbound(
+        control: &mut dyn MediaControl,
+        group: u64,
+        caps: &LocalCapabilities,
+    ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
+        let caller = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
+        let origin = LocalOrigin::new(rand::random::<u32>().into());
+        let offer = sdp::offer(
+            caps,
+            caller.local.ip(),
+            caller.local.port(),
+            Direction::SendRecv,
+            &origin,
+        );
+        control.configure(caller.id, dialling_config());
+        let body = offer.to_bytes();
+        let media = CallMedia {
+            caller,
+            agent: None,
+            caps: caps.clone(),
+            caller_offer: None,
+            caller_offer_sent: Some(offer.clone()),
+            // What the customer got from us: an agent called in later joins
+            // it (see `agent_answered`).
+            caller_sdp: Some(offer),
+            caller_origin: origin,
+            caller_codec: None,
+            agent_offer: None,
+            agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
+            agent_codec: None,
+        };
+        Ok((media, body))
+    }
+
+    /// The customer's answer to our offer (in the 2xx, or a 183 before it):
+    /// configures the customer's leg. Once answered, later calls do nothing.
+    pub(crate) fn outbound_answered(
+        &mut self,
+        control: &mut dyn MediaControl,
+        body: &[u8],
+    ) -> Result<(), MediaFailure> {
+        let Some(offer) = &self.caller_offer_sent else {
+            return Ok(());
+        };
+        let answer = Session::from_bytes(body).map_err(failure)?;
+        let negotiated = sdp::process_answer(offer, &answer).map_err(failure)?;
+        control.configure(self.caller.id, leg_config(&negotiated));
+        self.caller_codec = Some(negotiated.codec.encoding);
+        self.caller_offer_sent = None;
+        Ok(())
     }
 
     /// Calls in an agent for a caller the switch answered: a leg for the

@@ -1,6 +1,8 @@
 //! The back-to-back user agent: a call is two dialogs, the caller's (we are
 //! its UAS) and the agent's (we are its UAC), and every message on one is
-//! mapped onto the other.
+//! mapped onto the other. A call the switch places itself (a call-back, see
+//! `originate`) has a customer in the caller's place, whose dialog we are the
+//! UAC of.
 //!
 //! Pure: it drives the transaction layer it is handed and keeps its own timers
 //! (2xx retransmission to a UAS peer, section 13.3.1.4) in a queue that the
@@ -10,11 +12,12 @@ mod answer;
 mod build;
 mod local;
 mod media;
+mod originate;
 mod relay;
 mod retransmit;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use queue::record::Party;
@@ -92,6 +95,18 @@ struct Retransmit {
     give_up: Instant,
 }
 
+/// The customer's INVITE of a call the switch places, until its answer.
+#[derive(Debug, Default)]
+struct Dialling {
+    /// A provisional response came: a CANCEL may be sent (section 9.1).
+    provisional: bool,
+    /// The switch gave up (ring limit, Timer C): CANCEL on the first
+    /// provisional response, and a 2xx that crosses it is hung up.
+    cancel_pending: bool,
+    /// Given up by the switch, not refused by the customer: reported as 408.
+    timed_out: bool,
+}
+
 #[derive(Debug)]
 struct Call {
     state: CallState,
@@ -103,8 +118,15 @@ struct Call {
     /// itself answers the caller (IVR) and no agent was called yet.
     agent_invite: Option<Request>,
     agent_destination: Option<Peer>,
-    /// The caller was answered by the switch, not by the agent.
+    /// The caller was answered by the switch, not by the agent (or the
+    /// switch placed the call: see `dialling`).
     local: bool,
+    /// The switch placed this call: `caller_invite` is the INVITE we sent
+    /// the customer, `caller_tx` its client transaction, `caller_source`
+    /// where it went and `caller_tag` our From tag.
+    outbound: bool,
+    /// The customer of a call the switch placed has not answered yet.
+    dialling: Option<Dialling>,
     /// When the agent hangs up, the caller stays (a post-call survey).
     keep_caller: bool,
     agent_provisional: bool,
@@ -147,6 +169,8 @@ impl Call {
             agent_invite: None,
             agent_destination: None,
             local: false,
+            outbound: false,
+            dialling: None,
             keep_caller: false,
             agent_provisional: false,
             cancel_pending: false,
@@ -166,6 +190,8 @@ impl Call {
 #[derive(Debug)]
 enum ClientRole {
     Invite,
+    /// The INVITE of a call the switch places, to the customer.
+    Originate,
     Cancel,
     Bye,
     Relay {
@@ -200,8 +226,10 @@ pub(crate) struct B2bua {
     /// (Call-ID, our tag) of each dialog.
     dialogs: HashMap<(String, String), (u64, Side)>,
     timers: BinaryHeap<Reverse<(Instant, u64, Side)>>,
-    /// What happened to calls since [`B2bua::take_events`] was last called.
-    events: Vec<CallEvent>,
+    /// When the switch stops ringing the customer of a call it placed.
+    ring_limits: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// What happened to calls, for [`B2bua::poll_event`].
+    events: VecDeque<CallEvent>,
 }
 
 /// What the B2BUA tells call control about a call.
@@ -225,6 +253,21 @@ pub(crate) enum CallEvent {
     AgentLeft {
         /// The call.
         call: u64,
+    },
+    /// The customer of a call the switch placed answered: the call is like
+    /// one the switch answered (an agent can be connected in).
+    CustomerAnswered {
+        /// The call.
+        call: u64,
+    },
+    /// The customer of a call the switch placed was not reached (busy 486
+    /// or 600, no answer 408, 480 or 487, or any other final status); the
+    /// call is gone, with no `Ended`.
+    CustomerFailed {
+        /// The call.
+        call: u64,
+        /// The customer's final status (408 when the switch gave up).
+        code: u16,
     },
     /// The call is over.
     Ended {
@@ -273,7 +316,8 @@ impl B2bua {
             clients: HashMap::new(),
             dialogs: HashMap::new(),
             timers: BinaryHeap::new(),
-            events: Vec::new(),
+            ring_limits: BinaryHeap::new(),
+            events: VecDeque::new(),
         }
     }
 
@@ -321,6 +365,7 @@ impl B2bua {
         };
         let agent_invite = build::AgentInvite {
             incoming: &invite,
+            from: None,
             contact: &target.contact,
             aor: target.aor.clone(),
             destination: target.destination,
@@ -439,6 +484,7 @@ impl B2bua {
         let call_id = *call_id;
         match role {
             ClientRole::Invite => self.agent_invite_response(ctx, call_id, response),
+            ClientRole::Originate => self.originate_response(ctx, call_id, response),
             ClientRole::Cancel | ClientRole::Bye => {}
             ClientRole::Withdrawn { .. } => self.withdrawn_response(ctx, id, response),
             ClientRole::Relay { .. } if code == 100 => {}
@@ -468,6 +514,8 @@ impl B2bua {
         };
         let call_id = *call_id;
         match (role, timer) {
+            (ClientRole::Originate, Timer::C) => self.give_up_dialling(ctx, call_id),
+            (ClientRole::Originate, _) => self.dialling_failed(call_id, 408),
             (ClientRole::Invite, Timer::C) => {
                 if let Some(call) = self.calls.get_mut(&call_id) {
                     call.timed_out = true;
@@ -476,7 +524,7 @@ impl B2bua {
             }
             (ClientRole::Invite, _) if self.calls.get(&call_id).is_some_and(|c| c.local) => {
                 self.drop_agent(call_id);
-                self.events.push(CallEvent::AgentFailed { call: call_id, code: 408 });
+                self.events.push_back(CallEvent::AgentFailed { call: call_id, code: 408 });
             }
             (ClientRole::Invite, _) => {
                 if let Some(call) = self.calls.get(&call_id) {
@@ -515,6 +563,11 @@ impl B2bua {
     }
 
     fn hang_up_by(&mut self, ctx: &mut Ctx<'_>, call_id: u64, sides: &[Side], by: Party) {
+        if self.calls.get(&call_id).is_some_and(|c| c.dialling.is_some()) {
+            // The customer of a call we place has not answered: stop ringing.
+            self.abandon_dialling(ctx, call_id);
+            return;
+        }
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.ended_by.get_or_insert(by);
         }
@@ -523,7 +576,9 @@ impl B2bua {
             .get(&call_id)
             .is_some_and(|c| c.local && c.agent_invite.is_some() && c.dialogs[Side::Agent.index()].is_none());
         if agent_ringing && sides.contains(&Side::Agent) {
-            self.cancel_agent(ctx, call_id);
+            // CANCELled once it rings; a 2xx that crosses the CANCEL is
+            // ACKed and hung up.
+            self.withdraw_offer(ctx, call_id);
         }
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
@@ -545,18 +600,24 @@ impl B2bua {
     }
 
     fn remove_call(&mut self, call_id: u64) {
-        if let Some(call) = self.calls.remove(&call_id) {
-            for key in &call.keys {
-                self.dialogs.remove(key);
-            }
-            self.invites.remove(&call.caller_tx);
-            self.release_media(&call.media);
-            self.events.push(CallEvent::Ended {
+        if let Some(call) = self.discard_call(call_id) {
+            self.events.push_back(CallEvent::Ended {
                 call: call_id,
                 by: call.ended_by.unwrap_or(Party::Switch),
                 with_agent: call.dialogs[Side::Agent.index()].is_some(),
             });
         }
+    }
+
+    /// Forgets a call and frees its media, telling call control nothing.
+    fn discard_call(&mut self, call_id: u64) -> Option<Call> {
+        let call = self.calls.remove(&call_id)?;
+        for key in &call.keys {
+            self.dialogs.remove(key);
+        }
+        self.invites.remove(&call.caller_tx);
+        self.release_media(&call.media);
+        Some(call)
     }
 
     fn release_media(&mut self, media: &CallMedia) {

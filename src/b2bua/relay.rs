@@ -39,7 +39,7 @@ impl B2bua {
                 return;
             }
             if side == Side::Agent {
-                self.events.push(super::CallEvent::AgentLeft { call: call_id });
+                self.events.push_back(super::CallEvent::AgentLeft { call: call_id });
             }
             self.hang_up(ctx, call_id, &[side.other()]);
             return;

@@ -1,6 +1,6 @@
 //! The UAS core's 2xx retransmission (RFC 3261 section 13.3.1.4): a 2xx we
 //! sent is repeated, T1 doubling to T2, until its ACK; after 64*T1 the call
-//! is ended.
+//! is ended. The ring limits of calls the switch places are due here too.
 
 use std::cmp::Reverse;
 use std::time::Instant;
@@ -55,6 +55,7 @@ impl B2bua {
     /// Fires due 2xx retransmissions; gives up after 64*T1 without an ACK
     /// and ends the call, as section 13.3.1.4 says.
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.ring_limits_due(ctx);
         while let Some(&Reverse((at, call_id, side))) = self.timers.peek() {
             if at > ctx.now {
                 break;
@@ -87,6 +88,7 @@ impl B2bua {
 
     /// When [`B2bua::handle_timeout`] is due next.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
+        let retransmit = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        retransmit.into_iter().chain(self.next_ring_limit()).min()
     }
 }

@@ -243,19 +243,7 @@ impl Switch {
                 metrics::histogram!("acd_abandon_wait_seconds", "queue" => queue.clone()).record(waited.as_secs_f64());
                 self.mark(now, call, Milestone::Abandoned { queue });
             }
-            AcdAction::DialCallback { callback, agent } => {
-                // Dialling out is not built yet: the attempt fails and the
-                // ACD retries or gives up by its rules; the call-back stays
-                // stored until then.
-                tracing::warn!(callback = callback.id, %agent, number = %callback.number, "call-back dialling is not supported yet");
-                self.acd.handle(
-                    AcdEvent::CallbackResult {
-                        callback: callback.id,
-                        answered: false,
-                    },
-                    self.millis(now),
-                );
-            }
+            AcdAction::DialCallback { callback, agent } => self.dial_callback(now, callback, agent),
             AcdAction::CallbackStored(callback) => {
                 if let Ok(json) = serde_json::to_value(&callback) {
                     self.record_out.push_back(Command::CallbackStored {
@@ -532,7 +520,7 @@ impl Switch {
 
     /// Music on hold on a queued caller's leg: the queue's file if it has
     /// one, else a soft built-in melody.
-    fn hold_music(&mut self, call: u64) {
+    pub(super) fn hold_music(&mut self, call: u64) {
         let Some(t) = self.tracked.get(&call) else { return };
         let (leg, rate) = (t.leg, t.rate);
         let file = t.music.as_ref().and_then(|m| self.ivr.prompt(m, rate));

@@ -19,6 +19,7 @@ use crate::b2bua::{self, Admission, B2bua, CallEvent, Ctx, Local, MediaControl, 
 use crate::config::Config;
 
 mod acd;
+mod callback;
 mod flows;
 mod ivr;
 pub(crate) use self::acd::publish_gauges;
@@ -72,6 +73,8 @@ pub(crate) struct Switch {
     reachable: std::collections::HashSet<String>,
     /// Queue name -> its music-on-hold prompt path.
     acd_music: HashMap<String, String>,
+    /// Call-backs being dialled.
+    dialler: callback::Dialler,
     /// Agent -> the record of the call whose wrap-up it is doing.
     wrapping_up: HashMap<String, String>,
 }
@@ -154,6 +157,7 @@ impl Switch {
             record_out: VecDeque::new(),
             records_epoch: Self::wall_millis(wall).0,
             reachable: std::collections::HashSet::new(),
+            dialler: callback::Dialler::new(config),
             wrapping_up: HashMap::new(),
             acd_music: config
                 .queues
@@ -346,7 +350,7 @@ impl Switch {
             }
         }
         let utc = self.clock.utc(now);
-        for event in self.b2bua.take_events() {
+        while let Some(event) = self.b2bua.poll_event() {
             match event {
                 CallEvent::AgentLeft { call } => {
                     self.agent_left(now, call);
@@ -363,6 +367,8 @@ impl Switch {
                 }
                 CallEvent::AgentFailed { call, code } => self.agent_failed(now, call, code),
                 CallEvent::AgentAnswered { call } => self.agent_answered(now, call),
+                CallEvent::CustomerAnswered { call } => self.customer_answered(now, call),
+                CallEvent::CustomerFailed { call, code } => self.customer_failed(now, call, code),
             }
         }
     }

@@ -655,4 +655,5 @@ fn early_media_from_the_agent_is_anchored_and_the_200_repeats_the_answer() {
     assert_eq!(body(&ok[0].text), body(&early[0].text), "the same answer in the 200");
 }
 
+mod callback;
 mod ivr;

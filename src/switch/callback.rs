@@ -1,0 +1,254 @@
+//! Call-backs the switch dials (virtual hold, and those asked for through
+//! the API): the ACD reserves an agent and asks for a `DialCallback`; the
+//! switch dials the customer through the `[callbacks]` trunk's `dial`
+//! template. When the customer answers, the ACD hears `CallbackResult
+//! { answered: true }` and `CallbackConnected` with the new call, the call
+//! gets a record (marked `callback_placed`), the customer hears the queue's
+//! music and the reserved agent's phone rings; the agent's answer bridges
+//! them like any queued call. A customer who is busy, does not answer or
+//! cannot be reached is `CallbackResult { answered: false }`: the ACD
+//! retries after the queue's `retry_after_secs`, up to `max_attempts`. An
+//! agent who does not answer ends the call (the ACD hears `CallerLeft`, and
+//! the agent wraps up).
+//!
+//! Customer first is the only order dialled so far: a queue in `agent_first`
+//! mode is dialled the same way (logged), since ringing the agent first
+//! needs two outgoing legs in one call.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use media::engine::LegId;
+use queue::acd::{CallStatus, Callback, CallbackId, CallbackMode, Event as AcdEvent};
+use queue::record::Milestone;
+use signaling::headers;
+use signaling::transport::{Peer, Transport};
+
+use super::Switch;
+use crate::b2bua::{Ctx, Target};
+use crate::config::{Config, Trunk};
+
+/// What the switch needs to dial call-backs, and the calls it is dialling.
+#[derive(Debug)]
+pub(crate) struct Dialler {
+    /// The trunk call-backs go through; `None`: none can be dialled.
+    trunk: Option<Trunk>,
+    /// The user part of our From: the number the customer sees.
+    caller_id: String,
+    /// Longest ring of the customer's phone.
+    ring_timeout: Duration,
+    /// Per queue: which side is dialled first, and how long the ACD keeps
+    /// the agent reserved for an attempt.
+    queues: HashMap<String, (CallbackMode, Duration)>,
+    /// Calls placed whose customer has not answered yet.
+    dialling: HashMap<u64, Attempt>,
+}
+
+/// One dial attempt of a call-back.
+#[derive(Debug)]
+struct Attempt {
+    callback: Callback,
+    agent: String,
+    leg: LegId,
+}
+
+impl Dialler {
+    /// The dialler for `config`'s `[callbacks]`, trunks and queues.
+    pub(crate) fn new(config: &Config) -> Dialler {
+        Dialler {
+            trunk: config.callback_trunk().cloned(),
+            caller_id: config.callbacks.caller_id.clone(),
+            ring_timeout: Duration::from_secs(config.callbacks.ring_timeout_secs),
+            queues: config
+                .queues
+                .iter()
+                .map(|q| {
+                    let cfg = q.callback.clone().unwrap_or_default();
+                    (q.name.clone(), (cfg.mode, Duration::from_secs(cfg.dial_timeout_secs)))
+                })
+                .collect(),
+            dialling: HashMap::new(),
+        }
+    }
+
+    /// How long to ring the customer for a call-back of `queue`: the
+    /// configured ring time, ending a little before the ACD gives up on the
+    /// attempt, so that a late answer never finds the agent gone.
+    fn ring_for(&self, queue: &str) -> Duration {
+        let dial_timeout = self.queues.get(queue).map_or(Duration::from_secs(90), |(_, d)| *d);
+        let before_acd = dial_timeout.saturating_sub(Duration::from_secs(2));
+        self.ring_timeout.min(before_acd).max(Duration::from_secs(1))
+    }
+
+    /// Where `number` is dialled, or why it cannot be.
+    fn target(&self, number: &str) -> Result<Target, &'static str> {
+        let trunk = self.trunk.as_ref().ok_or("no [callbacks] trunk is configured")?;
+        let uri = trunk.dial_uri(number).ok_or("the number cannot be dialled")?;
+        let addr = headers::socket_addr_of(&uri).ok_or("the trunk's dial URI has no IP address")?;
+        let destination = match headers::transport_of(&uri) {
+            Some(Transport::Tcp) => Peer::tcp(addr),
+            _ => Peer::udp(addr),
+        };
+        Ok(Target {
+            contact: uri.clone(),
+            aor: uri,
+            destination,
+        })
+    }
+
+    /// The call dialling for call-back `id`, if any.
+    fn call_of(&self, id: CallbackId) -> Option<u64> {
+        self.dialling
+            .iter()
+            .find_map(|(&call, a)| (a.callback.id == id).then_some(call))
+    }
+}
+
+impl Switch {
+    /// The ACD reserved `agent` for `callback`: the customer is dialled.
+    pub(super) fn dial_callback(&mut self, now: Instant, callback: Callback, agent: String) {
+        let id = callback.id;
+        if let Some(old) = self.dialler.call_of(id) {
+            // The ACD gave up on an earlier attempt that still rings.
+            self.dialler.dialling.remove(&old);
+            self.end_call(now, old);
+        }
+        let mode = self.dialler.queues.get(&callback.queue).map(|(m, _)| *m);
+        if mode == Some(CallbackMode::AgentFirst) {
+            tracing::info!(callback = id, queue = %callback.queue, "agent-first call-backs are dialled customer first");
+        }
+        let target = match self.dialler.target(&callback.number) {
+            Ok(target) => target,
+            Err(why) => {
+                tracing::warn!(callback = id, number = %callback.number, why, "call-back not dialled");
+                metrics::counter!("callback_attempts_total", "outcome" => "not_dialled").increment(1);
+                self.acd_event(
+                    now,
+                    AcdEvent::CallbackResult {
+                        callback: id,
+                        answered: false,
+                    },
+                );
+                return;
+            }
+        };
+        let ring_for = self.dialler.ring_for(&callback.queue);
+        let placed = self.b2bua.originate(
+            &mut Ctx {
+                now,
+                txl: &mut self.txl,
+            },
+            target,
+            &self.dialler.caller_id,
+            ring_for,
+        );
+        let Some((call, leg)) = placed else {
+            tracing::warn!(callback = id, "call-back not dialled: no call or media port left");
+            metrics::counter!("callback_attempts_total", "outcome" => "not_dialled").increment(1);
+            self.acd_event(
+                now,
+                AcdEvent::CallbackResult {
+                    callback: id,
+                    answered: false,
+                },
+            );
+            return;
+        };
+        tracing::info!(callback = id, call, %agent, number = %callback.number, attempt = callback.attempts + 1, "dialling a call-back");
+        self.dialler.dialling.insert(call, Attempt { callback, agent, leg });
+    }
+
+    /// The customer of a call-back answered: the ACD connects the reserved
+    /// agent, whose phone rings while the customer hears music.
+    pub(super) fn customer_answered(&mut self, now: Instant, call: u64) {
+        let Some(attempt) = self.dialler.dialling.remove(&call) else {
+            // Nobody waits for this call any more.
+            self.end_call(now, call);
+            return;
+        };
+        let Attempt { callback, agent, leg } = attempt;
+        metrics::counter!("callback_attempts_total", "outcome" => "answered").increment(1);
+        let rate = self.b2bua.caller_rate(call);
+        let caller_id = self.dialler.caller_id.clone();
+        self.track(now, call, leg, rate, (&callback.number, &caller_id));
+        let music = self.acd_music.get(&callback.queue).cloned();
+        if let Some(t) = self.tracked.get_mut(&call) {
+            t.music = music;
+        }
+        self.mark(now, call, Milestone::CallbackPlaced);
+        self.acd_event(
+            now,
+            AcdEvent::CallbackResult {
+                callback: callback.id,
+                answered: true,
+            },
+        );
+        self.acd_event(
+            now,
+            AcdEvent::CallbackConnected {
+                callback: callback.id,
+                call,
+            },
+        );
+        // The ACD may have given up on this attempt meanwhile (its dial
+        // timeout, the agent logged out): then nobody is there to talk.
+        let held = matches!(self.acd.call_status(call), Some(CallStatus::Talking { agent: a }) if a == agent);
+        if !held {
+            tracing::info!(call, callback = callback.id, %agent, "the call-back's agent is gone: ending the call");
+            self.end_call(now, call);
+            return;
+        }
+        let target = self.registrar.lookup(now, &agent).first().map(|b| Target {
+            contact: b.contact.clone(),
+            aor: format!("sip:{agent}@{}", self.domain),
+            destination: b.source,
+        });
+        let rung = target.is_some_and(|target| {
+            self.b2bua.connect(
+                &mut Ctx {
+                    now,
+                    txl: &mut self.txl,
+                },
+                call,
+                target,
+            )
+        });
+        if !rung {
+            tracing::info!(call, %agent, "the call-back's agent cannot be rung: ending the call");
+            self.end_call(now, call);
+            return;
+        }
+        if let Some(t) = self.tracked.get_mut(&call) {
+            t.agent = Some(agent.clone());
+        }
+        self.mark(now, call, Milestone::Offered { agent });
+        self.hold_music(call);
+    }
+
+    /// The customer of a call-back was not reached: the ACD retries or gives up.
+    pub(super) fn customer_failed(&mut self, now: Instant, call: u64, code: u16) {
+        let Some(attempt) = self.dialler.dialling.remove(&call) else {
+            return;
+        };
+        let outcome = match code {
+            486 | 600 => "busy",
+            408 | 480 | 487 => "no_answer",
+            _ => "failed",
+        };
+        tracing::info!(
+            callback = attempt.callback.id,
+            number = %attempt.callback.number,
+            code,
+            outcome,
+            "call-back attempt did not reach the customer"
+        );
+        metrics::counter!("callback_attempts_total", "outcome" => outcome).increment(1);
+        self.acd_event(
+            now,
+            AcdEvent::CallbackResult {
+                callback: attempt.callback.id,
+                answered: false,
+            },
+        );
+    }
+}

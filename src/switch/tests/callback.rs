@@ -1,0 +1,278 @@
+//! Call-backs dialled by the switch, in virtual time: the ACD reserves the
+//! agent, the switch dials the customer through the trunk's dial template,
+//! and the agent is rung once the customer answers.
+
+use queue::acd::Event as AcdEvent;
+use queue::record::AgentStateKind;
+
+use super::*;
+use crate::store::Command;
+
+/// The test config with a dial template on the trunk, the call-back trunk
+/// set, and call-backs retried after 1 s in `support`.
+fn config() -> String {
+    let text = CONFIG
+        .replace(
+            "addresses = [\"127.0.0.2\"]\n",
+            "addresses = [\"127.0.0.2\"]\ndial = \"sip:{number}@127.0.0.4:5090\"\n",
+        )
+        .replace(
+            "agents = [\"1002\", \"1001\"]\n",
+            "agents = [\"1002\", \"1001\"]\n[queues.callback]\nretry_after_secs = 1\n",
+        );
+    format!("{text}\n[callbacks]\ntrunk = \"carrier\"\ncaller_id = \"+15550000\"\nring_timeout_secs = 20\n")
+}
+
+fn customer() -> Peer {
+    Peer::udp("127.0.0.4:5090".parse::<SocketAddr>().unwrap())
+}
+
+/// A call-back for +15550123 due now, and what the switch sent for it.
+fn schedule(h: &mut Harness) -> Vec<Sent> {
+    let at = h.switch.millis(h.now);
+    h.switch.agent_command(
+        h.now,
+        AcdEvent::ScheduleCallback {
+            number: "+15550123".into(),
+            queue: "support".into(),
+            at,
+        },
+    );
+    h.drain()
+}
+
+fn find(out: &[Sent], prefix: &str, to: Peer) -> Sent {
+    out.iter()
+        .find(|s| s.first_line().starts_with(prefix) && s.to == to)
+        .unwrap_or_else(|| panic!("no {prefix} to {to}: {out:#?}"))
+        .clone()
+}
+
+/// The customer's answer to the switch's INVITE.
+fn customer_reply(invite: &Sent, status: &str, to_tag: &str) -> String {
+    let h = |n: &str| invite.header(n).unwrap();
+    let sdp = if status.starts_with("200") {
+        "Content-Type: application/sdp\n\nv=0\no=customer 1 1 IN IP4 127.0.0.4\ns=-\nc=IN IP4 127.0.0.4\nt=0 0\n\
+         m=audio 7100 RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\n"
+    } else {
+        "Content-Length: 0\n\n"
+    };
+    format!(
+        "SIP/2.0 {status}\nVia: {}\nFrom: {}\nTo: {};tag={to_tag}\nCall-ID: {}\nCSeq: {}\n\
+         Contact: <sip:+15550123@127.0.0.4:5090>\n{sdp}",
+        h("Via"),
+        h("From"),
+        h("To"),
+        h("Call-ID"),
+        h("CSeq")
+    )
+}
+
+/// The customer hangs up the dialog of the switch's INVITE.
+fn customer_bye(invite: &Sent, to_tag: &str) -> String {
+    format!(
+        "BYE sip:switchboard@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.4:5090;branch=z9hG4bKcbye\n\
+         From: {};tag={to_tag}\nTo: {}\nCall-ID: {}\nCSeq: 1 BYE\nContent-Length: 0\n\n",
+        invite.header("To").unwrap(),
+        invite.header("From").unwrap(),
+        invite.header("Call-ID").unwrap()
+    )
+}
+
+/// The kinds of the marks written so far.
+fn mark_kinds(h: &mut Harness) -> Vec<String> {
+    std::iter::from_fn(|| h.switch.poll_record())
+        .filter_map(|c| match c {
+            Command::CallMarked { mark, .. } => serde_json::to_value(&mark.what).ok()?["kind"]
+                .as_str()
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+fn agent_state(h: &Harness) -> AgentStateKind {
+    let snapshot = h.switch.acd_snapshot(h.now);
+    snapshot.agents.iter().find(|a| a.id == "1001").unwrap().state
+}
+
+/// A call-back dialled and answered by the customer: returns the harness,
+/// the INVITE to the customer and the INVITE to the agent.
+fn customer_answered() -> (Harness, Sent, Sent) {
+    let mut h = Harness::with_config(&config());
+    h.register_agent("pw1001");
+    let out = schedule(&mut h);
+    let invite = find(&out, "INVITE ", customer());
+    assert_eq!(
+        agent_state(&h),
+        AgentStateKind::Ringing,
+        "reserved while the customer is dialled"
+    );
+    h.send(customer(), &customer_reply(&invite, "180 Ringing", "k1"));
+    let out = h.send(customer(), &customer_reply(&invite, "200 OK", "k1"));
+    let ack = find(&out, "ACK ", customer());
+    assert_eq!(ack.first_line(), "ACK sip:+15550123@127.0.0.4:5090 SIP/2.0");
+    let to_agent = find(&out, "INVITE ", agent());
+    (h, invite, to_agent)
+}
+
+#[test]
+fn the_customer_answers_then_the_reserved_agent_is_rung_and_bridged() {
+    let (mut h, invite, to_agent) = customer_answered();
+    // The customer is dialled through the trunk's template, from our caller id.
+    assert_eq!(invite.first_line(), "INVITE sip:+15550123@127.0.0.4:5090 SIP/2.0");
+    assert!(
+        invite
+            .header("From")
+            .unwrap()
+            .starts_with("<sip:+15550000@127.0.0.1>;tag="),
+        "{}",
+        invite.text
+    );
+    assert_eq!(invite.header("To").unwrap(), "<sip:+15550123@127.0.0.4:5090>");
+    assert!(
+        invite.text.contains("m=audio 20002 RTP/AVP 0 8 111 101\r\n"),
+        "our offer: {}",
+        invite.text
+    );
+    // The agent sees the customer as the caller, and is offered the
+    // customer's codec first.
+    assert!(
+        to_agent
+            .header("From")
+            .unwrap()
+            .starts_with("<sip:+15550123@127.0.0.4:5090>;tag="),
+        "{}",
+        to_agent.text
+    );
+    assert_eq!(to_agent.header("To").unwrap(), "<sip:1001@127.0.0.1>");
+    assert!(to_agent.text.contains("m=audio 20004 RTP/AVP 0 "), "{}", to_agent.text);
+    let log = h.media.log();
+    assert_eq!(log[0], "allocate 1");
+    assert!(
+        log.contains(&"configure 1 PCMU pt0 127.0.0.4:7100".to_owned()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"play 1 8000".to_owned()),
+        "music while the agent rings: {log:?}"
+    );
+    assert_eq!(
+        agent_state(&h),
+        AgentStateKind::OnCall,
+        "the ACD has the agent on the call-back"
+    );
+
+    h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
+    let out = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    find(&out, "ACK ", agent());
+    let log = h.media.log();
+    assert!(log.contains(&"bridge 1 2".to_owned()), "{log:?}");
+    assert!(log.contains(&"stop 1".to_owned()), "the music stops: {log:?}");
+    assert_eq!(
+        mark_kinds(&mut h),
+        ["callback_placed", "offered", "agent_answered", "bridged"]
+    );
+
+    // The customer hangs up: the agent gets a BYE, the agent wraps up.
+    let out = h.send(customer(), &customer_bye(&invite, "k1"));
+    assert_eq!(find(&out, "SIP/2.0 200", customer()).first_line(), "SIP/2.0 200 OK");
+    find(&out, "BYE ", agent());
+    assert_eq!(h.switch.gauges().2, 0);
+    assert_eq!(agent_state(&h), AgentStateKind::WrapUp);
+    assert_eq!(mark_kinds(&mut h), ["talk_ended", "hung_up"]);
+}
+
+#[test]
+fn a_busy_customer_fails_the_attempt_and_it_is_retried() {
+    let mut h = Harness::with_config(&config());
+    h.register_agent("pw1001");
+    let out = schedule(&mut h);
+    let invite = find(&out, "INVITE ", customer());
+    let out = h.send(customer(), &customer_reply(&invite, "486 Busy Here", "k1"));
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("ACK ") && s.to == customer()),
+        "the 486 is ACKed: {out:#?}"
+    );
+    assert_eq!(h.switch.gauges().2, 0, "the call is gone");
+    assert!(h.media.log().ends_with(&["release 1".to_owned()]));
+    assert_eq!(agent_state(&h), AgentStateKind::Available, "the agent is free again");
+    let queue = h.switch.acd_snapshot(h.now).queues.remove(0);
+    assert_eq!(
+        (queue.callbacks, queue.callbacks_later),
+        (0, 1),
+        "waiting for its retry"
+    );
+    assert!(
+        !std::iter::from_fn(|| h.switch.poll_record()).any(|c| matches!(c, Command::CallStarted(_))),
+        "no call record for an attempt that reached nobody"
+    );
+
+    // retry_after_secs = 1: the second attempt is dialled a second later.
+    let out = h.advance(Duration::from_millis(900));
+    assert!(!out.iter().any(|s| s.first_line().starts_with("INVITE ")), "{out:#?}");
+    let out = h.advance(Duration::from_millis(200));
+    let again = find(&out, "INVITE ", customer());
+    assert_ne!(again.header("Call-ID"), invite.header("Call-ID"));
+    assert_eq!(agent_state(&h), AgentStateKind::Ringing);
+}
+
+#[test]
+fn the_customer_hanging_up_while_the_agent_rings_cancels_the_agent() {
+    let (mut h, invite, to_agent) = customer_answered();
+    h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
+    let out = h.send(customer(), &customer_bye(&invite, "k1"));
+    find(&out, "SIP/2.0 200", customer());
+    let cancel = find(&out, "CANCEL ", agent());
+    assert_eq!(cancel.header("Call-ID"), to_agent.header("Call-ID"));
+    let out = h.send(agent(), &agent_reply(&to_agent, "487 Request Terminated", "a1"));
+    assert!(out[0].first_line().starts_with("ACK "), "{out:#?}");
+    assert_eq!(h.switch.gauges().2, 0);
+    let kinds = mark_kinds(&mut h);
+    assert_eq!(kinds.first().map(String::as_str), Some("callback_placed"), "{kinds:?}");
+    assert!(kinds.ends_with(&["hung_up".to_owned()]), "{kinds:?}");
+    assert!(!kinds.contains(&"bridged".to_owned()), "{kinds:?}");
+    // The ACD had the agent on the call-back: it wraps up.
+    assert_eq!(agent_state(&h), AgentStateKind::WrapUp);
+}
+
+#[test]
+fn an_agent_who_does_not_answer_ends_the_call_back() {
+    let (mut h, _invite, to_agent) = customer_answered();
+    let out = h.send(agent(), &agent_reply(&to_agent, "486 Busy Here", "a1"));
+    find(&out, "BYE ", customer());
+    assert_eq!(h.switch.gauges().2, 0);
+    assert_eq!(agent_state(&h), AgentStateKind::WrapUp);
+}
+
+#[test]
+fn a_customer_who_does_not_answer_is_cancelled_at_the_ring_limit() {
+    let mut h = Harness::with_config(&config());
+    h.register_agent("pw1001");
+    let out = schedule(&mut h);
+    let invite = find(&out, "INVITE ", customer());
+    h.send(customer(), &customer_reply(&invite, "180 Ringing", "k1"));
+    // The dialling leg is not taken for a dead call while it rings.
+    assert!(
+        h.media.log().iter().any(|l| l.starts_with("configure 1  pt0 ")),
+        "{:?}",
+        h.media.log()
+    );
+    let out = h.advance(Duration::from_secs(20));
+    let cancel = find(&out, "CANCEL ", customer());
+    assert_eq!(cancel.at, Duration::from_secs(20), "ring_timeout_secs");
+    assert_eq!(agent_state(&h), AgentStateKind::Ringing, "still reserved until the 487");
+    h.send(customer(), &customer_reply(&invite, "487 Request Terminated", "k1"));
+    assert_eq!(h.switch.gauges().2, 0);
+    assert_eq!(agent_state(&h), AgentStateKind::Available);
+}
+
+#[test]
+fn without_a_callback_trunk_an_attempt_fails_at_once() {
+    let mut h = Harness::new();
+    h.register_agent("pw1001");
+    let out = schedule(&mut h);
+    assert!(!out.iter().any(|s| s.first_line().starts_with("INVITE ")), "{out:#?}");
+    assert_eq!(agent_state(&h), AgentStateKind::Available);
+}
