@@ -40,6 +40,9 @@
 //! - **Within T** means a wait of at most T, for answered and abandoned alike:
 //!   a call answered exactly at T is answered within T, and a call abandoned
 //!   exactly at T is abandoned within T (it did not outlast the threshold).
+//! - **Call-backs.** The request ends the caller's segment (not an abandon);
+//!   the call the switch later dials to the customer joins no queue (it has no
+//!   `Enqueued` mark), so it opens no segment and is not offered again.
 //!
 //! # Figures
 //!
@@ -86,7 +89,10 @@
 //! segments answered by that agent (so offered = answered there: an
 //! unanswered call belongs to no agent); [`Filter::language`] keeps records of
 //! that IVR language. [`compute_by`] splits the same way in one pass; records
-//! without a language are grouped under [`NO_LANGUAGE`].
+//! without a language are grouped under [`NO_LANGUAGE`]. By agent, each group
+//! has that agent's occupancy (agents with staffed time but no calls get a
+//! group too); by queue or language, every group has the occupancy of all the
+//! agents in the log, since agent states name no queue.
 
 mod acc;
 mod hash;
