@@ -383,6 +383,19 @@ fn groups_equal_filters_on_random_timelines() {
     let settings = KpiSettings::default();
     let total = compute(&records, &[], window, &Filter::default(), &settings);
     assert!(total.offered > 1000);
+    assert!(total.repeat_calls > 100);
+    // The order of the records does not matter.
+    let mut shuffled = records.clone();
+    for i in (1..shuffled.len()).rev() {
+        shuffled.swap(i, rng.gen_range(0..=i));
+    }
+    assert_eq!(compute(&shuffled, &[], window, &Filter::default(), &settings), total);
+    for key in [GroupBy::Queue, GroupBy::Agent, GroupBy::Language] {
+        assert_eq!(
+            compute_by(&shuffled, &[], window, &settings, key),
+            compute_by(&records, &[], window, &settings, key)
+        );
+    }
     assert_eq!(
         total.offered,
         total.answered + total.abandoned + total.overflowed + total.callbacks_requested + total.other_ended

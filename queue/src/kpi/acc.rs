@@ -96,10 +96,21 @@ impl Acc {
     /// Counts a call (a record with a counted segment).
     pub(super) fn add_call(&mut self, repeat: Option<bool>) {
         self.calls += 1;
+        self.add_repeat(repeat);
+    }
+
+    /// Counts whether a call is a repeat (`None`: an anonymous caller).
+    pub(super) fn add_repeat(&mut self, repeat: Option<bool>) {
         if let Some(repeat) = repeat {
             self.repeat_base += 1;
             self.repeat_calls += u64::from(repeat);
         }
+    }
+
+    /// Forgets the repeat counts, to count them again.
+    pub(super) fn clear_repeats(&mut self) {
+        self.repeat_base = 0;
+        self.repeat_calls = 0;
     }
 
     /// Counts a survey answer (scores off the scale are ignored).

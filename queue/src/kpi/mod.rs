@@ -240,9 +240,10 @@ pub fn compute(
     settings: &KpiSettings,
 ) -> Stats {
     let thresholds = settings.thresholds_ms();
-    let repeats = repeat_flags(records, settings);
+    let mut repeats = Repeats::new(records, settings);
     let mut acc = Acc::new(thresholds.len());
-    for (record, repeat) in records.iter().zip(&repeats) {
+    for (i, record) in records.iter().enumerate() {
+        let repeat = repeats.visit(i);
         if filter.language.is_some() && record.language != filter.language {
             continue;
         }
@@ -257,12 +258,19 @@ pub fn compute(
             counted |= acc.add_segment(&seg, &thresholds);
         });
         if counted {
-            acc.add_call(*repeat);
+            acc.add_call(repeat);
+            repeats.counted(i, 0);
             for survey in &record.surveys {
                 if filter.agent.is_none() || survey.agent == filter.agent {
                     acc.add_survey(survey);
                 }
             }
+        }
+    }
+    if let Some((flags, counted)) = repeats.redo() {
+        acc.clear_repeats();
+        for (i, _) in counted {
+            acc.add_repeat(flags[i]);
         }
     }
     let times = occupancy::times(agent_log, window);
@@ -282,12 +290,13 @@ pub fn compute_by(
     key: GroupBy,
 ) -> BTreeMap<String, Stats> {
     let thresholds = settings.thresholds_ms();
-    let repeats = repeat_flags(records, settings);
+    let mut repeats = Repeats::new(records, settings);
     let mut index: FastMap<&str, usize> = FastMap::default();
     let mut groups: Vec<(&str, Acc)> = Vec::new();
     // The groups the current record counted in, each once (a few at most).
     let mut touched: Vec<usize> = Vec::new();
-    for (record, repeat) in records.iter().zip(&repeats) {
+    for (i, record) in records.iter().enumerate() {
+        let repeat = repeats.visit(i);
         touched.clear();
         let language = record.language.as_deref().unwrap_or(NO_LANGUAGE);
         let keep = |_: &str, at: Millis| window.contains(at);
@@ -310,12 +319,19 @@ pub fn compute_by(
         });
         for &group in &touched {
             let (name, acc) = &mut groups[group];
-            acc.add_call(*repeat);
+            acc.add_call(repeat);
+            repeats.counted(i, group);
             for survey in &record.surveys {
                 if key != GroupBy::Agent || survey.agent.as_deref() == Some(*name) {
                     acc.add_survey(survey);
                 }
             }
+        }
+    }
+    if let Some((flags, counted)) = repeats.redo() {
+        groups.iter_mut().for_each(|(_, acc)| acc.clear_repeats());
+        for (i, group) in counted {
+            groups[group].1.add_repeat(flags[i]);
         }
     }
     let times = occupancy::times(agent_log, window);
@@ -341,36 +357,72 @@ pub fn compute_by(
         .collect()
 }
 
-/// Per record: `Some(true)` if its caller had a call arrive within the
-/// repeat window before it, `None` for anonymous callers and records without
-/// marks. One pass over records in arrival order (stored records nearly
-/// always are); sorted by arrival first only if they are not.
-fn repeat_flags(records: &[CallRecord], settings: &KpiSettings) -> Vec<Option<bool>> {
-    let window_ms = settings::duration_ms(settings.repeat_window);
-    let mut flags = vec![None; records.len()];
-    let mut callers = Callers::new(records.len());
-    let mut latest = Millis(0);
-    for (i, record) in records.iter().enumerate() {
-        let Some(at) = record.arrival() else { continue };
-        if at < latest {
-            // Out of order: start again in arrival order.
-            let mut order: Vec<(Millis, usize)> = records
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| Some((r.arrival()?, i)))
-                .collect();
-            order.sort_unstable();
-            flags.fill(None);
-            callers = Callers::new(records.len());
-            for (at, i) in order {
-                flags[i] = callers.repeat(records, i, at, window_ms);
-            }
-            return flags;
+/// Repeat callers, found in the same pass as the segments: while records
+/// come in arrival order (as stored), a record's flag is known when it is
+/// reached. If one comes out of order, the flags are worked out again in
+/// arrival order at the end and the counted calls' repeats counted again.
+struct Repeats<'a> {
+    records: &'a [CallRecord],
+    window_ms: u64,
+    callers: Callers<'a>,
+    latest: Millis,
+    in_order: bool,
+    /// The counted calls: (record, group).
+    counted: Vec<(usize, usize)>,
+}
+
+impl<'a> Repeats<'a> {
+    fn new(records: &'a [CallRecord], settings: &KpiSettings) -> Repeats<'a> {
+        Repeats {
+            records,
+            window_ms: settings::duration_ms(settings.repeat_window),
+            callers: Callers::new(records.len()),
+            latest: Millis(0),
+            in_order: true,
+            counted: Vec::new(),
         }
-        latest = at;
-        flags[i] = callers.repeat(records, i, at, window_ms);
     }
-    flags
+
+    /// Record `i`, visited in slice order: `Some(true)` if its caller had a
+    /// call arrive within the repeat window before it, `None` for anonymous
+    /// callers, records without marks, and once the order is broken.
+    fn visit(&mut self, i: usize) -> Option<bool> {
+        let at = self.records[i].arrival()?;
+        if at < self.latest {
+            self.in_order = false;
+        }
+        self.latest = self.latest.max(at);
+        if !self.in_order {
+            return None;
+        }
+        self.callers.repeat(self.records, i, at, self.window_ms)
+    }
+
+    /// Record `i` counted as a call in `group`.
+    fn counted(&mut self, i: usize, group: usize) {
+        self.counted.push((i, group));
+    }
+
+    /// If the records were out of order: every record's flag, worked out in
+    /// arrival order, and the counted calls.
+    fn redo(self) -> Option<(Vec<Option<bool>>, Vec<(usize, usize)>)> {
+        if self.in_order {
+            return None;
+        }
+        let mut order: Vec<(Millis, usize)> = self
+            .records
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((r.arrival()?, i)))
+            .collect();
+        order.sort_unstable();
+        let mut callers = Callers::new(self.records.len());
+        let mut flags = vec![None; self.records.len()];
+        for (at, i) in order {
+            flags[i] = callers.repeat(self.records, i, at, self.window_ms);
+        }
+        Some((flags, self.counted))
+    }
 }
 
 /// Each caller's last arrival. Keyed by a randomly keyed 64-bit hash of the
