@@ -357,6 +357,9 @@ pub fn compute_by(
         .collect()
 }
 
+/// The calls counted, as (record, group).
+type Counted = Vec<(usize, usize)>;
+
 /// Repeat callers, found in the same pass as the segments: while records
 /// come in arrival order (as stored), a record's flag is known when it is
 /// reached. If one comes out of order, the flags are worked out again in
@@ -367,8 +370,7 @@ struct Repeats<'a> {
     callers: Callers<'a>,
     latest: Millis,
     in_order: bool,
-    /// The counted calls: (record, group).
-    counted: Vec<(usize, usize)>,
+    counted: Counted,
 }
 
 impl<'a> Repeats<'a> {
@@ -405,7 +407,7 @@ impl<'a> Repeats<'a> {
 
     /// If the records were out of order: every record's flag, worked out in
     /// arrival order, and the counted calls.
-    fn redo(self) -> Option<(Vec<Option<bool>>, Vec<(usize, usize)>)> {
+    fn redo(self) -> Option<(Vec<Option<bool>>, Counted)> {
         if self.in_order {
             return None;
         }
