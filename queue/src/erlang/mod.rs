@@ -13,7 +13,7 @@
 //!   logarithms, truncated where the tail is below 1e-17 of the total), and
 //!   a tagged caller's wait from each queue position through uniformisation,
 //!   which gives the shares answered and abandoned within `T` exactly enough
-//!   for every service-level formula of [`SlFormula`].
+//!   for every service-level formula of [`crate::kpi::SlFormula`].
 //!
 //! Traffic in Erlangs is calls per hour × AHT in hours: 900 calls/h at 240 s
 //! is 60 Erlangs.
