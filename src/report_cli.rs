@@ -119,8 +119,10 @@ pub(crate) fn report(store: &Store, request: &Request) -> Result<String, StoreEr
     let settings = &request.settings;
     // Calls queued in the window may have arrived before it, and the repeat
     // rate needs the calls of the repeat window before those.
-    let records_from = window.from - settings.repeat_window - LONGEST_BEFORE_QUEUE;
-    let records = store.records_arrived(records_from, window.to)?;
+    // Of those, the repeat rate only needs the caller and arrival time.
+    let whole_from = window.from - LONGEST_BEFORE_QUEUE;
+    let mut records = store.arrivals(whole_from - settings.repeat_window, whole_from)?;
+    records.extend(store.records_arrived(whole_from, window.to)?);
     let agent_log = store.agent_log(window.from, window.to)?;
     let stats: BTreeMap<String, Stats> = match &request.queue {
         Some(queue) => {
@@ -412,6 +414,14 @@ mod tests {
     /// agent log; and a call from the day before, within the repeat window.
     fn day_of_calls() -> (Vec<CallRecord>, Vec<AgentStateRecord>) {
         let mut records = vec![
+            // Long before the window: read as its arrival only, still a repeat.
+            call(
+                "y2",
+                "+492",
+                at(0) - Duration::from_secs(10 * 3600),
+                "support",
+                &answered("1001", 20, 100),
+            ),
             call(
                 "y1",
                 "+491",
@@ -426,13 +436,13 @@ mod tests {
             call("c5", "+495", at(4000), "support", &answered("1002", 40, 100)),
             call("c6", "anonymous", at(4100), "support", &answered("1001", 12, 60)),
         ];
-        records[1].surveys.push(SurveyAnswer {
+        records[2].surveys.push(SurveyAnswer {
             kind: SurveyKind::Csat,
             score: 5,
             agent: Some("1001".into()),
             at: at(3800),
         });
-        records[2].surveys.push(SurveyAnswer {
+        records[3].surveys.push(SurveyAnswer {
             kind: SurveyKind::Nps,
             score: 3,
             agent: Some("1002".into()),
@@ -531,7 +541,7 @@ mod tests {
             (live.offered, live.answered, live.abandoned, live.short_abandoned),
             (3, 2, 1, 1)
         );
-        assert_eq!((live.repeat_calls, live.repeat_base), (1, 3));
+        assert_eq!((live.repeat_calls, live.repeat_base), (2, 3));
         assert_eq!((live.csat_answers, live.nps_answers), (1, 1));
         assert!(live.occupancy.is_some());
 

@@ -27,7 +27,9 @@ pub(super) fn name<T: Serialize>(value: &T) -> Result<String, serde_json::Error>
 
 /// The unit enum variant with this serde name.
 pub(super) fn parse_name<T: DeserializeOwned>(name: &str) -> Result<T, serde_json::Error> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned()))
+    T::deserialize(serde::de::value::BorrowedStrDeserializer::<serde_json::Error>::new(
+        name,
+    ))
 }
 
 #[cfg(test)]

@@ -13,16 +13,18 @@
 //!   [`WriterOptions::max_batch_age`]. Under load, batches grow by themselves,
 //!   so the cost of a commit is shared by more commands exactly when it matters.
 //!
-//! # Schema (version 1, kept in `PRAGMA user_version`)
+//! # Schema (version 2, kept in `PRAGMA user_version`)
 //!
 //! ```sql
 //! calls(key INTEGER PRIMARY KEY, id TEXT UNIQUE, caller, called, language,
 //!       arrival_ms INTEGER, ended TEXT)        -- index on arrival_ms; partial index on open calls
-//! marks(call, seq, at_ms, what)                -- WITHOUT ROWID, primary key (call, seq); what = Milestone JSON
+//! marks(call, seq, at_ms, kind, subject, target) -- WITHOUT ROWID, primary key (call, seq)
 //! surveys(call, at_ms, kind, score, agent)     -- index on call
 //! agent_log(agent, at_ms, state, reason)       -- indexes on at_ms and (agent, at_ms)
 //! callbacks(id INTEGER PRIMARY KEY, due_at_ms, json)
 //! ```
+//!
+//! Version 1 kept a mark's milestone as JSON; opening such a file converts it.
 //!
 //! Why this shape:
 //! - A mark is a row appended to `marks`, never a rewrite of the call's
@@ -37,10 +39,13 @@
 //!   live call, so appending a mark is a single insert, no lookup; a call it
 //!   does not know (after a restart, or after a failed batch cleared that
 //!   memory) is looked up once by its id.
-//! - A milestone is stored as its JSON (`{"kind":"enqueued","queue":"sales"}`):
-//!   the serde form of [`queue::record::Milestone`], so a new kind of milestone
-//!   needs no migration. A row that cannot be read back is skipped with a
-//!   warning, never a panic, and the rest of its record is kept.
+//! - A milestone is stored in columns: its kind by the serde name of the
+//!   variant (`enqueued`, `hung_up`), the queue, agent or party it names
+//!   (`subject`), and where it went (`target`); the table is in
+//!   `milestone.rs`. Without a JSON parse per mark, reading a day of
+//!   records back takes less than half the time, and rows are smaller. A row that cannot be read
+//!   back is skipped with a warning, never a panic, and the rest of its
+//!   record is kept.
 //! - Call-backs are stored opaque (`json`), with their id and due time in
 //!   columns: their type belongs to the ACD, which serialises them.
 //!
@@ -76,6 +81,7 @@
 //! Not here: retention (deleting old records) and PostgreSQL for several nodes.
 
 mod codec;
+mod milestone;
 mod read;
 mod recover;
 mod schema;

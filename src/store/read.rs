@@ -1,8 +1,8 @@
 //! Reading records, the agent log and call-backs back.
 //!
-//! A row that cannot be read (a milestone whose JSON does not parse, an
-//! unknown state name, a NULL where a value belongs) is skipped with a
-//! warning; a failure of the database itself is an error.
+//! A row that cannot be read (an unknown kind of mark, an unknown state
+//! name, a NULL where a value belongs, call-back JSON that does not parse)
+//! is skipped with a warning; a failure of the database itself is an error.
 
 use std::collections::HashMap;
 
@@ -11,6 +11,7 @@ use queue::Millis;
 use rusqlite::{params, Row};
 
 use super::codec::{millis_from_sql, millis_to_sql, parse_name};
+use super::milestone::from_columns;
 use super::{Store, StoreError};
 
 /// Why a row was skipped.
@@ -20,6 +21,8 @@ enum BadRow {
     Column(#[from] rusqlite::Error),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Mark(String),
 }
 
 impl BadRow {
@@ -45,9 +48,27 @@ impl Store {
         let mut rows = stmt.query(params![millis_to_sql(from), millis_to_sql(to)])?;
         let mut calls = Calls::default();
         while let Some(row) = rows.next()? {
-            calls.push(row)?;
+            calls.push(row, false)?;
         }
         calls.fill(self)?;
+        Ok(calls.records)
+    }
+
+    /// The calls that arrived in `[from, to)`, in arrival order, each with
+    /// its arrival mark only: no other marks, no surveys. That is all the
+    /// repeat-caller rate needs of the calls before a window (their caller
+    /// and arrival), at a fraction of the cost of whole records; such a
+    /// record has no queue segment, so it counts in no other figure.
+    pub(crate) fn arrivals(&self, from: Millis, to: Millis) -> Result<Vec<CallRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, id, caller, called, language, arrival_ms, ended FROM calls
+             WHERE arrival_ms >= ?1 AND arrival_ms < ?2 ORDER BY arrival_ms, key",
+        )?;
+        let mut rows = stmt.query(params![millis_to_sql(from), millis_to_sql(to)])?;
+        let mut calls = Calls::default();
+        while let Some(row) = rows.next()? {
+            calls.push(row, true)?;
+        }
         Ok(calls.records)
     }
 
@@ -60,7 +81,7 @@ impl Store {
         let mut rows = stmt.query(params![id])?;
         let mut calls = Calls::default();
         if let Some(row) = rows.next()? {
-            calls.push(row)?;
+            calls.push(row, false)?;
         }
         calls.fill(self)?;
         Ok(calls.records.pop())
@@ -158,17 +179,28 @@ fn push_agent_state(row: &Row<'_>, log: &mut Vec<AgentStateRecord>) -> Result<()
 #[derive(Default)]
 struct Calls {
     records: Vec<CallRecord>,
-    /// `calls.key` -> index in `records`.
-    index: HashMap<i64, usize>,
-    min_key: i64,
-    max_key: i64,
+    /// `calls.key` of each record.
+    keys: Vec<i64>,
 }
 
+/// The marks a call usually has, to allocate once.
+const USUAL_MARKS: usize = 10;
+
 impl Calls {
-    /// Reads a row of `key, id, caller, called, language, arrival_ms, ended`.
-    fn push(&mut self, row: &Row<'_>) -> Result<(), StoreError> {
+    /// Reads a row of `key, id, caller, called, language, arrival_ms, ended`;
+    /// with `arrival_only`, the record gets its arrival mark, else no mark
+    /// (its marks come from [`Calls::fill`]).
+    fn push(&mut self, row: &Row<'_>, arrival_only: bool) -> Result<(), StoreError> {
         let read = || -> Result<(i64, CallRecord), BadRow> {
-            let ended: Option<String> = row.get(6)?;
+            let ended = row.get_ref(6)?.as_str_or_null().map_err(rusqlite::Error::from)?;
+            let marks = if arrival_only {
+                vec![Mark {
+                    at: millis_from_sql(row.get(5)?),
+                    what: Milestone::Arrival,
+                }]
+            } else {
+                Vec::with_capacity(USUAL_MARKS)
+            };
             Ok((
                 row.get(0)?,
                 CallRecord {
@@ -176,20 +208,15 @@ impl Calls {
                     caller: row.get(2)?,
                     called: row.get(3)?,
                     language: row.get(4)?,
-                    marks: Vec::new(),
+                    marks,
                     surveys: Vec::new(),
-                    end: ended.as_deref().map(parse_name).transpose()?,
+                    end: ended.map(parse_name).transpose()?,
                 },
             ))
         };
         match read() {
             Ok((key, record)) => {
-                if self.records.is_empty() {
-                    (self.min_key, self.max_key) = (key, key);
-                }
-                self.min_key = self.min_key.min(key);
-                self.max_key = self.max_key.max(key);
-                self.index.insert(key, self.records.len());
+                self.keys.push(key);
                 self.records.push(record);
             }
             Err(e) => {
@@ -206,22 +233,25 @@ impl Calls {
     /// Reads the marks and surveys of the calls read: one range scan over
     /// the keys, since calls that arrived together have neighbouring keys.
     fn fill(&mut self, store: &Store) -> Result<(), StoreError> {
-        if self.records.is_empty() {
+        let Some(index) = KeyIndex::new(&self.keys) else {
             return Ok(());
-        }
+        };
+        let (min_key, max_key) = index.range();
         let mut stmt = store.conn.prepare_cached(
-            "SELECT call, seq, at_ms, what FROM marks WHERE call BETWEEN ?1 AND ?2 ORDER BY call, seq",
+            "SELECT call, seq, at_ms, kind, subject, target FROM marks
+             WHERE call BETWEEN ?1 AND ?2 ORDER BY call, seq",
         )?;
-        let mut rows = stmt.query(params![self.min_key, self.max_key])?;
+        let mut rows = stmt.query(params![min_key, max_key])?;
         while let Some(row) = rows.next()? {
-            let Some(&i) = row.get::<_, i64>(0).ok().and_then(|key| self.index.get(&key)) else {
+            let Some(i) = row.get_ref(0)?.as_i64().ok().and_then(|key| index.get(key)) else {
                 continue;
             };
             let read = || -> Result<Mark, BadRow> {
-                let what: Milestone = serde_json::from_str(row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?;
+                let text = |i| row.get_ref(i)?.as_str_or_null().map_err(rusqlite::Error::from);
+                let kind = text(3)?.ok_or_else(|| BadRow::Mark("a mark without a kind".into()))?;
                 Ok(Mark {
                     at: millis_from_sql(row.get(2)?),
-                    what,
+                    what: from_columns(kind, text(4)?, text(5)?).map_err(BadRow::Mark)?,
                 })
             };
             match read() {
@@ -239,9 +269,9 @@ impl Calls {
         let mut stmt = store.conn.prepare_cached(
             "SELECT call, at_ms, kind, score, agent FROM surveys WHERE call BETWEEN ?1 AND ?2 ORDER BY call, rowid",
         )?;
-        let mut rows = stmt.query(params![self.min_key, self.max_key])?;
+        let mut rows = stmt.query(params![min_key, max_key])?;
         while let Some(row) = rows.next()? {
-            let Some(&i) = row.get::<_, i64>(0).ok().and_then(|key| self.index.get(&key)) else {
+            let Some(i) = row.get_ref(0)?.as_i64().ok().and_then(|key| index.get(key)) else {
                 continue;
             };
             let read = || -> Result<SurveyAnswer, BadRow> {
@@ -264,5 +294,83 @@ impl Calls {
             }
         }
         Ok(())
+    }
+}
+
+/// From `calls.key` to the index of the record read. Keys of calls read
+/// together are nearly contiguous, so usually a table indexed by the key's
+/// offset, which beats hashing on the 8 lookups per call.
+enum KeyIndex {
+    Dense {
+        min: i64,
+        max: i64,
+        slots: Vec<u32>,
+    },
+    Sparse {
+        min: i64,
+        max: i64,
+        map: HashMap<i64, usize>,
+    },
+}
+
+impl KeyIndex {
+    /// `None` when there are no keys.
+    fn new(keys: &[i64]) -> Option<KeyIndex> {
+        let min = *keys.iter().min()?;
+        let max = *keys.iter().max()?;
+        let span = usize::try_from(max.abs_diff(min))
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        if span <= keys.len().saturating_mul(4).saturating_add(1024) && u32::try_from(keys.len()).is_ok() {
+            let mut slots = vec![u32::MAX; span];
+            for (i, key) in (0_u32..).zip(keys) {
+                if let Some(slot) = usize::try_from(key - min).ok().and_then(|s| slots.get_mut(s)) {
+                    *slot = i;
+                }
+            }
+            Some(KeyIndex::Dense { min, max, slots })
+        } else {
+            let map = keys.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+            Some(KeyIndex::Sparse { min, max, map })
+        }
+    }
+
+    fn range(&self) -> (i64, i64) {
+        match self {
+            KeyIndex::Dense { min, max, .. } | KeyIndex::Sparse { min, max, .. } => (*min, *max),
+        }
+    }
+
+    fn get(&self, key: i64) -> Option<usize> {
+        match self {
+            KeyIndex::Dense { min, slots, .. } => {
+                let slot = *slots.get(usize::try_from(key.checked_sub(*min)?).ok()?)?;
+                (slot != u32::MAX).then_some(slot as usize)
+            }
+            KeyIndex::Sparse { map, .. } => map.get(&key).copied(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyIndex;
+
+    #[test]
+    fn key_index_dense_and_sparse() {
+        assert!(KeyIndex::new(&[]).is_none());
+        for keys in [vec![7, 5, 6, 9], vec![3, 1_000_000, -4, 20_000]] {
+            let index = KeyIndex::new(&keys).unwrap();
+            assert_eq!(matches!(index, KeyIndex::Dense { .. }), keys[1] == 5);
+            for (i, &key) in keys.iter().enumerate() {
+                assert_eq!(index.get(key), Some(i));
+            }
+            let (min, max) = index.range();
+            assert_eq!((min, max), (*keys.iter().min().unwrap(), *keys.iter().max().unwrap()));
+            assert_eq!(index.get(8), None);
+            assert_eq!(index.get(min - 1), None);
+            assert_eq!(index.get(max + 1), None);
+            assert_eq!(index.get(i64::MIN), None);
+        }
     }
 }

@@ -7,15 +7,16 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The schema version this build writes.
-pub(super) const VERSION: i64 = 1;
+pub(super) const VERSION: i64 = 2;
 
 /// How long a statement waits for another connection's lock before failing
 /// with "busy" (readers never wait for the writer in WAL mode; this is for
 /// two writers, or a checkpoint).
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Version 1: calls, their marks and surveys, the agent state log, call-backs.
-const V1: &str = "
+/// Version 1: calls, their marks (a milestone as JSON) and surveys, the agent
+/// state log, call-backs.
+pub(super) const V1: &str = "
 CREATE TABLE calls (
     key INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -61,6 +62,31 @@ CREATE TABLE callbacks (
 );
 ";
 
+/// Version 2: a mark's milestone in columns (see `milestone.rs`) instead of
+/// JSON. A mark whose JSON cannot be read keeps its text in `subject`, with
+/// the kind `unreadable`, so it is skipped with a warning, and not lost.
+const V2: &str = "
+CREATE TABLE marks_v2 (
+    call INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT,
+    target TEXT,
+    PRIMARY KEY (call, seq)
+) WITHOUT ROWID;
+INSERT INTO marks_v2 (call, seq, at_ms, kind, subject, target)
+SELECT call, seq, at_ms,
+    CASE WHEN json_valid(what) THEN coalesce(json_extract(what, '$.kind'), 'unreadable') ELSE 'unreadable' END,
+    CASE WHEN json_valid(what)
+        THEN coalesce(json_extract(what, '$.queue'), json_extract(what, '$.agent'), json_extract(what, '$.by'))
+        ELSE what END,
+    CASE WHEN json_valid(what) THEN json_extract(what, '$.to') END
+FROM marks;
+DROP TABLE marks;
+ALTER TABLE marks_v2 RENAME TO marks;
+";
+
 /// Per-connection settings for a connection that writes: WAL with
 /// `synchronous = NORMAL` (see the module docs for why), and a busy timeout.
 pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -91,6 +117,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if found < 1 {
         tx.execute_batch(V1)?;
+    }
+    if found < 2 {
+        tx.execute_batch(V2)?;
     }
     if found < VERSION {
         tx.pragma_update(None, "user_version", VERSION)?;

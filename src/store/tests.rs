@@ -11,7 +11,8 @@ use queue::Millis;
 use rusqlite::Connection;
 use serde_json::json;
 
-use super::{Command, Store, StoreError, StoreWriter, WriterOptions, WriterThread};
+use super::milestone::{from_columns, to_columns};
+use super::{schema, Command, Store, StoreError, StoreWriter, WriterOptions, WriterThread};
 
 const T0: u64 = 1_795_000_000_000;
 
@@ -383,9 +384,11 @@ fn unreadable_rows_are_skipped_not_fatal() {
     // Damage some rows behind the store's back.
     let raw = Connection::open(&path).unwrap();
     raw.execute_batch(&format!(
-        "INSERT INTO marks (call, seq, at_ms, what) VALUES (1, 50, {t}, '{{\"kind\":\"teleported\"}}');
-         INSERT INTO marks (call, seq, at_ms, what) VALUES (1, 51, {t}, 'not json');
-         INSERT INTO marks (call, seq, at_ms, what) VALUES (1, 52, {t}, x'00ff');
+        "INSERT INTO marks (call, seq, at_ms, kind) VALUES (1, 50, {t}, 'teleported');
+         INSERT INTO marks (call, seq, at_ms, kind, subject) VALUES (1, 51, {t}, 'hung_up', 'nobody');
+         INSERT INTO marks (call, seq, at_ms, kind) VALUES (1, 52, {t}, 'enqueued');
+         INSERT INTO marks (call, seq, at_ms, kind) VALUES (1, 53, {t}, x'00ff');
+         INSERT INTO marks (call, seq, at_ms, kind) VALUES (1, 54, 'soon', 'ivr_exit');
          INSERT INTO calls (id, caller, called, arrival_ms, ended) VALUES ('c2', 'a', 'b', {t}, 'exploded');
          INSERT INTO surveys (call, at_ms, kind, score) VALUES (1, {t}, 'mood', 3);
          INSERT INTO agent_log (agent, at_ms, state) VALUES ('1001', {t}, 'dancing');
@@ -577,4 +580,90 @@ fn a_database_from_a_newer_switch_is_refused() {
         Store::open_read_only(&path),
         Err(StoreError::NewerSchema { found: 99, .. })
     ));
+}
+
+#[test]
+fn mark_columns_name_milestones_as_serde_does_and_read_back() {
+    let mut all = every_milestone();
+    all.push(Milestone::Arrival);
+    for m in all {
+        let (kind, subject, target) = to_columns(&m);
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["kind"], kind, "{m:?}");
+        if let Milestone::HungUp { by } = &m {
+            assert_eq!(json!(by), json!(subject.unwrap()));
+        }
+        assert_eq!(from_columns(kind, subject, target), Ok(m));
+    }
+    assert!(from_columns("overflowed", Some("sales"), None).is_err());
+    assert!(from_columns("hung_up", Some("nobody"), None).is_err());
+}
+
+#[test]
+fn a_version_1_database_is_migrated_with_its_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.db");
+    let v1 = Connection::open(&path).unwrap();
+    v1.execute_batch(schema::V1).unwrap();
+    v1.execute_batch(&format!(
+        "PRAGMA user_version = 1;
+         INSERT INTO calls (key, id, caller, called, arrival_ms) VALUES (1, 'c1', '+491', '100', {t});
+         INSERT INTO marks VALUES (1, 0, {t}, '{{\"kind\":\"arrival\"}}');
+         INSERT INTO marks VALUES (1, 1, {t}, '{{\"kind\":\"overflowed\",\"queue\":\"sales\",\"to\":\"queue:b\"}}');
+         INSERT INTO marks VALUES (1, 2, {t}, '{{\"kind\":\"transferred\",\"to\":\"sip:x@y\"}}');
+         INSERT INTO marks VALUES (1, 3, {t}, 'not json');
+         INSERT INTO marks VALUES (1, 4, {t}, '{{\"kind\":\"hung_up\",\"by\":\"agent\"}}');",
+        t = at(1).0
+    ))
+    .unwrap();
+    drop(v1);
+    let store = Store::open(&path).unwrap();
+    // The call was open: recovery closed it, and found its hang-up.
+    assert_eq!(store.interrupted_on_open(), 1);
+    let record = store.record("c1").unwrap().unwrap();
+    let what: Vec<Milestone> = record.marks.into_iter().map(|m| m.what).collect();
+    assert_eq!(
+        what,
+        [
+            Milestone::Arrival,
+            Milestone::Overflowed {
+                queue: "sales".into(),
+                to: "queue:b".into()
+            },
+            Milestone::Transferred { to: "sip:x@y".into() },
+            Milestone::HungUp { by: Party::Agent },
+        ]
+    );
+    // The unreadable mark is kept, not lost.
+    let raw = Connection::open(&path).unwrap();
+    let kept: (String, String) = raw
+        .query_row("SELECT kind, subject FROM marks WHERE seq = 3", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(kept, ("unreadable".to_owned(), "not json".to_owned()));
+    let version: i64 = raw.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
+}
+
+#[test]
+fn arrivals_are_records_with_their_arrival_mark_only() {
+    let (_dir, store) = temp_store();
+    let (w, thread) = writer(&store);
+    let full = send_call(
+        &w,
+        "c1",
+        at(5),
+        vec![
+            Milestone::Enqueued { queue: "q".into() },
+            Milestone::HungUp { by: Party::Caller },
+        ],
+        Some(End::Completed),
+    );
+    thread.shutdown(Duration::from_secs(5)).unwrap();
+    let arrivals = store.arrivals(at(0), at(10)).unwrap();
+    let mut expected = full;
+    expected.marks.truncate(1);
+    assert_eq!(arrivals, vec![expected]);
+    assert!(store.arrivals(at(6), at(10)).unwrap().is_empty());
 }

@@ -12,6 +12,7 @@ use queue::Millis;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::codec::{millis_to_sql, name};
+use super::milestone::to_columns;
 use super::StoreError;
 
 /// One thing to write. Commands are written in the order they were sent.
@@ -383,7 +384,11 @@ impl Writer {
     fn sleep(&self, wait: Duration) {
         let until = Instant::now() + wait;
         while Instant::now() < until && !self.shared.give_up.load(Ordering::Relaxed) {
-            std::thread::sleep((until - Instant::now()).min(Duration::from_millis(20)));
+            std::thread::sleep(
+                until
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(20)),
+            );
         }
     }
 
@@ -560,9 +565,9 @@ fn locate(tx: &Transaction<'_>, live: &mut HashMap<String, LiveCall>, id: &str) 
 }
 
 fn insert_mark(tx: &Transaction<'_>, key: i64, seq: i64, mark: &Mark) -> Result<(), rusqlite::Error> {
-    let what = serde_json::to_string(&mark.what).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.prepare_cached("INSERT INTO marks (call, seq, at_ms, what) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![key, seq, millis_to_sql(mark.at), what])?;
+    let (kind, subject, target) = to_columns(&mark.what);
+    tx.prepare_cached("INSERT INTO marks (call, seq, at_ms, kind, subject, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![key, seq, millis_to_sql(mark.at), kind, subject, target])?;
     Ok(())
 }
 
