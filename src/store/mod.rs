@@ -111,6 +111,15 @@ pub(crate) enum StoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// Reading only, and the file has an older schema (opening it with
+    /// [`Store::open`], as the switch does, upgrades it).
+    #[error("the database has schema version {found}, older than this version's {current}; starting the switch on it upgrades it")]
+    OlderSchema {
+        /// The version in the file.
+        found: i64,
+        /// The version this build reads.
+        current: i64,
+    },
     /// Reading only, and there is no database at that path.
     #[error("no database at {0}")]
     Missing(PathBuf),
@@ -179,6 +188,12 @@ impl Store {
             return Err(StoreError::NewerSchema {
                 found: version,
                 supported: schema::VERSION,
+            });
+        } else if version < schema::VERSION {
+            // Upgrading writes; reading only, leave that to the switch.
+            return Err(StoreError::OlderSchema {
+                found: version,
+                current: schema::VERSION,
             });
         } else {
             conn

@@ -617,6 +617,11 @@ fn a_version_1_database_is_migrated_with_its_marks() {
     ))
     .unwrap();
     drop(v1);
+    // Reading only does not upgrade, and says how to.
+    assert!(matches!(
+        Store::open_read_only(&path),
+        Err(StoreError::OlderSchema { found: 1, current: 2 })
+    ));
     let store = Store::open(&path).unwrap();
     // The call was open: recovery closed it, and found its hang-up.
     assert_eq!(store.interrupted_on_open(), 1);
