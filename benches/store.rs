@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p switchboard --bench store`
 //!
-//! - `write/calls`: calls of about 10 commands each (start, 7 marks, end), sent
+//! - `write/calls`: calls of about 9 commands each (start, 6 or 7 marks, end), sent
 //!   through a [`StoreWriter`] and flushed: the writer thread's sustained
 //!   rate, one transaction per batch, on a database that keeps growing.
 //! - `write/send only`: the sender's side alone, what the switch's core task
