@@ -8,7 +8,7 @@
 //!   rate, one transaction per batch, on a database that keeps growing.
 //! - `write/send only`: the sender's side alone, what the switch's core task
 //!   pays per call (the channel; the disk is the writer thread's).
-//! - `day/*`: a database of two days of 100,000 calls each (8 marks per call,
+//! - `day/*`: a database of two days of 100,000 calls each (8 marks per answered call, 7 per abandoned one,
 //!   a survey on one call in ten, 4 agent state changes per answered call, 5 queues):
 //!   reading one day's records; the agent log; and the whole of what
 //!   `switchboard report --queue` does for a day: the records from 4 h
