@@ -139,7 +139,23 @@ impl Switch {
                 }
                 Step::Survey { kind, score } => self.survey(now, call, kind, score),
                 Step::HangUp => self.b2bua.end(&mut ctx, call),
-                Step::Record { path, max } => self.b2bua.record(leg, path, max),
+                Step::Record { path, max, beep } => {
+                    if beep {
+                        // The beep plays while the recording starts: the
+                        // caller hears the cue, the message loses nothing.
+                        let tone = media::player::ToneSpec::continuous(&[1000.0], -12.0);
+                        let rate = self.sessions.get(&call).map_or(8000, |s| s.rate);
+                        let beep = media::player::Playlist::new(rate)
+                            .and_then(|p| p.with(media::player::Item::tone(tone, Some(400))));
+                        if let Ok(playlist) = beep {
+                            if let Some(s) = self.sessions.get_mut(&call) {
+                                s.beeping = true;
+                            }
+                            self.b2bua.play(leg, playlist);
+                        }
+                    }
+                    self.b2bua.record(leg, path, max);
+                }
                 Step::Http { url, body, timeout } => self.http_out.push_back(HttpCall {
                     call,
                     url,

@@ -41,6 +41,8 @@ pub(crate) struct Session {
     pub(crate) deadline: Option<Instant>,
     /// While a message is recorded: the key that ends it, if any.
     pub(crate) recording: Option<Option<char>>,
+    /// The end of what plays is not the flow's (the beep before a recording).
+    pub(crate) beeping: bool,
 }
 
 /// What the switch must do for a session, in switch terms.
@@ -62,7 +64,11 @@ pub(crate) enum Step {
     /// End the call.
     HangUp,
     /// Record a message into `path` for at most `max`.
-    Record { path: std::path::PathBuf, max: Duration },
+    Record {
+        path: std::path::PathBuf,
+        max: Duration,
+        beep: bool,
+    },
     /// A data dip: the shell POSTs `body` to `url` and hands the result back.
     Http {
         url: String,
@@ -120,6 +126,7 @@ impl IvrSetup {
             rate,
             deadline: None,
             recording: None,
+            beeping: false,
         }
     }
 
@@ -204,13 +211,11 @@ impl IvrSetup {
                     beep,
                     terminator,
                 } => {
-                    if beep {
-                        tracing::debug!("record beep not played yet");
-                    }
                     session.recording = Some(terminator);
                     Step::Record {
                         path: self.voicemail_path(&mailbox, now, session.leg),
                         max: max_duration,
+                        beep,
                     }
                 }
                 Action::SurveyScore { kind, score } => {

@@ -259,7 +259,12 @@ impl Switch {
                 let utc = self.clock.utc(now);
                 let call = self.b2bua.call_of_leg(leg);
                 if !call.is_some_and(|call| self.queue_playback_finished(now, call)) {
-                    self.with_session(now, leg, |s| s.interpreter.prompt_finished(utc));
+                    self.with_session(now, leg, |s| {
+                        if std::mem::take(&mut s.beeping) {
+                            return;
+                        }
+                        s.interpreter.prompt_finished(utc);
+                    });
                 }
             }
             media::engine::MediaEvent::FirstAudio { leg } => {

@@ -163,6 +163,29 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
             .any(|s| s.first_line().starts_with("BYE ") && s.to == caller()),
         "{out:#?}"
     );
+    // The score is kept with the call and the agent who took it.
+    let records: Vec<_> = std::iter::from_fn(|| h.switch.poll_record()).collect();
+    let survey = records.iter().find_map(|c| match c {
+        crate::store::Command::Survey { answer, .. } => Some(answer.clone()),
+        _ => None,
+    });
+    let survey = survey.expect("a survey answer in the call record");
+    assert_eq!((survey.score, survey.agent.as_deref()), (5, Some("1001")));
+    assert_eq!(survey.kind, queue::record::SurveyKind::Csat);
+    let kinds: Vec<String> = records
+        .iter()
+        .filter_map(|c| match c {
+            crate::store::Command::CallMarked { mark, .. } => {
+                serde_json::to_value(&mark.what).ok()?["kind"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ivr_exit", "enqueued", "offered", "agent_answered", "bridged", "talk_ended", "hung_up"],
+        "the call's timeline"
+    );
 }
 
 #[test]
