@@ -20,7 +20,7 @@ fn root() -> &'static str {
     env!("CARGO_MANIFEST_DIR")
 }
 
-/// A switch whose route 101 queues at once in `support` (agent 1001, 1 s of
+/// A switch whose route 101 queues at once in `support` (agent 1001, 3 s of
 /// wrap-up, call-backs offered above 1 s of estimated wait and retried after
 /// 1 s), dialling call-backs to 127.0.0.1:`customer_port`. `extra` is more TOML.
 fn callback_switch(customer_port: u16, extra: &str) -> Switch {
@@ -37,7 +37,7 @@ prompts = "{root}/prompts"
 [[queues]]
 name = "support"
 agents = ["1001"]
-wrap_up_secs = 1
+wrap_up_secs = 3
 
 [queues.callback]
 offer_above_wait_secs = 1
@@ -113,7 +113,10 @@ fn support_board(switch: &Switch) -> serde_json::Value {
 /// Seconds of the day of each SIPp trace entry, with its text.
 fn trace_entries(messages: &str) -> Vec<(f64, String)> {
     let mut entries = Vec::new();
-    for chunk in messages.split("----------------------------------------------- ").skip(1) {
+    for chunk in messages
+        .split("----------------------------------------------- ")
+        .skip(1)
+    {
         let (stamp, rest) = chunk.split_once('\n').unwrap_or((chunk, ""));
         let time = stamp.split_whitespace().nth(1).unwrap_or("");
         let mut parts = time.split(':');
@@ -133,7 +136,7 @@ fn a_caller_who_takes_the_offer_is_called_back_and_put_through_to_the_agent() {
     let agent_port = common::free_port();
     register_sipp_agent(&switch, "1001", agent_port, common::Transport::Udp);
     // The agent takes a first caller's call (rings 0.8 s, talks 1 s, hangs
-    // up), then the call-back's.
+    // up), then, after its wrap-up, the call-back's.
     let agent = Sipp::new("agent_answers_after_delay")
         .local_port(agent_port)
         .key("ext", "1001")
@@ -152,10 +155,20 @@ fn a_caller_who_takes_the_offer_is_called_back_and_put_through_to_the_agent() {
         .calls(1)
         .timeout_secs(20)
         .spawn();
-    std::thread::sleep(Duration::from_millis(300));
-    // The agent is busy: the estimated wait is 180 s (the default handle
+    // Once the first caller has the agent (ringing 0.8 s, talking 1 s, then
+    // 3 s of wrap-up) the agent is busy: the estimated wait is 180 s (the default handle
     // time), above the 1 s threshold, so the second caller is offered a
     // call-back and presses 1.
+    let busy = common::poll_until(Duration::from_secs(5), || {
+        let agents = json(&switch, "/api/agents");
+        let state = agents["agents"].as_array()?.iter().find(|a| a["id"] == "1001")?["state"].clone();
+        (state == "ringing" || state == "on_call").then_some(())
+    });
+    assert!(
+        busy.is_some(),
+        "the first caller reaches the agent: {:#}",
+        json(&switch, "/api/agents")
+    );
     let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let sink_port = sink.local_addr().unwrap().port().to_string();
     let caller = Sipp::new("caller_takes_callback")
@@ -224,7 +237,11 @@ fn a_busy_customer_is_dialled_again_after_retry_after_secs() {
         .calls(2)
         .timeout_secs(15)
         .spawn();
-    post(&switch, "/api/callbacks", r#"{"number": "+4930777000", "queue": "support"}"#);
+    post(
+        &switch,
+        "/api/callbacks",
+        r#"{"number": "+4930777000", "queue": "support"}"#,
+    );
     let customer = customer.wait();
     let agent = agent.wait();
     customer.assert_success(2);
@@ -259,7 +276,10 @@ fn a_busy_customer_is_dialled_again_after_retry_after_secs() {
 
 #[test]
 fn a_scheduled_callback_survives_a_restart() {
-    let db = tempfile::Builder::new().prefix("switchboard-callbacks-").tempdir().unwrap();
+    let db = tempfile::Builder::new()
+        .prefix("switchboard-callbacks-")
+        .tempdir()
+        .unwrap();
     let path = db.path().join("switchboard.db");
     let storage = format!("\n[storage]\npath = {:?}\n", path.display().to_string());
     let customer_port = common::free_port();
