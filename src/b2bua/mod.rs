@@ -100,11 +100,6 @@ struct Retransmit {
 struct Dialling {
     /// A provisional response came: a CANCEL may be sent (section 9.1).
     provisional: bool,
-    /// The switch gave up (ring limit, Timer C): CANCEL on the first
-    /// provisional response, and a 2xx that crosses it is hung up.
-    cancel_pending: bool,
-    /// Given up by the switch, not refused by the customer: reported as 408.
-    timed_out: bool,
 }
 
 #[derive(Debug)]
@@ -514,7 +509,7 @@ impl B2bua {
         };
         let call_id = *call_id;
         match (role, timer) {
-            (ClientRole::Originate, Timer::C) => self.give_up_dialling(ctx, call_id),
+            (ClientRole::Originate, Timer::C) => self.abandon_dialling(ctx, call_id, 408),
             (ClientRole::Originate, _) => self.dialling_failed(call_id, 408),
             (ClientRole::Invite, Timer::C) => {
                 if let Some(call) = self.calls.get_mut(&call_id) {
@@ -565,7 +560,7 @@ impl B2bua {
     fn hang_up_by(&mut self, ctx: &mut Ctx<'_>, call_id: u64, sides: &[Side], by: Party) {
         if self.calls.get(&call_id).is_some_and(|c| c.dialling.is_some()) {
             // The customer of a call we place has not answered: stop ringing.
-            self.abandon_dialling(ctx, call_id);
+            self.abandon_dialling(ctx, call_id, 487);
             return;
         }
         if let Some(call) = self.calls.get_mut(&call_id) {

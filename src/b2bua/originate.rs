@@ -8,8 +8,10 @@
 //! with `connect`, and BYE from either side, `end` and a silent leg end it.
 //!
 //! The switch stops ringing the customer after the `ring_for` it was given
-//! (and at Timer C): the INVITE is CANCELled once it has a provisional
-//! response, and the attempt is reported as 408.
+//! (and at Timer C), and when call control ends the call: the attempt is
+//! reported at once (408, or 487 when ended), and the INVITE is CANCELled
+//! once it has a provisional response; a 2xx that crosses the CANCEL is
+//! ACKed and hung up.
 
 use std::cmp::Reverse;
 use std::time::Duration;
@@ -76,7 +78,10 @@ impl B2bua {
         let Some(dialling) = call.dialling.as_mut() else {
             if (200..300).contains(&code) {
                 // A retransmitted 2xx: our ACK was lost.
-                if let (Some(ack), Some(dialog)) = (&call.ack_sent[Side::Caller.index()], &call.dialogs[0]) {
+                if let (Some(ack), Some(dialog)) = (
+                    &call.ack_sent[Side::Caller.index()],
+                    &call.dialogs[Side::Caller.index()],
+                ) {
                     ctx.txl.send_stateless(SipMessage::Request(ack.clone()), dialog.peer);
                 }
             }
@@ -84,26 +89,20 @@ impl B2bua {
         };
         if code < 200 {
             dialling.provisional = true;
-            let cancel = std::mem::take(&mut dialling.cancel_pending);
-            if code > 100 && !cancel {
+            if code > 100 {
                 tracing::debug!(call = call_id, code, "customer ringing");
                 if !response.body.is_empty() {
                     // Early media: the answer to our offer; the 2xx repeats it.
                     let _ = call.media.outbound_answered(self.media.as_mut(), &response.body);
                 }
             }
-            if cancel {
-                self.cancel_customer(ctx, call_id);
-            }
             return;
         }
         if code >= 300 {
-            let code = if dialling.timed_out { 408 } else { code };
             tracing::info!(call = call_id, code, "customer not reached");
             self.dialling_failed(call_id, code);
             return;
         }
-        let gave_up = dialling.timed_out;
         call.dialling = None;
         let destination = call.caller_source;
         call.dialogs[Side::Caller.index()] = Dialog::as_uac(&call.caller_invite, &response, destination).ok();
@@ -116,15 +115,8 @@ impl B2bua {
         let cseq = headers::cseq(&call.caller_invite.headers).map(|(n, _)| n).unwrap_or(1);
         send_ack(ctx, &self.local, call, Side::Caller, cseq, None);
         let media = call.media.outbound_answered(self.media.as_mut(), &response.body);
-        let code = match (gave_up, media) {
-            (false, Ok(())) => None,
-            (true, _) => Some(408),
-            (false, Err(failure)) => {
-                tracing::info!(call = call_id, ?failure, "customer's answer unusable");
-                Some(failure.status())
-            }
-        };
-        if let Some(code) = code {
+        if let Err(failure) = media {
+            tracing::info!(call = call_id, ?failure, "customer's answer unusable");
             // Confirmed, then ended at once.
             if let Some(dialog) = call.dialogs[Side::Caller.index()].as_mut() {
                 let via = self.local.via(dialog.peer.transport);
@@ -134,7 +126,7 @@ impl B2bua {
                     self.clients.insert(tx, (call_id, ClientRole::Bye));
                 }
             }
-            self.dialling_failed(call_id, code);
+            self.dialling_failed(call_id, failure.status());
             return;
         }
         call.state = CallState::Confirmed;
@@ -142,50 +134,22 @@ impl B2bua {
         self.events.push_back(CallEvent::CustomerAnswered { call: call_id });
     }
 
-    /// CANCELs the customer's INVITE (it has had a provisional response).
-    fn cancel_customer(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
-        let Some(call) = self.calls.get(&call_id) else {
-            return;
-        };
-        let cancel = build::cancel(&call.caller_invite);
-        let tx = ctx.txl.send_request(ctx.now, cancel, call.caller_source);
-        self.clients.insert(tx, (call_id, ClientRole::Cancel));
-    }
-
-    /// The switch stops ringing the customer (ring limit, Timer C): CANCEL
-    /// now or on the first provisional response; the 487 (or a crossing 2xx,
-    /// hung up) reports the attempt as 408.
-    pub(super) fn give_up_dialling(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
-        let Some(dialling) = self.calls.get_mut(&call_id).and_then(|c| c.dialling.as_mut()) else {
-            return;
-        };
-        if dialling.timed_out {
-            return;
-        }
-        dialling.timed_out = true;
-        tracing::debug!(call = call_id, "customer did not answer in time");
-        if dialling.provisional {
-            self.cancel_customer(ctx, call_id);
-        } else {
-            dialling.cancel_pending = true;
-        }
-    }
-
     /// The customer was not reached: the call goes, and call control hears.
     pub(super) fn dialling_failed(&mut self, call_id: u64, code: u16) {
-        let outbound = self
+        let dialling = self
             .calls
             .get(&call_id)
             .is_some_and(|c| c.outbound && c.state != CallState::Confirmed);
-        if outbound && self.discard_call(call_id).is_some() {
+        if dialling && self.discard_call(call_id).is_some() {
             self.events.push_back(CallEvent::CustomerFailed { call: call_id, code });
         }
     }
 
-    /// The switch ends a call it is still dialling: the INVITE is
-    /// CANCELled (once it rings) and a 2xx that crosses the CANCEL is ACKed
-    /// and hung up; the attempt is reported as 487.
-    pub(super) fn abandon_dialling(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
+    /// The switch stops dialling (ring limit or Timer C: 408; call control
+    /// ended the call: 487) and reports the attempt now. The INVITE is
+    /// CANCELled once it has a provisional response, and a 2xx that crosses
+    /// the CANCEL is ACKed and hung up (see `withdrawn_response`).
+    pub(super) fn abandon_dialling(&mut self, ctx: &mut Ctx<'_>, call_id: u64, code: u16) {
         let Some(call) = self.calls.get(&call_id) else {
             return;
         };
@@ -195,7 +159,8 @@ impl B2bua {
         let provisional = dialling.provisional;
         let (invite, destination, tx) = (call.caller_invite.clone(), call.caller_source, call.caller_tx);
         if provisional {
-            self.cancel_customer(ctx, call_id);
+            let cancel = ctx.txl.send_request(ctx.now, build::cancel(&invite), destination);
+            self.clients.insert(cancel, (call_id, ClientRole::Cancel));
         }
         self.clients.insert(
             tx,
@@ -208,7 +173,8 @@ impl B2bua {
                 },
             ),
         );
-        self.dialling_failed(call_id, 487);
+        tracing::debug!(call = call_id, code, "dialling given up");
+        self.dialling_failed(call_id, code);
     }
 
     /// Ring limits due now: those customers are given up on.
@@ -218,7 +184,7 @@ impl B2bua {
                 break;
             }
             self.ring_limits.pop();
-            self.give_up_dialling(ctx, call_id);
+            self.abandon_dialling(ctx, call_id, 408);
         }
     }
 
