@@ -519,7 +519,10 @@ impl B2bua {
             }
             (ClientRole::Invite, _) if self.calls.get(&call_id).is_some_and(|c| c.local) => {
                 self.drop_agent(call_id);
-                self.events.push_back(CallEvent::AgentFailed { call: call_id, code: 408 });
+                self.events.push_back(CallEvent::AgentFailed {
+                    call: call_id,
+                    code: 408,
+                });
             }
             (ClientRole::Invite, _) => {
                 if let Some(call) = self.calls.get(&call_id) {
