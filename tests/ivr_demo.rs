@@ -108,6 +108,20 @@ fn pressing_2_switches_the_prompts_to_spanish() {
     );
     assert!(log.contains("es/welcome.wav"), "the welcome plays in Spanish:\n{log}");
     assert!(log.contains("agent joined"), "{log}");
+    // The call record has the branch: Spanish, then the queue and the agent.
+    let calls: serde_json::Value = serde_json::from_str(&switch.http_get("/api/calls?window=15m").body).unwrap();
+    let record = &calls["calls"][0];
+    assert_eq!(record["language"], "es", "{calls:#}");
+    let kinds: Vec<&str> = record["marks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["what"]["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.starts_with(&["arrival", "ivr_exit", "enqueued", "offered", "agent_answered", "bridged"]),
+        "{kinds:?}"
+    );
 }
 
 /// POST with an empty body; the status and the body.
