@@ -1092,3 +1092,402 @@ pub fn is_response(msg: &str, code: u16, method: &str) -> bool {
             .and_then(|c| c.split_whitespace().nth(1))
             .is_some_and(|m| m.eq_ignore_ascii_case(method))
 }
+
+// ---------------------------------------------------------------------------
+// a UDP tap: a relay that timestamps what passes
+// ---------------------------------------------------------------------------
+
+/// A datagram that passed a [`UdpTap`], with the moment the tap read it.
+#[derive(Debug, Clone)]
+pub struct TapPacket {
+    pub at: std::time::SystemTime,
+    /// true: from the upstream side (e.g. the switch) to the peer behind the tap.
+    pub from_upstream: bool,
+    pub text: String,
+}
+
+/// A UDP relay on a free 127.0.0.1 port between `upstream` and one peer (the
+/// first other address that sends to it): each datagram is timestamped on
+/// arrival, then passed on from the tap's own socket. A SIP peer that
+/// registers through it is then called through it, so the test sees the
+/// moment each of its requests and responses went on the wire.
+pub struct UdpTap {
+    pub port: u16,
+    packets: std::sync::Arc<Mutex<Vec<TapPacket>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl UdpTap {
+    pub fn start(upstream: SocketAddr) -> UdpTap {
+        let socket = UdpSocket::bind((LOCALHOST, 0)).expect("bind the UDP tap");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("tap read timeout");
+        let port = socket.local_addr().expect("tap address").port();
+        let packets = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, stopped) = (packets.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut peer: Option<SocketAddr> = None;
+            let mut buf = vec![0u8; 65536];
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let at = std::time::SystemTime::now();
+                let from_upstream = from == upstream;
+                let to = if from_upstream {
+                    peer
+                } else {
+                    peer = Some(from);
+                    Some(upstream)
+                };
+                if let Some(to) = to {
+                    let _ = socket.send_to(&buf[..n], to);
+                }
+                log.lock().unwrap_or_else(|e| e.into_inner()).push(TapPacket {
+                    at,
+                    from_upstream,
+                    text: String::from_utf8_lossy(&buf[..n]).into_owned(),
+                });
+            }
+        });
+        UdpTap {
+            port,
+            packets,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Everything that passed so far.
+    pub fn packets(&self) -> Vec<TapPacket> {
+        self.packets.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for UdpTap {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// baresip as an agent's phone, driven over ctrl_tcp
+// ---------------------------------------------------------------------------
+
+/// A message from baresip's `ctrl_tcp` module (an event or a command's
+/// response), with the moment the test read it.
+#[derive(Debug, Clone)]
+pub struct BaresipMessage {
+    pub at: std::time::SystemTime,
+    pub instant: Instant,
+    pub json: serde_json::Value,
+}
+
+impl BaresipMessage {
+    /// The event type (`CALL_INCOMING`, `CALL_ESTABLISHED`...), "" for a response.
+    pub fn kind(&self) -> &str {
+        self.json["type"].as_str().unwrap_or_default()
+    }
+
+    /// The peer's user part, e.g. the caller's number of an incoming call.
+    pub fn peer_user(&self) -> Option<&str> {
+        let uri = self.json["peeruri"].as_str()?;
+        let user = uri.strip_prefix("sip:").unwrap_or(uri);
+        user.split('@').next()
+    }
+}
+
+/// A `ctrl_tcp` command and baresip's response: whatever the command did
+/// (e.g. `accept` sending the 200 OK) happened between `sent` and `replied`,
+/// as baresip executes a command before it responds.
+#[derive(Debug, Clone)]
+pub struct BaresipReply {
+    pub sent: std::time::SystemTime,
+    pub replied: std::time::SystemTime,
+    pub json: serde_json::Value,
+}
+
+impl BaresipReply {
+    pub fn ok(&self) -> bool {
+        self.json["ok"] == true
+    }
+}
+
+/// baresip registered as an agent, listening on 127.0.0.1 only, with its
+/// `ctrl_tcp` control socket on a free 127.0.0.1 port: calls ring until the
+/// test sends `accept` (manual answer mode). Its microphone is the `ausine`
+/// tone generator and it has no player, so no sound card is needed.
+///
+/// It registers through a [`UdpTap`], so the switch calls it through the tap
+/// too (it sends to the binding's source address) and baresip answers there
+/// (to the request's source): `tap` has its SIP with the moment of each
+/// message. Requests baresip sends within a call (its BYE) go straight to
+/// the switch. Killed on drop; its log and control messages are printed if
+/// the test fails.
+pub struct BaresipPhone {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub tap: UdpTap,
+    pub ext: String,
+    pub sip_port: u16,
+    pub ctrl_port: u16,
+    ctrl: TcpStream,
+    messages: std::sync::mpsc::Receiver<BaresipMessage>,
+    unread: std::collections::VecDeque<BaresipMessage>,
+    /// Every message read so far, for failure reports.
+    pub seen: Vec<BaresipMessage>,
+    next_token: u64,
+}
+
+impl BaresipPhone {
+    /// Starts baresip for `ext` (UDP) and waits until the switch has its
+    /// registration.
+    pub fn start(switch: &Switch, ext: &str) -> BaresipPhone {
+        let mut last = String::new();
+        for _attempt in 0..3 {
+            match BaresipPhone::try_start(switch, ext) {
+                Ok(phone) => return phone,
+                Err(why) => last = why,
+            }
+        }
+        panic!("baresip did not come up as {ext} (3 attempts): {last}");
+    }
+
+    fn try_start(switch: &Switch, ext: &str) -> Result<BaresipPhone, String> {
+        let bin = baresip_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("baresip-agent-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let sip_port = free_port();
+        let ctrl_port = free_port();
+        let rtp = free_ports(16);
+        let tap = UdpTap::start(switch.sip_addr());
+        // ausine only produces 48 kHz stereo; baresip resamples for G.711.
+        // menu.so provides the `accept` and `hangup` commands.
+        let config = format!(
+            "poll_method\t\tepoll\n\
+             sip_listen\t\t{LOCALHOST}:{sip_port}\n\
+             call_local_timeout\t120\n\
+             call_max_calls\t\t4\n\
+             audio_source\t\tausine,440\n\
+             ausrc_srate\t\t48000\n\
+             ausrc_channels\t\t2\n\
+             rtp_ports\t\t{rtp}-{rtp_last}\n\
+             statmode_default\toff\n\
+             module_path\t\t/usr/lib/baresip/modules\n\
+             module\t\t\tg711.so\n\
+             module\t\t\tausine.so\n\
+             module_tmp\t\tuuid.so\n\
+             module_tmp\t\taccount.so\n\
+             module_app\t\tmenu.so\n\
+             module_app\t\tctrl_tcp.so\n\
+             ctrl_tcp_listen\t\t{LOCALHOST}:{ctrl_port}\n",
+            rtp_last = rtp + 15
+        );
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).map_err(|e| e.to_string());
+        write("config", &config)?;
+        write(
+            "accounts",
+            &format!(
+                "<sip:{ext}@{LOCALHOST}:{port};transport=udp>;auth_pass={pass};regint=60;answermode=manual\n",
+                port = tap.port,
+                pass = switch.config.password_of(ext),
+            ),
+        )?;
+        write("contacts", "")?;
+        let out = std::fs::File::create(dir.path().join("baresip.log")).map_err(|e| e.to_string())?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(bin)
+            .arg("-f")
+            .arg(dir.path())
+            .arg("-s") // SIP trace into the log, for failures
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("spawn baresip: {e}"))?;
+        let mut child = Some(child);
+        let log =
+            || String::from_utf8_lossy(&std::fs::read(dir.path().join("baresip.log")).unwrap_or_default()).into_owned();
+        let stop = |child: &mut Option<Child>| {
+            if let Some(mut c) = child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        };
+        let listening = poll_until(Duration::from_secs(10), || {
+            let exited = child.as_mut().is_none_or(|c| !matches!(c.try_wait(), Ok(None)));
+            (exited || port_is_bound(ctrl_port, true)).then_some(())
+        });
+        if listening.is_none() || !port_is_bound(ctrl_port, true) {
+            stop(&mut child);
+            return Err(format!("no ctrl_tcp socket on {ctrl_port}:\n{}", log()));
+        }
+        let ctrl = match TcpStream::connect((LOCALHOST, ctrl_port)) {
+            Ok(s) => s,
+            Err(e) => {
+                stop(&mut child);
+                return Err(format!("connect to ctrl_tcp on {ctrl_port}: {e}\n{}", log()));
+            }
+        };
+        let _ = ctrl.set_nodelay(true);
+        let reader = ctrl.try_clone().map_err(|e| e.to_string())?;
+        let (tx, messages) = std::sync::mpsc::channel();
+        std::thread::spawn(move || read_netstrings(reader, &tx));
+        let phone = BaresipPhone {
+            child,
+            dir,
+            tap,
+            ext: ext.to_string(),
+            sip_port,
+            ctrl_port,
+            ctrl,
+            messages,
+            unread: std::collections::VecDeque::new(),
+            seen: Vec::new(),
+            next_token: 0,
+        };
+        let contact = format!("{LOCALHOST}:{sip_port}");
+        if switch
+            .wait_for_registration(ext, Duration::from_secs(10), |r| r.contact.contains(&contact))
+            .is_none()
+        {
+            // Dropping the phone kills baresip.
+            return Err(format!(
+                "{ext} (baresip on {contact}) never appeared in /api/registrations: {:?}\n{}",
+                switch.registrations(),
+                phone.log()
+            ));
+        }
+        Ok(phone)
+    }
+
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.dir.path().join("baresip.log")).unwrap_or_default()).into_owned()
+    }
+
+    /// When baresip's first 200 OK to each INVITE passed the tap, by the user
+    /// part of From (the caller's number on calls from the switch).
+    pub fn invites_answered(&self) -> std::collections::BTreeMap<String, std::time::SystemTime> {
+        let mut first = std::collections::BTreeMap::new();
+        for p in self.tap.packets() {
+            if p.from_upstream || !is_response(&p.text, 200, "INVITE") {
+                continue;
+            }
+            let from = sip_header(&p.text, "From").or_else(|| sip_header(&p.text, "f"));
+            if let Some(user) = from.and_then(|f| f.split("sip:").nth(1)?.split('@').next()) {
+                first.entry(user.to_string()).or_insert(p.at);
+            }
+        }
+        first
+    }
+
+    fn receive(&mut self, timeout: Duration) -> Option<BaresipMessage> {
+        let m = self.messages.recv_timeout(timeout).ok()?;
+        self.seen.push(m.clone());
+        Some(m)
+    }
+
+    /// Waits for the next event of type `kind`, passing over other events.
+    pub fn event(&mut self, kind: &str, timeout: Duration) -> Option<BaresipMessage> {
+        if let Some(i) = self.unread.iter().position(|m| m.kind() == kind) {
+            let m = self.unread.remove(i);
+            self.unread.drain(..i);
+            return m;
+        }
+        self.unread.clear();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let m = self.receive(left)?;
+            if m.kind() == kind {
+                return Some(m);
+            }
+        }
+    }
+
+    /// Sends a command (`accept`, `hangup`, ...) and waits for its response;
+    /// events that arrive meanwhile stay for [`BaresipPhone::event`].
+    pub fn command(&mut self, command: &str, params: &str) -> BaresipReply {
+        self.next_token += 1;
+        let token = format!("t{}", self.next_token);
+        let body = serde_json::json!({"command": command, "params": params, "token": token}).to_string();
+        let sent = std::time::SystemTime::now();
+        self.ctrl
+            .write_all(format!("{}:{body},", body.len()).as_bytes())
+            .unwrap_or_else(|e| panic!("ctrl_tcp write of {command}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(m) = self.receive(left) else {
+                panic!("baresip did not respond to `{command}` within 5 s:\n{}", self.log());
+            };
+            if m.json["response"] == true && m.json["token"] == token.as_str() {
+                return BaresipReply {
+                    sent,
+                    replied: m.at,
+                    json: m.json,
+                };
+            }
+            self.unread.push_back(m);
+        }
+    }
+}
+
+/// Reads `len:payload,` netstrings of JSON from baresip until the socket closes.
+fn read_netstrings(mut stream: TcpStream, tx: &std::sync::mpsc::Sender<BaresipMessage>) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let (at, instant) = (std::time::SystemTime::now(), Instant::now());
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(colon) = buf.iter().position(|&b| b == b':') {
+            let Some(len) = std::str::from_utf8(&buf[..colon])
+                .ok()
+                .and_then(|l| l.parse::<usize>().ok())
+            else {
+                return; // not a netstring: stop reading
+            };
+            let end = colon + 1 + len;
+            if buf.len() <= end {
+                break;
+            }
+            let json = serde_json::from_slice(&buf[colon + 1..end]).unwrap_or(serde_json::Value::Null);
+            buf.drain(..=end);
+            if tx.send(BaresipMessage { at, instant, json }).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for BaresipPhone {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            let seen: Vec<String> = self.seen.iter().map(|m| m.json.to_string()).collect();
+            eprintln!(
+                "\n===== baresip {} ctrl_tcp messages =====\n{}\n===== baresip {} log =====\n{}\n===== end of baresip log =====",
+                self.ext,
+                seen.join("\n"),
+                self.ext,
+                self.log()
+            );
+        }
+    }
+}
