@@ -23,17 +23,28 @@ impl B2bua {
         source: Peer,
     ) -> Result<(u64, ::media::engine::LegId), Admission> {
         let refuse = |ctx: &mut Ctx<'_>, code: u16| {
-            let response = build::response(&invite, code, Some(&headers::new_tag()), None, None);
+            let mut response = build::response(&invite, code, Some(&headers::new_tag()), None, None);
+            if code == 503 {
+                // Overload (calls or RTP ports): the caller may try again soon.
+                response.headers.push(rsip::Header::RetryAfter(
+                    <rsip::headers::RetryAfter as rsip::headers::UntypedHeader>::new("5"),
+                ));
+            }
             ctx.txl.send_response(ctx.now, id, response);
             Err(Admission::Refused(code))
         };
         if self.calls.len() >= self.max_calls {
+            tracing::warn!(calls = self.calls.len(), "call refused: the most calls are up");
             return refuse(ctx, 503);
         }
         let call_id = self.next_call;
         let (media, sdp) = match CallMedia::start_local(self.media.as_mut(), call_id, &invite.body, &self.caps) {
             Ok(started) => started,
-            Err(failure) => return refuse(ctx, failure.status()),
+            Err(failure) => {
+                tracing::warn!(?failure, "call refused: no media for the caller");
+                metrics::counter!("media_setup_failures_total", "status" => failure.status().to_string()).increment(1);
+                return refuse(ctx, failure.status());
+            }
         };
         let Ok(caller_call_id) = headers::call_id(&invite.headers).map(str::to_owned) else {
             self.release_media(&media);

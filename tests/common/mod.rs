@@ -310,7 +310,13 @@ impl Switch {
         panic!("switchboard did not come up (3 attempts); last log:\n{last_log}");
     }
 
-    fn try_start(config: SwitchConfig) -> Result<Switch, String> {
+    fn try_start(mut config: SwitchConfig) -> Result<Switch, String> {
+        if config.media_ports.is_none() {
+            // Its own RTP ports, handed out like the test's other ports, so
+            // that switches and SIPp running in parallel never share them.
+            let first = free_ports(64);
+            config.media_ports = Some((first, first + 63));
+        }
         let dir = tempfile::Builder::new()
             .prefix("switchboard-e2e-")
             .tempdir()
