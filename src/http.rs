@@ -28,17 +28,16 @@ pub(crate) struct AppState {
 /// get histogram buckets at the service-level thresholds, so that SL(T) can
 /// be read off Prometheus too.
 pub(crate) fn install_metrics(thresholds: &[std::time::Duration]) -> anyhow::Result<PrometheusHandle> {
-    let mut buckets: Vec<f64> = [5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0]
-        .into_iter()
-        .chain(thresholds.iter().map(|t| t.as_secs_f64()))
-        .collect();
+    let mut buckets: Vec<f64> = [
+        5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
+    ]
+    .into_iter()
+    .chain(thresholds.iter().map(|t| t.as_secs_f64()))
+    .collect();
     buckets.sort_by(f64::total_cmp);
     buckets.dedup();
     Ok(PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            metrics_exporter_prometheus::Matcher::Prefix("acd_".into()),
-            &buckets,
-        )?
+        .set_buckets_for_metric(metrics_exporter_prometheus::Matcher::Prefix("acd_".into()), &buckets)?
         .install_recorder()?)
 }
 

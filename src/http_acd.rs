@@ -99,7 +99,10 @@ async fn queue_stats(
         .borrow()
         .get("queues")
         .and_then(|q| q.as_array())
-        .is_some_and(|q| q.iter().any(|q| q.get("name").and_then(|n| n.as_str()) == Some(name.as_str())));
+        .is_some_and(|q| {
+            q.iter()
+                .any(|q| q.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
+        });
     if !known {
         return error(StatusCode::NOT_FOUND, "unknown_queue", format!("no queue `{name}`"));
     }
@@ -243,7 +246,11 @@ async fn callback(
         );
     };
     if request.number.is_empty() || !request.number.chars().all(|c| c.is_ascii_digit() || c == '+') {
-        return error(StatusCode::BAD_REQUEST, "bad_number", "number must be digits with an optional +");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_number",
+            "number must be digits with an optional +",
+        );
     }
     let at = match request.at.as_deref().map(parse_time).transpose() {
         Ok(at) => at.unwrap_or_else(now_millis),
@@ -258,5 +265,9 @@ async fn callback(
     if state.queries.send(Query::AcdEvent(event, done)).await.is_err() || rx.await.is_err() {
         return unavailable();
     }
-    (StatusCode::ACCEPTED, Json(serde_json::json!({ "scheduled_at_ms": at.0 }))).into_response()
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "scheduled_at_ms": at.0 })),
+    )
+        .into_response()
 }

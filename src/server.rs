@@ -69,15 +69,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .context("starting the call-record writer")?;
     let started = Instant::now();
     let wall = chrono::Utc::now();
-    let mut switch = Switch::new(
-        &config,
-        udp,
-        tcp,
-        Box::new(engine.clone()),
-        ivr,
-        started,
-        wall,
-    );
+    let mut switch = Switch::new(&config, udp, tcp, Box::new(engine.clone()), ivr, started, wall);
     let callbacks: Vec<queue::acd::Callback> = store
         .load_callbacks()
         .context("reading stored call-backs")?
@@ -212,7 +204,9 @@ fn live_records(
     let midnight = queue::Millis(now.0 - now.0 % 86_400_000);
     let from = midnight - config.kpi.repeat_window.max(Duration::from_secs(86_400));
     let to = now + Duration::from_secs(1);
-    let records = store.records_arrived(from, to).context("reading today's call records")?;
+    let records = store
+        .records_arrived(from, to)
+        .context("reading today's call records")?;
     let agent_log = store.agent_log(from, to).context("reading the agent log")?;
     Ok(crate::stats::LiveRecords::new(config.kpi.clone(), records, agent_log))
 }

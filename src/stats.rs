@@ -100,7 +100,12 @@ impl LiveRecords {
         self.records
             .retain(|r| r.end.is_none() || r.arrival().is_some_and(|a| a >= keep_from));
         if self.records.len() != before {
-            self.by_id = self.records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+            self.by_id = self
+                .records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.clone(), i))
+                .collect();
         }
         // Keep each agent's last state before the cut: it is still in force.
         let mut last_before: HashMap<String, usize> = HashMap::new();

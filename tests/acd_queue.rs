@@ -36,7 +36,10 @@ fn json(switch: &Switch, path: &str) -> serde_json::Value {
 /// SIPp's message trace: `(seconds of the day, message)` per entry.
 fn trace_entries(messages: &str) -> Vec<(f64, String)> {
     let mut entries = Vec::new();
-    for chunk in messages.split("----------------------------------------------- ").skip(1) {
+    for chunk in messages
+        .split("----------------------------------------------- ")
+        .skip(1)
+    {
         let (stamp, rest) = chunk.split_once('\n').unwrap_or((chunk, ""));
         // "2026-11-23\t14:05:01.123456" (the tracer's local time)
         let time = stamp.split_whitespace().nth(1).unwrap_or("");
@@ -117,8 +120,18 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
 
     let entered = caller_answered(&callers.messages);
     let answered = agent_answered(&agent.messages);
-    assert_eq!(entered.len(), 3, "three callers answered by the switch:\n{}", callers.messages);
-    assert_eq!(answered.len(), 3, "three calls answered by the agent:\n{}", agent.messages);
+    assert_eq!(
+        entered.len(),
+        3,
+        "three callers answered by the switch:\n{}",
+        callers.messages
+    );
+    assert_eq!(
+        answered.len(),
+        3,
+        "three calls answered by the agent:\n{}",
+        agent.messages
+    );
 
     let calls = json(&switch, "/api/calls?window=15m");
     let records = calls["calls"].as_array().unwrap();
@@ -139,7 +152,10 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
         waits.push(seen_ms);
     }
     waits.sort_by(f64::total_cmp);
-    assert!(waits[0] >= 700.0 && waits[2] >= 5000.0, "callers queued behind each other: {waits:?}");
+    assert!(
+        waits[0] >= 700.0 && waits[2] >= 5000.0,
+        "callers queued behind each other: {waits:?}"
+    );
 
     let stats = json(&switch, "/api/queues/support/stats?window=15m");
     let stats = &stats["stats"];
@@ -148,12 +164,18 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
     assert_eq!(stats["abandoned"], 0, "{stats:#}");
     let asa_ms = stats["asa_secs"].as_f64().unwrap() * 1000.0;
     let mean = waits.iter().sum::<f64>() / 3.0;
-    assert!((asa_ms - mean).abs() <= 5.0, "ASA {asa_ms} ms, SIPp's mean {mean:.1} ms");
+    assert!(
+        (asa_ms - mean).abs() <= 5.0,
+        "ASA {asa_ms} ms, SIPp's mean {mean:.1} ms"
+    );
     // 20 s threshold: all three; the wait histogram has the SL buckets.
     assert_eq!(stats["service_level"][0]["threshold_secs"], 20);
     assert_eq!(stats["service_level"][0]["value"], 1.0);
     let metrics = switch.metrics();
-    assert!(metrics.contains("acd_queue_wait_seconds_bucket{queue=\"support\",le=\"20\"}"), "{metrics}");
+    assert!(
+        metrics.contains("acd_queue_wait_seconds_bucket{queue=\"support\",le=\"20\"}"),
+        "{metrics}"
+    );
 
     // `switchboard report` recomputes the same figures from the stored records.
     let to = stats_window_end(&switch);
@@ -277,7 +299,10 @@ fn agents_pause_and_resume_with_feature_codes_and_the_api() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     let answer = post(r#"{"state": "pause", "reason": "lunch"}"#, "1001");
     let agent: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
-    assert_eq!((agent["state"].as_str(), agent["reason"].as_str()), (Some("paused"), Some("lunch")));
+    assert_eq!(
+        (agent["state"].as_str(), agent["reason"].as_str()),
+        (Some("paused"), Some("lunch"))
+    );
     assert_eq!(post(r#"{"state": "asleep"}"#, "1001").status, 400);
     assert_eq!(post(r#"{"state": "login"}"#, "9999").status, 404);
     assert_eq!(post("not json", "1001").status, 400);

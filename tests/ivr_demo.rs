@@ -119,7 +119,14 @@ fn pressing_2_switches_the_prompts_to_spanish() {
         .filter_map(|m| m["what"]["kind"].as_str())
         .collect();
     assert!(
-        kinds.starts_with(&["arrival", "ivr_exit", "enqueued", "offered", "agent_answered", "bridged"]),
+        kinds.starts_with(&[
+            "arrival",
+            "ivr_exit",
+            "enqueued",
+            "offered",
+            "agent_answered",
+            "bridged"
+        ]),
         "{kinds:?}"
     );
 }

@@ -19,7 +19,10 @@ impl Add<Duration> for Millis {
     type Output = Millis;
 
     fn add(self, rhs: Duration) -> Millis {
-        Millis(self.0.saturating_add(u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX)))
+        Millis(
+            self.0
+                .saturating_add(u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX)),
+        )
     }
 }
 
@@ -27,7 +30,10 @@ impl Sub<Duration> for Millis {
     type Output = Millis;
 
     fn sub(self, rhs: Duration) -> Millis {
-        Millis(self.0.saturating_sub(u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX)))
+        Millis(
+            self.0
+                .saturating_sub(u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX)),
+        )
     }
 }
 

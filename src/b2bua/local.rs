@@ -188,7 +188,8 @@ impl B2bua {
         if !call.local || call.dialogs[Side::Agent.index()].is_some() {
             return;
         }
-        let (Some(tx), Some(invite), Some(destination)) = (call.agent_tx, call.agent_invite.clone(), call.agent_destination)
+        let (Some(tx), Some(invite), Some(destination)) =
+            (call.agent_tx, call.agent_invite.clone(), call.agent_destination)
         else {
             return;
         };
@@ -215,11 +216,14 @@ impl B2bua {
     /// none went yet; a 2xx is ACKed and ended at once.
     pub(super) fn withdrawn_response(&mut self, ctx: &mut Ctx<'_>, id: TransactionId, response: Response) {
         let code = response.status_code.code();
-        let Some((call_id, ClientRole::Withdrawn {
-            invite,
-            destination,
-            provisional,
-        })) = self.clients.get_mut(&id)
+        let Some((
+            call_id,
+            ClientRole::Withdrawn {
+                invite,
+                destination,
+                provisional,
+            },
+        )) = self.clients.get_mut(&id)
         else {
             return;
         };

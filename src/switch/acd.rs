@@ -298,7 +298,13 @@ impl Switch {
         });
         let Some(target) = target else {
             self.reachable.remove(&agent);
-            self.acd_event(now, AcdEvent::Reachable { agent, reachable: false });
+            self.acd_event(
+                now,
+                AcdEvent::Reachable {
+                    agent,
+                    reachable: false,
+                },
+            );
             return;
         };
         let rung = self.b2bua.connect(
@@ -311,7 +317,14 @@ impl Switch {
         );
         if !rung {
             // One agent rings at a time for a call (no forking yet).
-            self.acd_event(now, AcdEvent::OfferFailed { call, agent, busy: true });
+            self.acd_event(
+                now,
+                AcdEvent::OfferFailed {
+                    call,
+                    agent,
+                    busy: true,
+                },
+            );
             return;
         }
         metrics::counter!("acd_offers_total", "queue" => queue.to_owned()).increment(1);
@@ -530,7 +543,14 @@ impl Switch {
                 let _ = playlist.push(Item::prompt(prompt));
             }
             None => {
-                for (hz, ms) in [(523.3, 400), (659.3, 400), (784.0, 400), (659.3, 400), (587.3, 800), (0.0, 400)] {
+                for (hz, ms) in [
+                    (523.3, 400),
+                    (659.3, 400),
+                    (784.0, 400),
+                    (659.3, 400),
+                    (587.3, 800),
+                    (0.0, 400),
+                ] {
                     let item = if hz == 0.0 {
                         Item::silence(ms)
                     } else {
@@ -633,7 +653,11 @@ impl Switch {
             "logout" => AcdEvent::Logout { agent },
             "pause" => AcdEvent::Pause {
                 agent,
-                reason: if rest.is_empty() { "break".into() } else { rest.to_owned() },
+                reason: if rest.is_empty() {
+                    "break".into()
+                } else {
+                    rest.to_owned()
+                },
             },
             "resume" => AcdEvent::Resume { agent },
             _ => AcdEvent::EndWrapUp { agent },

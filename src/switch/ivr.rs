@@ -132,7 +132,11 @@ impl IvrSetup {
 
     /// A loaded prompt by its path under the prompts root, at `rate`.
     pub(crate) fn prompt(&self, path: &str, rate: u32) -> Option<Prompt> {
-        let audio = if rate == 48_000 { &self.prompts_48k } else { &self.prompts };
+        let audio = if rate == 48_000 {
+            &self.prompts_48k
+        } else {
+            &self.prompts
+        };
         audio.get(path).cloned()
     }
 
@@ -142,7 +146,11 @@ impl IvrSetup {
         self.prompt(&format!("{language}/{name}.wav"), rate)
             .or_else(|| self.prompt(&format!("en/{name}.wav"), rate))
             .or_else(|| {
-                let audio = if rate == 48_000 { &self.prompts_48k } else { &self.prompts };
+                let audio = if rate == 48_000 {
+                    &self.prompts_48k
+                } else {
+                    &self.prompts
+                };
                 let suffix = format!("/{name}.wav");
                 let mut keys: Vec<&String> = audio.keys().filter(|k| k.ends_with(&suffix)).collect();
                 keys.sort();

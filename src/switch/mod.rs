@@ -582,7 +582,9 @@ impl Switch {
             .and_then(|f| headers::user_of(headers::uri_of(f)))
             .unwrap_or_default()
             .to_owned();
-        let number = headers::user_of(&request.uri.to_string()).unwrap_or_default().to_owned();
+        let number = headers::user_of(&request.uri.to_string())
+            .unwrap_or_default()
+            .to_owned();
         let started = self.b2bua.start_local(
             &mut Ctx {
                 now,

@@ -175,15 +175,23 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
     let kinds: Vec<String> = records
         .iter()
         .filter_map(|c| match c {
-            crate::store::Command::CallMarked { mark, .. } => {
-                serde_json::to_value(&mark.what).ok()?["kind"].as_str().map(str::to_owned)
-            }
+            crate::store::Command::CallMarked { mark, .. } => serde_json::to_value(&mark.what).ok()?["kind"]
+                .as_str()
+                .map(str::to_owned),
             _ => None,
         })
         .collect();
     assert_eq!(
         kinds,
-        ["ivr_exit", "enqueued", "offered", "agent_answered", "bridged", "talk_ended", "hung_up"],
+        [
+            "ivr_exit",
+            "enqueued",
+            "offered",
+            "agent_answered",
+            "bridged",
+            "talk_ended",
+            "hung_up"
+        ],
         "the call's timeline"
     );
 }
