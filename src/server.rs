@@ -161,14 +161,15 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 break;
             }
         }
-        while let Some(transmit) = switch.poll_transmit() {
-            network.send(transmit);
-        }
+        // Records first: once a peer sees an answer, the API shows its effect.
         while let Some(command) = switch.poll_record() {
             if let Err(e) = writer.send(command.clone()) {
                 tracing::error!(%e, "call record not stored");
             }
             let _ = stats_tx.send(crate::stats::StatsRequest::Record(command));
+        }
+        while let Some(transmit) = switch.poll_transmit() {
+            network.send(transmit);
         }
         while let Some(request) = switch.poll_http() {
             let done = http_done.clone();

@@ -102,6 +102,11 @@ fn bad_packets_are_counted_never_relayed() {
         "unknown leg"
     );
     core.remove_leg(1);
+    assert_eq!(
+        core.poll_event(),
+        Some(MediaEvent::FirstAudio { leg: 1 }),
+        "the first good packet of a bridged leg is reported once"
+    );
     let Some(MediaEvent::Closed { stats, .. }) = core.poll_event() else {
         panic!()
     };
@@ -145,7 +150,7 @@ fn hold_stops_the_relay_and_the_inactivity_timer() {
     let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
     assert_eq!(
         events,
-        [MediaEvent::Inactive { leg: 1 }],
+        [MediaEvent::FirstAudio { leg: 1 }, MediaEvent::Inactive { leg: 1 }],
         "leg 2 is on hold, leg 1 went silent"
     );
 }
@@ -276,6 +281,7 @@ fn a_playlist_plays_to_the_phone_and_a_digit_stops_it() {
     assert_eq!(
         events,
         [
+            MediaEvent::FirstAudio { leg: 2 },
             MediaEvent::Digit { leg: 1, digit: '3' },
             MediaEvent::PlaybackFinished {
                 leg: 1,
