@@ -1,53 +1,18 @@
 //! The switch's side of the ACD: queued callers hear music and
 //! announcements, the ACD's offers ring agents through the B2BUA, the
 //! B2BUA's answers, refusals and hang-ups go back to the ACD, and every step
-//! is a mark on the call's record for the store and the KPIs.
-//!
-//! Timestamps are the switch's monotonic clock mapped onto wall time
-//! ([`super::ivr::WallClock`]), so marks never go backwards.
+//! is a mark on the call's record (see [`super::records`]); what a queued
+//! caller hears is in [`super::hold`].
 
 use std::time::Instant;
 
 use media::engine::LegId;
-use media::player::{Item, Playlist, ToneSpec};
 use queue::acd::{Action as AcdAction, Event as AcdEvent, OverflowTarget};
-use queue::record::{AgentStateKind, CallRecord, End, Mark, Milestone, Party, SurveyAnswer, SurveyKind};
-use queue::Millis;
+use queue::record::{AgentStateKind, End, Mark, Milestone, Party};
 
 use super::Switch;
 use crate::b2bua::{Ctx, Target};
 use crate::store::Command;
-
-/// What the switch knows of a call for the ACD and its record.
-#[derive(Debug)]
-pub(crate) struct Tracked {
-    /// The call record's id.
-    pub(crate) record: String,
-    /// The caller's number.
-    pub(crate) caller: String,
-    /// The caller's media leg.
-    pub(crate) leg: LegId,
-    /// Prompt language, for announcements.
-    pub(crate) language: String,
-    /// PCM rate of the caller's leg.
-    pub(crate) rate: u32,
-    /// The queue the call waits in (also while an agent rings).
-    pub(crate) queue: Option<String>,
-    /// When it joined that queue.
-    pub(crate) enqueued_at: Option<Instant>,
-    /// The agent being rung or talking.
-    pub(crate) agent: Option<String>,
-    /// The agent answered (talk, then wrap-up).
-    pub(crate) talking: bool,
-    /// What ends the call when the playing prompt ends.
-    pub(crate) then_hang_up: bool,
-    /// The caller is leaving a message (overflow to voicemail).
-    pub(crate) voicemail: bool,
-    /// The virtual-hold offer was played; `1` accepts it.
-    pub(crate) callback_offered: bool,
-    /// The music on hold of the queue (a prompt path), if one is set.
-    pub(crate) music: Option<String>,
-}
 
 /// Feature codes agents dial from their phone.
 const FEATURE_CODES: &[(&str, &str)] = &[
@@ -59,71 +24,6 @@ const FEATURE_CODES: &[(&str, &str)] = &[
 ];
 
 impl Switch {
-    /// Now on the records' clock.
-    pub(super) fn millis(&self, now: Instant) -> Millis {
-        Millis(u64::try_from(self.clock.utc(now).timestamp_millis()).unwrap_or(0))
-    }
-
-    /// Starts the record of a call that just arrived.
-    pub(super) fn track(&mut self, now: Instant, call: u64, leg: LegId, rate: u32, (caller, called): (&str, &str)) {
-        let record = format!("{}-{call}", self.records_epoch);
-        let at = self.millis(now);
-        self.record_out.push_back(Command::CallStarted(CallRecord::arrived(
-            record.clone(),
-            caller.to_owned(),
-            called.to_owned(),
-            at,
-        )));
-        self.tracked.insert(
-            call,
-            Tracked {
-                record,
-                caller: caller.to_owned(),
-                leg,
-                language: String::new(),
-                rate,
-                queue: None,
-                enqueued_at: None,
-                agent: None,
-                talking: false,
-                then_hang_up: false,
-                voicemail: false,
-                callback_offered: false,
-                music: None,
-            },
-        );
-    }
-
-    /// Appends a mark to a call's record.
-    pub(super) fn mark(&mut self, now: Instant, call: u64, what: Milestone) {
-        let at = self.millis(now);
-        if let Some(t) = self.tracked.get(&call) {
-            self.record_out.push_back(Command::CallMarked {
-                id: t.record.clone(),
-                mark: Mark { at, what },
-            });
-        }
-    }
-
-    /// A survey answer, kept with the call and the agent who handled it.
-    pub(super) fn survey(&mut self, now: Instant, call: u64, kind: ::ivr::SurveyKind, score: u32) {
-        let at = self.millis(now);
-        let Some(t) = self.tracked.get(&call) else { return };
-        let kind = match kind {
-            ::ivr::SurveyKind::Csat => SurveyKind::Csat,
-            ::ivr::SurveyKind::Nps => SurveyKind::Nps,
-        };
-        self.record_out.push_back(Command::Survey {
-            id: t.record.clone(),
-            answer: SurveyAnswer {
-                kind,
-                score,
-                agent: t.agent.clone(),
-                at,
-            },
-        });
-    }
-
     /// A flow hands the call to a queue.
     pub(super) fn enqueue(&mut self, now: Instant, call: u64, queue: String, priority: i32, skills: Vec<String>) {
         let language = self
@@ -438,30 +338,6 @@ impl Switch {
         true
     }
 
-    /// A playlist ended on a tracked call's leg; returns whether the queue
-    /// side used the event (otherwise it belongs to the call's flow).
-    pub(super) fn queue_playback_finished(&mut self, now: Instant, call: u64) -> bool {
-        let Some(t) = self.tracked.get(&call) else { return false };
-        if t.then_hang_up {
-            self.end_call(now, call);
-            return true;
-        }
-        if t.queue.is_some() && !t.talking && !t.voicemail {
-            self.hold_music(call);
-            return true;
-        }
-        false
-    }
-
-    /// A voicemail left after an overflow ended: so does the call.
-    pub(super) fn queue_recording_finished(&mut self, now: Instant, call: u64) -> bool {
-        if !self.tracked.get(&call).is_some_and(|t| t.voicemail) {
-            return false;
-        }
-        self.end_call(now, call);
-        true
-    }
-
     fn overflow(
         &mut self,
         now: Instant,
@@ -531,94 +407,6 @@ impl Switch {
         );
     }
 
-    /// Music on hold on a queued caller's leg: the queue's file if it has
-    /// one, else a soft built-in melody.
-    pub(super) fn hold_music(&mut self, call: u64) {
-        let Some(t) = self.tracked.get(&call) else { return };
-        let (leg, rate) = (t.leg, t.rate);
-        let file = t.music.as_ref().and_then(|m| self.ivr.prompt(m, rate));
-        let Ok(mut playlist) = Playlist::new(rate) else { return };
-        match file {
-            Some(prompt) => {
-                let _ = playlist.push(Item::prompt(prompt));
-            }
-            None => {
-                for (hz, ms) in [
-                    (523.3, 400),
-                    (659.3, 400),
-                    (784.0, 400),
-                    (659.3, 400),
-                    (587.3, 800),
-                    (0.0, 400),
-                ] {
-                    let item = if hz == 0.0 {
-                        Item::silence(ms)
-                    } else {
-                        Item::tone(ToneSpec::continuous(&[hz], -24.0), Some(ms))
-                    };
-                    let _ = playlist.push(item);
-                }
-            }
-        }
-        self.b2bua.play(leg, playlist.looping(true));
-    }
-
-    /// Position and estimated wait, in the caller's language; music follows.
-    fn announce(&mut self, call: u64, position: usize, wait: Option<std::time::Duration>) {
-        let mut names: Vec<String> = Vec::new();
-        if (1..=10).contains(&position) {
-            names.push("queue_position".into());
-            names.push(format!("number_{position}"));
-        }
-        match wait.map(|w| w.as_secs().div_ceil(60)) {
-            Some(0 | 1) => names.push("under_a_minute".into()),
-            Some(m @ 2..=10) => {
-                names.push("queue_wait".into());
-                names.push(format!("number_{m}"));
-                names.push("minutes".into());
-            }
-            _ => {}
-        }
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.play_then_music(call, &refs);
-    }
-
-    /// Plays prompts by name in the caller's language (hold music resumes
-    /// when they end, see [`Switch::queue_playback_finished`]).
-    fn play_then_music(&mut self, call: u64, names: &[&str]) {
-        let Some(t) = self.tracked.get(&call) else { return };
-        let (leg, rate, language) = (t.leg, t.rate, t.language.clone());
-        let Ok(mut playlist) = Playlist::new(rate) else { return };
-        for name in names {
-            if let Some(prompt) = self.ivr.localised(&language, name, rate) {
-                let _ = playlist.push(Item::prompt(prompt));
-            }
-        }
-        if playlist.is_finished() {
-            let _ = playlist.push(Item::silence(20));
-        }
-        self.b2bua.play(leg, playlist);
-    }
-
-    /// A feature code was taken: a beep, then the switch hangs up.
-    pub(super) fn beep_and_hang_up(&mut self, call: u64) {
-        let Some(t) = self.tracked.get_mut(&call) else { return };
-        t.then_hang_up = true;
-        let (leg, rate) = (t.leg, t.rate);
-        let beep = ToneSpec::continuous(&[1000.0], -12.0);
-        let Ok(playlist) = Playlist::new(rate).and_then(|p| p.with(Item::tone(beep, Some(300)))) else {
-            return;
-        };
-        self.b2bua.play(leg, playlist);
-    }
-
-    fn play_and_hang_up(&mut self, call: u64, name: &str) {
-        if let Some(t) = self.tracked.get_mut(&call) {
-            t.then_hang_up = true;
-        }
-        self.play_then_music(call, &[name]);
-    }
-
     /// A REGISTER or an expiry may have changed whether an agent can be rung.
     pub(super) fn check_reachable(&mut self, now: Instant, agent: Option<&str>) {
         let candidates: Vec<String> = match agent {
@@ -673,11 +461,6 @@ impl Switch {
     pub(crate) fn agent_command(&mut self, now: Instant, event: AcdEvent) {
         self.acd_event(now, event);
         self.process_events(now);
-    }
-
-    /// The next record update for the store and the live KPIs.
-    pub(crate) fn poll_record(&mut self) -> Option<Command> {
-        self.record_out.pop_front()
     }
 
     /// Call-backs read back from the store at start.

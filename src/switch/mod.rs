@@ -21,7 +21,9 @@ use crate::config::Config;
 mod acd;
 mod callback;
 mod flows;
+mod hold;
 mod ivr;
+mod records;
 pub(crate) use self::acd::publish_gauges;
 pub(crate) use self::ivr::IvrSetup;
 use self::ivr::{Session, WallClock};
@@ -64,7 +66,7 @@ pub(crate) struct Switch {
     /// The ACD: every queue and agent.
     acd: queue::acd::Acd,
     /// Calls with a record, and where they are with the ACD.
-    tracked: HashMap<u64, acd::Tracked>,
+    tracked: HashMap<u64, records::Tracked>,
     /// Record updates for the store and the live KPIs.
     record_out: VecDeque<crate::store::Command>,
     /// Prefix of record ids: the start time, so ids stay unique across restarts.

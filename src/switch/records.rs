@@ -1,0 +1,118 @@
+//! Call records from the switch's side: a record starts when a call
+//! arrives, every step of the call is a mark on it, and the updates go out
+//! to the store and the live KPIs through [`Switch::poll_record`].
+//!
+//! Timestamps are the switch's monotonic clock mapped onto wall time
+//! ([`super::ivr::WallClock`]), so marks never go backwards.
+
+use std::time::Instant;
+
+use media::engine::LegId;
+use queue::record::{CallRecord, Mark, Milestone, SurveyAnswer, SurveyKind};
+use queue::Millis;
+
+use super::Switch;
+use crate::store::Command;
+
+/// What the switch knows of a call for the ACD and its record.
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    /// The call record's id.
+    pub(crate) record: String,
+    /// The caller's number.
+    pub(crate) caller: String,
+    /// The caller's media leg.
+    pub(crate) leg: LegId,
+    /// Prompt language, for announcements.
+    pub(crate) language: String,
+    /// PCM rate of the caller's leg.
+    pub(crate) rate: u32,
+    /// The queue the call waits in (also while an agent rings).
+    pub(crate) queue: Option<String>,
+    /// When it joined that queue.
+    pub(crate) enqueued_at: Option<Instant>,
+    /// The agent being rung or talking.
+    pub(crate) agent: Option<String>,
+    /// The agent answered (talk, then wrap-up).
+    pub(crate) talking: bool,
+    /// What ends the call when the playing prompt ends.
+    pub(crate) then_hang_up: bool,
+    /// The caller is leaving a message (overflow to voicemail).
+    pub(crate) voicemail: bool,
+    /// The virtual-hold offer was played; `1` accepts it.
+    pub(crate) callback_offered: bool,
+    /// The music on hold of the queue (a prompt path), if one is set.
+    pub(crate) music: Option<String>,
+}
+
+impl Switch {
+    /// Now on the records' clock.
+    pub(super) fn millis(&self, now: Instant) -> Millis {
+        Millis(u64::try_from(self.clock.utc(now).timestamp_millis()).unwrap_or(0))
+    }
+
+    /// Starts the record of a call that just arrived.
+    pub(super) fn track(&mut self, now: Instant, call: u64, leg: LegId, rate: u32, (caller, called): (&str, &str)) {
+        let record = format!("{}-{call}", self.records_epoch);
+        let at = self.millis(now);
+        self.record_out.push_back(Command::CallStarted(CallRecord::arrived(
+            record.clone(),
+            caller.to_owned(),
+            called.to_owned(),
+            at,
+        )));
+        self.tracked.insert(
+            call,
+            Tracked {
+                record,
+                caller: caller.to_owned(),
+                leg,
+                language: String::new(),
+                rate,
+                queue: None,
+                enqueued_at: None,
+                agent: None,
+                talking: false,
+                then_hang_up: false,
+                voicemail: false,
+                callback_offered: false,
+                music: None,
+            },
+        );
+    }
+
+    /// Appends a mark to a call's record.
+    pub(super) fn mark(&mut self, now: Instant, call: u64, what: Milestone) {
+        let at = self.millis(now);
+        if let Some(t) = self.tracked.get(&call) {
+            self.record_out.push_back(Command::CallMarked {
+                id: t.record.clone(),
+                mark: Mark { at, what },
+            });
+        }
+    }
+
+    /// A survey answer, kept with the call and the agent who handled it.
+    pub(super) fn survey(&mut self, now: Instant, call: u64, kind: ::ivr::SurveyKind, score: u32) {
+        let at = self.millis(now);
+        let Some(t) = self.tracked.get(&call) else { return };
+        let kind = match kind {
+            ::ivr::SurveyKind::Csat => SurveyKind::Csat,
+            ::ivr::SurveyKind::Nps => SurveyKind::Nps,
+        };
+        self.record_out.push_back(Command::Survey {
+            id: t.record.clone(),
+            answer: SurveyAnswer {
+                kind,
+                score,
+                agent: t.agent.clone(),
+                at,
+            },
+        });
+    }
+
+    /// The next record update for the store and the live KPIs.
+    pub(crate) fn poll_record(&mut self) -> Option<Command> {
+        self.record_out.pop_front()
+    }
+}
