@@ -6,22 +6,29 @@
 use rsip::{Response, SipMessage};
 use signaling::dialog::Dialog;
 use signaling::headers;
+use signaling::transaction::TransactionId;
 
 use super::{build, send_ack, B2bua, CallState, Ctx, Side};
 
 impl B2bua {
-    pub(super) fn agent_invite_response(&mut self, ctx: &mut Ctx<'_>, call_id: u64, response: Response) {
+    pub(super) fn agent_invite_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        call_id: u64,
+        tx: TransactionId,
+        response: Response,
+    ) {
         let code = response.status_code.code();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
+        if call.local {
+            self.local_agent_response(ctx, call_id, tx, response);
+            return;
+        }
         let (Some(agent_invite), Some(agent_destination)) = (call.agent_invite.clone(), call.agent_destination) else {
             return;
         };
-        if call.local {
-            self.local_agent_response(ctx, call_id, response, &agent_invite, agent_destination);
-            return;
-        }
         if code < 200 {
             call.agent_provisional = true;
             if call.cancel_pending {

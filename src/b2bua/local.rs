@@ -1,7 +1,9 @@
 //! Calls the switch answers itself (IVR, prompts) before an agent joins: the
-//! caller's leg alone, answered here, and later an INVITE to the agent that is
-//! bridged on answer. The caller's dialog is confirmed already, so the
-//! agent's 2xx is ACKed at once.
+//! caller's leg alone, answered here, and later INVITEs to agents (offers),
+//! one or several at once (ring-all), each with its own client transaction,
+//! dialog key and media leg. The first 2xx is bridged and the other offers
+//! are withdrawn; a refusal ends that offer alone. The caller's dialog is
+//! confirmed already, so the agent's 2xx is ACKed at once.
 
 use rsip::{Request, Response, SipMessage};
 use signaling::dialog::Dialog;
@@ -10,7 +12,9 @@ use signaling::transaction::TransactionId;
 use signaling::transport::Peer;
 
 use super::media::CallMedia;
-use super::{build, send_ack, Admission, B2bua, Call, CallEvent, CallState, ClientRole, Ctx, Side, Target};
+use super::{
+    build, send_ack, Admission, B2bua, Call, CallEvent, CallState, ClientRole, Ctx, Offer, OfferId, Side, Target,
+};
 
 impl B2bua {
     /// Answers a caller's INVITE here (200 with the switch's SDP) and keeps
@@ -79,18 +83,16 @@ impl B2bua {
     }
 
     /// Calls an agent into a call the switch answered (or placed, once the
-    /// customer answered). False when the call is gone, has an agent
-    /// already, is still dialling, or no media leg is left.
-    pub(crate) fn connect(&mut self, ctx: &mut Ctx<'_>, call_id: u64, target: Target) -> bool {
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return false;
-        };
+    /// customer answered): an INVITE of its own, with its own media leg.
+    /// Other agents may be ringing for the call already (ring-all): the
+    /// first to answer takes it. `None` when the call is gone, an agent
+    /// answered already, it is still dialling, or no media leg is left.
+    pub(crate) fn connect(&mut self, ctx: &mut Ctx<'_>, call_id: u64, target: Target) -> Option<OfferId> {
+        let call = self.calls.get_mut(&call_id)?;
         if !call.local || call.agent_invite.is_some() || call.dialling.is_some() {
-            return false;
+            return None;
         }
-        let Ok(offer) = call.media.connect_agent(self.media.as_mut(), call_id) else {
-            return false;
-        };
+        let (media, offer) = call.media.connect_agent(self.media.as_mut(), call_id).ok()?;
         // The agent of a call we placed sees the customer we dialled (the
         // To of our INVITE) as the caller.
         let from = match call.outbound {
@@ -107,96 +109,182 @@ impl B2bua {
             sdp: offer,
         }
         .build();
-        let agent_leg = call.media.agent.map(|a| a.id);
-        let Some(invite) = invite else { return false };
-        let (Ok(agent_call_id), Some(agent_tag)) = (
-            headers::call_id(&invite.headers).map(str::to_owned),
-            headers::from_tag(&invite.headers).map(str::to_owned),
-        ) else {
-            return false;
+        let key = invite.as_ref().and_then(|invite| {
+            let call_id = headers::call_id(&invite.headers).ok()?.to_owned();
+            let tag = headers::from_tag(&invite.headers)?.to_owned();
+            Some((call_id, tag))
+        });
+        let (Some(invite), Some(key)) = (invite, key) else {
+            self.media.release(media.leg.id);
+            return None;
         };
-        let key = (agent_call_id, agent_tag);
-        call.keys.push(key.clone());
-        call.agent_invite = Some(invite.clone());
-        call.agent_destination = Some(target.destination);
-        let tx = ctx.txl.send_request(ctx.now, invite, target.destination);
-        call.agent_tx = Some(tx);
-        call.agent_provisional = false;
-        call.cancel_pending = false;
+        let id = OfferId(self.next_offer);
+        self.next_offer += 1;
+        let tx = ctx.txl.send_request(ctx.now, invite.clone(), target.destination);
         self.clients.insert(tx, (call_id, ClientRole::Invite));
-        self.dialogs.insert(key, (call_id, Side::Agent));
-        if let Some(leg) = agent_leg {
-            self.legs.insert(leg, call_id);
-        }
-        tracing::debug!(call = call_id, agent = %target.aor, "calling an agent in");
-        true
+        self.dialogs.insert(key.clone(), (call_id, Side::Agent));
+        self.legs.insert(media.leg.id, call_id);
+        call.offers.push(Offer {
+            id,
+            invite,
+            destination: target.destination,
+            tx,
+            key,
+            media,
+            provisional: false,
+            cancel_pending: false,
+            timed_out: false,
+        });
+        tracing::debug!(call = call_id, agent = %target.aor, ringing = call.offers.len(), "calling an agent in");
+        Some(id)
     }
 
-    /// The agent's answer to a call the switch answered: on 2xx the legs are
-    /// bridged and the 2xx ACKed; after a refusal the caller stays with the
-    /// switch and call control decides (another agent, or the end).
+    /// An agent's answer to a call the switch answered: on the first 2xx
+    /// the legs are bridged, the 2xx ACKed and every other offer withdrawn;
+    /// after a refusal the caller stays with the switch and call control
+    /// decides (another agent, or the end) while other offers ring on.
     pub(super) fn local_agent_response(
         &mut self,
         ctx: &mut Ctx<'_>,
         call_id: u64,
+        tx: TransactionId,
         response: Response,
-        agent_invite: &Request,
-        destination: Peer,
     ) {
         let code = response.status_code.code();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
+        let Some(at) = call.offers.iter().position(|o| o.tx == tx) else {
+            // The answered agent's 2xx again: our ACK was lost.
+            if call.agent_tx == Some(tx) && (200..300).contains(&code) {
+                if let (Some(ack), Some(destination)) =
+                    (call.ack_sent[Side::Agent.index()].clone(), call.agent_destination)
+                {
+                    ctx.txl.send_stateless(SipMessage::Request(ack), destination);
+                }
+            }
+            return;
+        };
         if code < 200 {
-            call.agent_provisional = true;
-            if call.cancel_pending {
-                self.cancel_agent(ctx, call_id);
+            let offer = &mut call.offers[at];
+            offer.provisional = true;
+            if offer.cancel_pending && code > 100 {
+                offer.cancel_pending = false;
+                let cancel = ctx
+                    .txl
+                    .send_request(ctx.now, build::cancel(&offer.invite), offer.destination);
+                self.clients.insert(cancel, (call_id, ClientRole::Cancel));
             }
             return;
         }
         if code >= 300 {
             tracing::info!(call = call_id, code, "agent did not take the call");
-            let code = if call.timed_out { 408 } else { code };
-            self.drop_agent(call_id);
-            self.events.push_back(CallEvent::AgentFailed { call: call_id, code });
+            let code = if call.offers[at].timed_out { 408 } else { code };
+            self.offer_failed(call_id, tx, code);
             return;
         }
-        if let Some(ack) = call.ack_sent[Side::Agent.index()].clone() {
-            ctx.txl.send_stateless(SipMessage::Request(ack), destination);
-            return;
-        }
-        call.dialogs[Side::Agent.index()] = Dialog::as_uac(agent_invite, &response, destination).ok();
-        let cseq = headers::cseq(&agent_invite.headers).map(|(n, _)| n).unwrap_or(1);
+        let offer = call.offers.remove(at);
+        let others: Vec<OfferId> = call.offers.iter().map(|o| o.id).collect();
+        let Offer {
+            id,
+            invite,
+            destination,
+            tx,
+            key,
+            media,
+            ..
+        } = offer;
+        call.keys.truncate(1);
+        call.keys.push(key);
+        call.agent_tx = Some(tx);
+        call.agent_destination = Some(destination);
+        call.media.adopt_agent(media);
+        call.dialogs[Side::Agent.index()] = Dialog::as_uac(&invite, &response, destination).ok();
+        let cseq = headers::cseq(&invite.headers).map(|(n, _)| n).unwrap_or(1);
+        call.agent_invite = Some(invite);
         send_ack(ctx, &self.local, call, Side::Agent, cseq, None);
-        if let Err(failure) = call.media.agent_answered(self.media.as_mut(), &response.body) {
+        let answered = call.media.agent_answered(self.media.as_mut(), &response.body);
+        for other in others {
+            self.withdraw_offer(ctx, call_id, other);
+        }
+        if let Err(failure) = answered {
             tracing::info!(call = call_id, ?failure, "agent answer unusable");
             self.hang_up(ctx, call_id, &[Side::Caller, Side::Agent]);
             return;
         }
-        call.state = CallState::Confirmed;
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.state = CallState::Confirmed;
+        }
         tracing::debug!(call = call_id, "agent joined");
-        self.events.push_back(CallEvent::AgentAnswered { call: call_id });
+        self.events.push_back(CallEvent::AgentAnswered {
+            call: call_id,
+            offer: id,
+        });
     }
 
-    /// Stops ringing the agent of a call the switch answered (another agent
-    /// took it, or nobody answered in time); the caller stays. The INVITE is
-    /// CANCELled once it rings, and a 2xx that crosses the CANCEL is hung up.
-    pub(crate) fn withdraw_offer(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return;
-        };
-        if !call.local || call.dialogs[Side::Agent.index()].is_some() {
-            return;
-        }
-        let (Some(tx), Some(invite), Some(destination)) =
-            (call.agent_tx, call.agent_invite.clone(), call.agent_destination)
+    /// Timer C for an offer: CANCELled now if it rang, else on its first
+    /// provisional response; its refusal is reported as 408.
+    pub(super) fn offer_timed_out(&mut self, ctx: &mut Ctx<'_>, call_id: u64, tx: TransactionId) {
+        let Some(offer) = self
+            .calls
+            .get_mut(&call_id)
+            .and_then(|c| c.offers.iter_mut().find(|o| o.tx == tx))
         else {
             return;
         };
-        let provisional = call.agent_provisional;
+        offer.timed_out = true;
+        if !offer.provisional {
+            offer.cancel_pending = true;
+            return;
+        }
+        let cancel = ctx
+            .txl
+            .send_request(ctx.now, build::cancel(&offer.invite), offer.destination);
+        self.clients.insert(cancel, (call_id, ClientRole::Cancel));
+    }
+
+    /// An offer ended without an answer: it is forgotten and call control
+    /// hears; the call's other offers ring on.
+    pub(super) fn offer_failed(&mut self, call_id: u64, tx: TransactionId, code: u16) {
+        let Some(offer) = self.take_offer(call_id, |o| o.tx == tx) else {
+            return;
+        };
+        self.events.push_back(CallEvent::AgentFailed {
+            call: call_id,
+            offer: offer.id,
+            code,
+        });
+    }
+
+    /// Removes an offer from its call and frees its dialog key and media leg.
+    fn take_offer(&mut self, call_id: u64, which: impl Fn(&Offer) -> bool) -> Option<Offer> {
+        let call = self.calls.get_mut(&call_id)?;
+        let at = call.offers.iter().position(which)?;
+        let offer = call.offers.remove(at);
+        self.dialogs.remove(&offer.key);
+        self.legs.remove(&offer.media.leg.id);
+        self.media.release(offer.media.leg.id);
+        Some(offer)
+    }
+
+    /// Stops ringing one agent of a call the switch answered (another agent
+    /// took it, or nobody answered in time); the caller stays. The INVITE is
+    /// CANCELled once it rings, and a 2xx that crosses the CANCEL is ACKed
+    /// and hung up. Nothing happens when the offer is over already.
+    pub(crate) fn withdraw_offer(&mut self, ctx: &mut Ctx<'_>, call_id: u64, offer: OfferId) {
+        let Some(offer) = self.take_offer(call_id, |o| o.id == offer) else {
+            return;
+        };
+        let Offer {
+            invite,
+            destination,
+            tx,
+            provisional,
+            ..
+        } = offer;
         if provisional {
-            let tx = ctx.txl.send_request(ctx.now, build::cancel(&invite), destination);
-            self.clients.insert(tx, (call_id, ClientRole::Cancel));
+            let cancel = ctx.txl.send_request(ctx.now, build::cancel(&invite), destination);
+            self.clients.insert(cancel, (call_id, ClientRole::Cancel));
         }
         self.clients.insert(
             tx,
@@ -209,7 +297,19 @@ impl B2bua {
                 },
             ),
         );
-        self.drop_agent(call_id);
+    }
+
+    /// Stops ringing every agent of a call (the call ends, or it goes
+    /// elsewhere).
+    pub(crate) fn withdraw_offers(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
+        let offers: Vec<OfferId> = self
+            .calls
+            .get(&call_id)
+            .map(|c| c.offers.iter().map(|o| o.id).collect())
+            .unwrap_or_default();
+        for offer in offers {
+            self.withdraw_offer(ctx, call_id, offer);
+        }
     }
 
     /// A response to a withdrawn offer: CANCEL on the first provisional if
@@ -256,8 +356,8 @@ impl B2bua {
         }
     }
 
-    /// Forgets the agent side of a call the switch answered: its INVITE,
-    /// dialog key and media leg. The caller's leg stays as it is.
+    /// Forgets the agent who answered a call the switch answered: its
+    /// INVITE, dialog key and media leg. The caller's leg stays as it is.
     pub(super) fn drop_agent(&mut self, call_id: u64) {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
@@ -265,9 +365,6 @@ impl B2bua {
         call.agent_invite = None;
         call.agent_destination = None;
         call.agent_tx = None;
-        call.agent_provisional = false;
-        call.cancel_pending = false;
-        call.timed_out = false;
         call.dialogs[Side::Agent.index()] = None;
         call.ack_owed[Side::Agent.index()] = None;
         call.ack_sent[Side::Agent.index()] = None;

@@ -159,6 +159,15 @@ fn preferring(caps: &LocalCapabilities, encoding: &str) -> LocalCapabilities {
     preferred
 }
 
+/// An agent's leg and our offer to it while it rings, before it answers.
+#[derive(Debug)]
+pub(crate) struct AgentOffer {
+    /// The leg offered to the agent.
+    pub(crate) leg: Leg,
+    offer: Session,
+    origin: LocalOrigin,
+}
+
 /// Media state of one call.
 #[derive(Debug)]
 pub(crate) struct CallMedia {
@@ -335,30 +344,34 @@ impl CallMedia {
 
     /// Calls in an agent for a caller the switch answered: a leg for the
     /// agent and our offer, the caller's codec first so the bridge relays.
+    /// Several agents may ring at once, each with its own leg and offer;
+    /// the one that answers is [`CallMedia::adopt_agent`]ed.
     pub(crate) fn connect_agent(
-        &mut self,
+        &self,
         control: &mut dyn MediaControl,
         group: u64,
-    ) -> Result<Vec<u8>, MediaFailure> {
+    ) -> Result<(AgentOffer, Vec<u8>), MediaFailure> {
         if self.agent.is_some() {
             return Err(MediaFailure::NotAcceptable);
         }
-        let agent = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
+        let leg = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
         let caps = match &self.caller_codec {
             Some(codec) => preferring(&self.caps, codec),
             None => self.caps.clone(),
         };
-        let offer = sdp::offer(
-            &caps,
-            agent.local.ip(),
-            agent.local.port(),
-            Direction::SendRecv,
-            &self.agent_origin,
-        );
+        let origin = LocalOrigin::new(rand::random::<u32>().into());
+        let offer = sdp::offer(&caps, leg.local.ip(), leg.local.port(), Direction::SendRecv, &origin);
         let body = offer.to_bytes();
-        self.agent = Some(agent);
-        self.agent_offer = Some(offer);
-        Ok(body)
+        Ok((AgentOffer { leg, offer, origin }, body))
+    }
+
+    /// The agent whose offer was answered becomes the call's agent side
+    /// (its answer goes to [`CallMedia::agent_answered`] next).
+    pub(crate) fn adopt_agent(&mut self, offer: AgentOffer) {
+        self.agent = Some(offer.leg);
+        self.agent_offer = Some(offer.offer);
+        self.agent_origin = offer.origin;
+        self.agent_codec = None;
     }
 
     /// The agent's answer (in a 183 or the 200): configures the agent leg and

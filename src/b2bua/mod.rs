@@ -28,8 +28,8 @@ use signaling::transaction::{Timer, TransactionId, TransactionLayer};
 use signaling::transport::Peer;
 
 pub(crate) use build::{Local, ALLOW};
-use media::CallMedia;
 pub(crate) use media::MediaControl;
+use media::{AgentOffer, CallMedia};
 
 /// Which dialog of a call: the caller's or the agent's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +84,30 @@ enum CallState {
     Ending,
 }
 
+/// One agent rung for a call the switch answered, unique in the B2BUA. Several
+/// agents may ring at once for one call (ring-all); the first 2xx wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct OfferId(u64);
+
+/// An INVITE to an agent for a call the switch answered, until its final
+/// response: its own client transaction, dialog key and media leg.
+#[derive(Debug)]
+struct Offer {
+    id: OfferId,
+    invite: Request,
+    destination: Peer,
+    tx: TransactionId,
+    /// (Call-ID, our tag) of the dialog it would make.
+    key: (String, String),
+    media: AgentOffer,
+    /// A provisional response came: a CANCEL may be sent (section 9.1).
+    provisional: bool,
+    /// Timer C fired before any provisional response: CANCEL on the first.
+    cancel_pending: bool,
+    /// Timer C fired: the refusal that follows is reported as 408.
+    timed_out: bool,
+}
+
 /// A 2xx we keep sending to a UAS peer until its ACK (section 13.3.1.4).
 #[derive(Debug)]
 struct Retransmit {
@@ -110,7 +134,7 @@ struct Call {
     caller_source: Peer,
     caller_tag: String,
     /// The INVITE to the agent and where it went; `None` while the switch
-    /// itself answers the caller (IVR) and no agent was called yet.
+    /// itself answers the caller (IVR) and no agent answered yet.
     agent_invite: Option<Request>,
     agent_destination: Option<Peer>,
     /// The caller was answered by the switch, not by the agent (or the
@@ -141,6 +165,8 @@ struct Call {
     agent_tx: Option<TransactionId>,
     /// Who ended the call, once known.
     ended_by: Option<Party>,
+    /// Agents ringing for a call the switch answered, none answered yet.
+    offers: Vec<Offer>,
 }
 
 impl Call {
@@ -178,6 +204,7 @@ impl Call {
             keys,
             agent_tx: None,
             ended_by: None,
+            offers: Vec::new(),
         }
     }
 }
@@ -215,6 +242,7 @@ pub(crate) struct B2bua {
     t2: Duration,
     max_calls: usize,
     next_call: u64,
+    next_offer: u64,
     calls: HashMap<u64, Call>,
     invites: HashMap<TransactionId, u64>,
     clients: HashMap<TransactionId, (u64, ClientRole)>,
@@ -230,17 +258,23 @@ pub(crate) struct B2bua {
 /// What the B2BUA tells call control about a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallEvent {
-    /// The agent called into a call the switch answered took it (its 2xx);
-    /// the legs are bridged.
+    /// An agent called into a call the switch answered took it (its 2xx,
+    /// the first of the call's offers): the legs are bridged, and every
+    /// other offer of the call is withdrawn.
     AgentAnswered {
         /// The call.
         call: u64,
+        /// The offer that was answered.
+        offer: OfferId,
     },
-    /// The agent called into a call the switch answered did not take it
-    /// (refused, busy, no answer, unreachable); the caller stays.
+    /// An agent called into a call the switch answered did not take it
+    /// (refused, busy, no answer, unreachable); the caller stays, and the
+    /// call's other offers ring on.
     AgentFailed {
         /// The call.
         call: u64,
+        /// The offer that failed.
+        offer: OfferId,
         /// The agent's final status (408 for a timeout).
         code: u16,
     },
@@ -306,6 +340,7 @@ impl B2bua {
             t2,
             max_calls,
             next_call: 0,
+            next_offer: 0,
             calls: HashMap::new(),
             invites: HashMap::new(),
             clients: HashMap::new(),
@@ -478,7 +513,7 @@ impl B2bua {
         };
         let call_id = *call_id;
         match role {
-            ClientRole::Invite => self.agent_invite_response(ctx, call_id, response),
+            ClientRole::Invite => self.agent_invite_response(ctx, call_id, id, response),
             ClientRole::Originate => self.originate_response(ctx, call_id, response),
             ClientRole::Cancel | ClientRole::Bye => {}
             ClientRole::Withdrawn { .. } => self.withdrawn_response(ctx, id, response),
@@ -511,6 +546,9 @@ impl B2bua {
         match (role, timer) {
             (ClientRole::Originate, Timer::C) => self.abandon_dialling(ctx, call_id, 408),
             (ClientRole::Originate, _) => self.dialling_failed(call_id, 408),
+            (ClientRole::Invite, Timer::C) if self.calls.get(&call_id).is_some_and(|c| c.local) => {
+                self.offer_timed_out(ctx, call_id, id);
+            }
             (ClientRole::Invite, Timer::C) => {
                 if let Some(call) = self.calls.get_mut(&call_id) {
                     call.timed_out = true;
@@ -518,11 +556,7 @@ impl B2bua {
                 self.cancel_agent(ctx, call_id);
             }
             (ClientRole::Invite, _) if self.calls.get(&call_id).is_some_and(|c| c.local) => {
-                self.drop_agent(call_id);
-                self.events.push_back(CallEvent::AgentFailed {
-                    call: call_id,
-                    code: 408,
-                });
+                self.offer_failed(call_id, id, 408);
             }
             (ClientRole::Invite, _) => {
                 if let Some(call) = self.calls.get(&call_id) {
@@ -569,14 +603,10 @@ impl B2bua {
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.ended_by.get_or_insert(by);
         }
-        let agent_ringing = self
-            .calls
-            .get(&call_id)
-            .is_some_and(|c| c.local && c.agent_invite.is_some() && c.dialogs[Side::Agent.index()].is_none());
-        if agent_ringing && sides.contains(&Side::Agent) {
-            // CANCELled once it rings; a 2xx that crosses the CANCEL is
-            // ACKed and hung up.
-            self.withdraw_offer(ctx, call_id);
+        if sides.contains(&Side::Agent) {
+            // Agents still ringing are CANCELled once they ring; a 2xx that
+            // crosses the CANCEL is ACKed and hung up.
+            self.withdraw_offers(ctx, call_id);
         }
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
@@ -612,6 +642,11 @@ impl B2bua {
         let call = self.calls.remove(&call_id)?;
         for key in &call.keys {
             self.dialogs.remove(key);
+        }
+        for offer in &call.offers {
+            self.dialogs.remove(&offer.key);
+            self.legs.remove(&offer.media.leg.id);
+            self.media.release(offer.media.leg.id);
         }
         self.invites.remove(&call.caller_tx);
         self.release_media(&call.media);

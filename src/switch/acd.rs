@@ -11,7 +11,7 @@ use queue::acd::{Action as AcdAction, Event as AcdEvent, OverflowTarget};
 use queue::record::{AgentStateKind, End, Mark, Milestone, Party};
 
 use super::Switch;
-use crate::b2bua::{Ctx, Target};
+use crate::b2bua::{Ctx, OfferId, Target};
 use crate::store::Command;
 
 /// Feature codes agents dial from their phone.
@@ -93,21 +93,19 @@ impl Switch {
         match action {
             AcdAction::Offer { call, agent, queue } => self.offer(now, call, agent, &queue),
             AcdAction::CancelOffer { call, agent } => {
-                let ringing = self
-                    .tracked
-                    .get(&call)
-                    .is_some_and(|t| !t.talking && t.agent.as_deref() == Some(agent.as_str()));
-                if ringing {
+                let offer = self.tracked.get_mut(&call).and_then(|t| {
+                    let at = t.ringing.iter().position(|(a, _)| *a == agent)?;
+                    Some(t.ringing.remove(at).1)
+                });
+                if let Some(offer) = offer {
                     self.b2bua.withdraw_offer(
                         &mut Ctx {
                             now,
                             txl: &mut self.txl,
                         },
                         call,
+                        offer,
                     );
-                    if let Some(t) = self.tracked.get_mut(&call) {
-                        t.agent = None;
-                    }
                     self.mark(now, call, Milestone::OfferFailed { agent });
                 } else {
                     tracing::debug!(call, %agent, "offer already over");
@@ -207,7 +205,7 @@ impl Switch {
             );
             return;
         };
-        let rung = self.b2bua.connect(
+        let offer = self.b2bua.connect(
             &mut Ctx {
                 now,
                 txl: &mut self.txl,
@@ -215,8 +213,8 @@ impl Switch {
             call,
             target,
         );
-        if !rung {
-            // One agent rings at a time for a call (no forking yet).
+        let Some(offer) = offer else {
+            // The call is gone, has an agent already, or no media leg is left.
             self.acd_event(
                 now,
                 AcdEvent::OfferFailed {
@@ -226,18 +224,24 @@ impl Switch {
                 },
             );
             return;
-        }
+        };
         metrics::counter!("acd_offers_total", "queue" => queue.to_owned()).increment(1);
         if let Some(t) = self.tracked.get_mut(&call) {
-            t.agent = Some(agent.clone());
+            t.ringing.push((agent.clone(), offer));
         }
         self.mark(now, call, Milestone::Offered { agent });
     }
 
-    /// The agent rung for `call` answered: the legs are bridged.
-    pub(super) fn agent_answered(&mut self, now: Instant, call: u64) {
+    /// An agent rung for `call` answered: the legs are bridged with that
+    /// agent, and the B2BUA withdrew the call's other offers.
+    pub(super) fn agent_answered(&mut self, now: Instant, call: u64, offer: OfferId) {
         let Some(t) = self.tracked.get_mut(&call) else { return };
-        let Some(agent) = t.agent.clone() else { return };
+        let Some(at) = t.ringing.iter().position(|&(_, o)| o == offer) else {
+            return;
+        };
+        let (agent, _) = t.ringing.remove(at);
+        let losers: Vec<String> = t.ringing.drain(..).map(|(a, _)| a).collect();
+        t.agent = Some(agent.clone());
         t.talking = true;
         let leg = t.leg;
         let queue = t.queue.clone();
@@ -246,6 +250,9 @@ impl Switch {
                 .record(now.saturating_duration_since(at).as_secs_f64());
         }
         self.b2bua.stop(leg);
+        for loser in losers {
+            self.mark(now, call, Milestone::OfferFailed { agent: loser });
+        }
         self.mark(now, call, Milestone::AgentAnswered { agent: agent.clone() });
         self.mark(now, call, Milestone::Bridged { agent: agent.clone() });
         if queue.is_some() {
@@ -264,19 +271,27 @@ impl Switch {
         self.mark(now, call, Milestone::FirstAgentAudio { agent });
     }
 
-    /// The agent rung for `call` did not take it.
-    pub(super) fn agent_failed(&mut self, now: Instant, call: u64, code: u16) {
-        let queued = self.tracked.get(&call).and_then(|t| t.queue.clone());
-        let agent = self.tracked.get_mut(&call).and_then(|t| t.agent.take());
+    /// An agent rung for `call` did not take it; others may still ring.
+    pub(super) fn agent_failed(&mut self, now: Instant, call: u64, offer: OfferId, code: u16) {
+        let Some(t) = self.tracked.get_mut(&call) else { return };
+        let queued = t.queue.is_some();
+        let agent = t
+            .ringing
+            .iter()
+            .position(|&(_, o)| o == offer)
+            .map(|at| t.ringing.remove(at).0);
+        let others_ringing = !t.ringing.is_empty();
         if let Some(agent) = &agent {
             self.mark(now, call, Milestone::OfferFailed { agent: agent.clone() });
         }
         match (queued, agent) {
-            (Some(_), Some(agent)) => {
+            (true, Some(agent)) => {
                 let busy = matches!(code, 486 | 600);
                 self.acd_event(now, AcdEvent::OfferFailed { call, agent, busy });
             }
-            _ => {
+            (true, None) => tracing::debug!(call, code, "a refusal of an offer already over"),
+            (false, _) if others_ringing => {}
+            (false, _) => {
                 // A transfer that failed: nobody else to try.
                 tracing::info!(call, code, "the called agent did not take the call");
                 self.end_call(now, call);
@@ -323,7 +338,7 @@ impl Switch {
     /// Returns whether the queue used it.
     pub(super) fn queue_digit(&mut self, now: Instant, call: u64, digit: char) -> bool {
         let Some(t) = self.tracked.get(&call) else { return false };
-        if t.queue.is_none() || t.talking || t.agent.is_some() {
+        if t.queue.is_none() || t.talking || t.agent.is_some() || !t.ringing.is_empty() {
             return false;
         }
         if digit == '1' && t.callback_offered {

@@ -203,7 +203,7 @@ impl Switch {
             aor: format!("sip:{agent}@{}", self.domain),
             destination: b.source,
         });
-        let rung = target.is_some_and(|target| {
+        let offer = target.and_then(|target| {
             self.b2bua.connect(
                 &mut Ctx {
                     now,
@@ -213,13 +213,13 @@ impl Switch {
                 target,
             )
         });
-        if !rung {
+        let Some(offer) = offer else {
             tracing::info!(call, %agent, "the call-back's agent cannot be rung: ending the call");
             self.end_call(now, call);
             return;
-        }
+        };
         if let Some(t) = self.tracked.get_mut(&call) {
-            t.agent = Some(agent.clone());
+            t.ringing.push((agent.clone(), offer));
         }
         self.mark(now, call, Milestone::Offered { agent });
         self.hold_music(call);

@@ -105,10 +105,11 @@ impl Switch {
                         aor: format!("sip:{extension}@{}", self.domain),
                         destination: b.source,
                     });
-                    let connected = target.is_some_and(|t| self.b2bua.connect(&mut ctx, call, t));
-                    if connected {
+                    let offer = target.and_then(|t| self.b2bua.connect(&mut ctx, call, t));
+                    let connected = offer.is_some();
+                    if let Some(offer) = offer {
                         if let Some(t) = self.tracked.get_mut(&call) {
-                            t.agent = Some(extension.clone());
+                            t.ringing.push((extension.clone(), offer));
                         }
                         self.mark(now, call, Milestone::Transferred { to: extension.clone() });
                     }
@@ -226,14 +227,17 @@ impl Switch {
             aor: uri.to_owned(),
             destination,
         };
-        let connected = self.b2bua.connect(
-            &mut Ctx {
-                now,
-                txl: &mut self.txl,
-            },
-            call,
-            target,
-        );
+        let connected = self
+            .b2bua
+            .connect(
+                &mut Ctx {
+                    now,
+                    txl: &mut self.txl,
+                },
+                call,
+                target,
+            )
+            .is_some();
         if connected {
             self.mark(now, call, Milestone::Transferred { to: uri.to_owned() });
         }

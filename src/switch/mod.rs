@@ -372,8 +372,8 @@ impl Switch {
                     }
                     self.call_ended(now, call, by);
                 }
-                CallEvent::AgentFailed { call, code } => self.agent_failed(now, call, code),
-                CallEvent::AgentAnswered { call } => self.agent_answered(now, call),
+                CallEvent::AgentFailed { call, offer, code } => self.agent_failed(now, call, offer, code),
+                CallEvent::AgentAnswered { call, offer } => self.agent_answered(now, call, offer),
                 CallEvent::CustomerAnswered { call } => self.customer_answered(now, call),
                 CallEvent::CustomerFailed { call, code } => self.customer_failed(now, call, code),
             }

@@ -12,6 +12,7 @@ use queue::record::{CallRecord, Mark, Milestone, SurveyAnswer, SurveyKind};
 use queue::Millis;
 
 use super::Switch;
+use crate::b2bua::OfferId;
 use crate::store::Command;
 
 /// What the switch knows of a call for the ACD and its record.
@@ -31,8 +32,12 @@ pub(crate) struct Tracked {
     pub(crate) queue: Option<String>,
     /// When it joined that queue.
     pub(crate) enqueued_at: Option<Instant>,
-    /// The agent being rung or talking.
+    /// The agent who took the call (talking, then wrap-up), or the
+    /// extension of a direct call.
     pub(crate) agent: Option<String>,
+    /// The agents ringing for the call, with their offers: one, or every
+    /// available member of a ring-all queue.
+    pub(crate) ringing: Vec<(String, OfferId)>,
     /// The agent answered (talk, then wrap-up).
     pub(crate) talking: bool,
     /// What ends the call when the playing prompt ends.
@@ -72,6 +77,7 @@ impl Switch {
                 queue: None,
                 enqueued_at: None,
                 agent: None,
+                ringing: Vec::new(),
                 talking: false,
                 then_hang_up: false,
                 voicemail: false,
