@@ -22,6 +22,8 @@ pub(crate) struct AppState {
     pub(crate) board: tokio::sync::watch::Receiver<serde_json::Value>,
     /// The live KPIs.
     pub(crate) stats: mpsc::UnboundedSender<crate::stats::StatsRequest>,
+    /// The configured queues' names.
+    pub(crate) queues: std::sync::Arc<[String]>,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade. Queue waits

@@ -94,15 +94,7 @@ async fn queue_stats(
             "parameters are window, from, to, agent, language",
         );
     };
-    let known = state
-        .board
-        .borrow()
-        .get("queues")
-        .and_then(|q| q.as_array())
-        .is_some_and(|q| {
-            q.iter()
-                .any(|q| q.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
-        });
+    let known = state.queues.contains(&name);
     if !known {
         return error(StatusCode::NOT_FOUND, "unknown_queue", format!("no queue `{name}`"));
     }
@@ -245,6 +237,13 @@ async fn callback(
             "expected {\"number\": \"...\", \"queue\": \"...\", \"at\": \"RFC 3339 (optional)\"}",
         );
     };
+    if !state.queues.contains(&request.queue) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown_queue",
+            format!("no queue `{}`", request.queue),
+        );
+    }
     if request.number.is_empty() || !request.number.chars().all(|c| c.is_ascii_digit() || c == '+') {
         return error(
             StatusCode::BAD_REQUEST,

@@ -104,6 +104,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             metrics,
             board,
             stats: stats_tx.clone(),
+            queues: config.queues.iter().map(|q| q.name.clone()).collect(),
         },
     ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");
@@ -186,6 +187,10 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     }
     // Calls still up are closed as interrupted at the next start; what was
     // recorded so far is written now.
+    switch.close_agent_log(Instant::now());
+    while let Some(command) = switch.poll_record() {
+        let _ = writer.send(command);
+    }
     drop(writer);
     match writer_thread.shutdown(Duration::from_secs(10)) {
         Ok(stats) => tracing::info!(written = stats.written, "call records written"),

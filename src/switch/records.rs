@@ -122,3 +122,22 @@ impl Switch {
         self.record_out.pop_front()
     }
 }
+
+impl Switch {
+    /// The switch stops: every agent's log ends here (as logged out), so
+    /// that the downtime never counts as staffed time.
+    pub(crate) fn close_agent_log(&mut self, now: Instant) {
+        let at = self.millis(now);
+        for agent in self.acd.snapshot(at).agents {
+            if agent.state != queue::record::AgentStateKind::LoggedOut {
+                self.record_out
+                    .push_back(Command::AgentState(queue::record::AgentStateRecord {
+                        agent: agent.id,
+                        at,
+                        state: queue::record::AgentStateKind::LoggedOut,
+                        reason: Some("switch stopped".into()),
+                    }));
+            }
+        }
+    }
+}

@@ -420,6 +420,10 @@ pub enum ConfigError {
     /// A `max_length` rule in a queue with no `max_length` and no `calls`.
     #[error("queue {0:?}: a max_length rule needs calls or the queue's max_length")]
     NoLength(String),
+    /// `retry_secs` is 0: a phone that is busy would be offered the same call
+    /// again at once, without end.
+    #[error("queue {0:?}: retry_secs must be at least 1")]
+    NoRetryPause(String),
 }
 
 impl AcdConfig {
@@ -447,6 +451,9 @@ impl AcdConfig {
             }
         }
         for q in &self.queues {
+            if q.retry_secs == 0 {
+                return Err(ConfigError::NoRetryPause(q.name.clone()));
+            }
             let unknown = |name: &str| ConfigError::Unknown {
                 queue: q.name.clone(),
                 name: name.to_string(),
