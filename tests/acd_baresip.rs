@@ -238,7 +238,13 @@ fn assert_waits(switch: &Switch, joined: &BTreeMap<String, f64>, answers: &BTree
         answers.keys().collect::<Vec<_>>(),
         "every caller who was answered by the switch was answered by an agent: {joined:?} {answers:?}"
     );
-    let calls = json(switch, "/api/calls?window=15m");
+    // A record closes when its agent's wrap-up (1 s here) ends.
+    let calls = common::poll_until(Duration::from_secs(5), || {
+        let calls = json(switch, "/api/calls?window=15m");
+        let closed = calls["calls"].as_array()?.iter().all(|r| r["end"] == "completed");
+        closed.then_some(calls)
+    })
+    .unwrap_or_else(|| json(switch, "/api/calls?window=15m"));
     let records = calls["calls"].as_array().unwrap();
     let mut waits = Vec::new();
     for (caller, entered) in joined {

@@ -45,19 +45,32 @@ impl Switch {
         t.music = music;
         let caller = t.caller.clone();
         self.mark(now, call, Milestone::IvrExit);
-        self.mark(now, call, Milestone::Enqueued { queue: queue.clone() });
-        self.hold_music(call);
-        metrics::counter!("acd_calls_enqueued_total", "queue" => queue.clone()).increment(1);
-        self.acd_event(
-            now,
+        let at = self.millis(now);
+        self.acd.handle(
             AcdEvent::Enqueue {
                 call,
-                queue,
+                queue: queue.clone(),
                 priority,
                 skills,
                 caller,
             },
+            at,
         );
+        // A call the queue refuses never entered it: no queue entry is
+        // marked, so it is not an offered call of that queue.
+        let actions: Vec<AcdAction> = std::iter::from_fn(|| self.acd.poll_action()).collect();
+        let refused = actions
+            .iter()
+            .any(|a| matches!(a, AcdAction::Rejected { call: c, .. } if *c == call));
+        if !refused {
+            self.mark(now, call, Milestone::Enqueued { queue: queue.clone() });
+            self.hold_music(call);
+            metrics::counter!("acd_calls_enqueued_total", "queue" => queue).increment(1);
+        }
+        for action in actions {
+            self.acd_action(now, action);
+        }
+        self.run_acd(now);
     }
 
     /// Feeds the ACD and carries out what it asks.
@@ -83,9 +96,18 @@ impl Switch {
         Some(self.clock.instant(utc))
     }
 
-    fn run_acd(&mut self, now: Instant) {
-        while let Some(action) = self.acd.poll_action() {
-            self.acd_action(now, action);
+    /// Carries out the ACD's actions; events they give rise to are fed
+    /// after, in order, so that handling never recurses.
+    pub(super) fn run_acd(&mut self, now: Instant) {
+        loop {
+            while let Some(action) = self.acd.poll_action() {
+                self.acd_action(now, action);
+            }
+            let Some(event) = self.acd_pending.pop_front() else {
+                break;
+            };
+            let at = self.millis(now);
+            self.acd.handle(event, at);
         }
     }
 
@@ -137,6 +159,10 @@ impl Switch {
                 self.play_and_hang_up(call, "queue_full");
             }
             AcdAction::Abandoned { call, queue, waited } => {
+                if self.ending_by.is_some_and(|by| by != Party::Caller) {
+                    // The switch ended it (dead media, shutdown): not the caller's choice.
+                    return;
+                }
                 metrics::counter!("acd_calls_abandoned_total", "queue" => queue.clone()).increment(1);
                 metrics::histogram!("acd_abandon_wait_seconds", "queue" => queue.clone()).record(waited.as_secs_f64());
                 self.mark(now, call, Milestone::Abandoned { queue });
@@ -162,12 +188,18 @@ impl Switch {
                 if !matches!(state, AgentStateKind::WrapUp | AgentStateKind::OnCall) {
                     if let Some(record) = self.wrapping_up.remove(&agent) {
                         self.record_out.push_back(Command::CallMarked {
-                            id: record,
+                            id: record.clone(),
                             mark: Mark {
                                 at,
                                 what: Milestone::WrapUpEnded { agent: agent.clone() },
                             },
                         });
+                        if self.ended_in_wrap_up.remove(&record) {
+                            self.record_out.push_back(Command::CallEnded {
+                                id: record,
+                                end: End::Completed,
+                            });
+                        }
                     }
                 }
                 tracing::debug!(%agent, state = state.as_str(), ?reason, "agent state");
@@ -195,14 +227,18 @@ impl Switch {
             destination: b.source,
         });
         let Some(target) = target else {
+            // Registered a moment ago, gone now: not the agent's failure to
+            // answer; the phone counts as unreachable until it registers.
             self.reachable.remove(&agent);
-            self.acd_event(
-                now,
-                AcdEvent::Reachable {
-                    agent,
-                    reachable: false,
-                },
-            );
+            self.acd_pending.push_back(AcdEvent::OfferFailed {
+                call,
+                agent: agent.clone(),
+                busy: true,
+            });
+            self.acd_pending.push_back(AcdEvent::Reachable {
+                agent,
+                reachable: false,
+            });
             return;
         };
         let offer = self.b2bua.connect(
@@ -215,14 +251,11 @@ impl Switch {
         );
         let Some(offer) = offer else {
             // The call is gone, has an agent already, or no media leg is left.
-            self.acd_event(
-                now,
-                AcdEvent::OfferFailed {
-                    call,
-                    agent,
-                    busy: true,
-                },
-            );
+            self.acd_pending.push_back(AcdEvent::OfferFailed {
+                call,
+                agent,
+                busy: true,
+            });
             return;
         };
         metrics::counter!("acd_offers_total", "queue" => queue.to_owned()).increment(1);
@@ -244,7 +277,9 @@ impl Switch {
         t.agent = Some(agent.clone());
         t.talking = true;
         let leg = t.leg;
-        let queue = t.queue.clone();
+        // Out of the queue: what plays from now on is the call's own (a
+        // survey after the agent), not hold music.
+        let queue = t.queue.take();
         if let (Some(q), Some(at)) = (&queue, t.enqueued_at) {
             metrics::histogram!("acd_queue_wait_seconds", "queue" => q.clone())
                 .record(now.saturating_duration_since(at).as_secs_f64());
@@ -308,7 +343,9 @@ impl Switch {
         t.talking = false;
         let agent = t.agent.clone().unwrap_or_default();
         let record = t.record.clone();
-        self.wrapping_up.insert(agent.clone(), record);
+        if self.is_acd_talk(call) {
+            self.wrapping_up.insert(agent.clone(), record);
+        }
         self.mark(now, call, Milestone::TalkEnded { agent });
         self.acd_event(now, AcdEvent::AgentLeft { call });
     }
@@ -319,19 +356,34 @@ impl Switch {
         let Some(t) = self.tracked.get(&call) else { return };
         let talking = t.talking;
         let agent = t.agent.clone().unwrap_or_default();
+        let record = t.record.clone();
         if talking {
-            // The record waits for the agent's wrap-up to end.
-            self.wrapping_up.insert(agent.clone(), t.record.clone());
+            if self.is_acd_talk(call) {
+                self.wrapping_up.insert(agent.clone(), record.clone());
+            }
             self.mark(now, call, Milestone::TalkEnded { agent });
         }
+        self.ending_by = Some(by);
         self.acd_event(now, AcdEvent::CallerLeft { call });
+        self.ending_by = None;
         self.mark(now, call, Milestone::HungUp { by });
-        if let Some(t) = self.tracked.remove(&call) {
+        self.tracked.remove(&call);
+        // The record closes when the agent's wrap-up for it ends, so that
+        // its handle time is whole.
+        if self.wrapping_up.values().any(|r| *r == record) {
+            self.ended_in_wrap_up.insert(record);
+        } else {
             self.record_out.push_back(Command::CallEnded {
-                id: t.record,
+                id: record,
                 end: End::Completed,
             });
         }
+    }
+
+    /// Whether the ACD has the call with an agent talking (rather than a
+    /// direct call or a transfer it knows nothing of).
+    fn is_acd_talk(&self, call: u64) -> bool {
+        matches!(self.acd.call_status(call), Some(queue::acd::CallStatus::Talking { .. }))
     }
 
     /// A digit from a queued caller: `1` takes the virtual-hold offer.

@@ -79,6 +79,13 @@ pub(crate) struct Switch {
     dialler: callback::Dialler,
     /// Agent -> the record of the call whose wrap-up it is doing.
     wrapping_up: HashMap<String, String>,
+    /// Records of calls that ended and wait for their wrap-up to end.
+    ended_in_wrap_up: std::collections::HashSet<String>,
+    /// Events for the ACD that arose while carrying out its actions; fed
+    /// after them, never from inside them.
+    acd_pending: VecDeque<queue::acd::Event>,
+    /// Who ended the call being reported to the ACD.
+    ending_by: Option<queue::record::Party>,
 }
 
 /// An HTTP request a flow asked for (the `http` node).
@@ -117,7 +124,7 @@ impl Switch {
             tcp,
             domain: config.sip.domain.clone(),
         };
-        Switch {
+        let mut switch = Switch {
             txl: TransactionLayer::new(timers),
             registrar: Registrar::new(RegistrarConfig {
                 min_expires: r.min_expires,
@@ -161,12 +168,18 @@ impl Switch {
             reachable: std::collections::HashSet::new(),
             dialler: callback::Dialler::new(config),
             wrapping_up: HashMap::new(),
+            ended_in_wrap_up: std::collections::HashSet::new(),
+            acd_pending: VecDeque::new(),
+            ending_by: None,
             acd_music: config
                 .queues
                 .iter()
                 .filter_map(|q| Some((q.name.clone(), q.music_on_hold.clone()?)))
                 .collect(),
-        }
+        };
+        // The agents' starting states open the agent log.
+        switch.run_acd(now);
+        switch
     }
 
     fn wall_millis(wall: chrono::DateTime<chrono::Utc>) -> queue::Millis {

@@ -128,6 +128,13 @@ impl Switch {
     /// that the downtime never counts as staffed time.
     pub(crate) fn close_agent_log(&mut self, now: Instant) {
         let at = self.millis(now);
+        // Calls whose wrap-up was still going: closed without one.
+        for record in std::mem::take(&mut self.ended_in_wrap_up) {
+            self.record_out.push_back(Command::CallEnded {
+                id: record,
+                end: queue::record::End::Completed,
+            });
+        }
         for agent in self.acd.snapshot(at).agents {
             if agent.state != queue::record::AgentStateKind::LoggedOut {
                 self.record_out

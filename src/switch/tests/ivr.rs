@@ -197,6 +197,51 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
 }
 
 #[test]
+fn a_survey_after_a_queued_call_hears_its_prompt_end_and_times_out() {
+    let flow = FLOW.replace(
+        "    type: enqueue\n    queue: support\n",
+        "    type: enqueue\n    queue: support\n    after: csat\n",
+    ) + "  csat:\n    type: survey\n    kind: csat\n    prompts: [menu]\n    store: csat\n    next: bye\n";
+    let mut setup = ivr_setup();
+    setup
+        .flows
+        .insert("100".into(), Arc::new(::ivr::parse_flow("test.yaml", &flow).unwrap()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    h.register_agent("pw1001");
+    let out = h.invite("100");
+    h.send(caller(), &caller_ack(&out[1]));
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
+    let to_agent = h
+        .drain()
+        .into_iter()
+        .find(|s| s.first_line().starts_with("INVITE "))
+        .unwrap();
+    h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    h.send(agent(), &agent_bye(&to_agent));
+    // The survey question ends and nobody presses a key: the flow's own
+    // timeouts and retries run (the queue's hold music must not take the
+    // prompt's end), until it gives up.
+    let mut out = Vec::new();
+    for _ in 0..5 {
+        h.switch.handle_media_event(
+            h.now,
+            media::engine::MediaEvent::PlaybackFinished {
+                leg: 1,
+                interrupted: false,
+            },
+        );
+        out.extend(h.advance(Duration::from_secs(30)));
+    }
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("BYE ") && s.to == caller()),
+        "the survey gives up and the switch hangs up: {out:#?}\n{:?}",
+        h.media.log()
+    );
+}
+
+#[test]
 fn a_flow_transfers_to_a_sip_uri() {
     let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: out\nnodes:\n  out:\n    type: transfer\n    uri: sip:desk@127.0.0.3:5080\n";
     let mut setup = ivr_setup();
