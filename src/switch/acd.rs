@@ -14,15 +14,6 @@ use super::Switch;
 use crate::b2bua::{Ctx, OfferId, Target};
 use crate::store::Command;
 
-/// Feature codes agents dial from their phone.
-const FEATURE_CODES: &[(&str, &str)] = &[
-    ("*45", "login"),
-    ("*46", "logout"),
-    ("*47", "pause"),
-    ("*48", "resume"),
-    ("*49", "ready"),
-];
-
 impl Switch {
     /// A flow hands the call to a queue.
     pub(super) fn enqueue(&mut self, now: Instant, call: u64, queue: String, priority: i32, skills: Vec<String>) {
@@ -139,10 +130,14 @@ impl Switch {
                 estimated_wait,
             } => self.announce(call, position, estimated_wait),
             AcdAction::OfferCallback { call, .. } => {
-                if let Some(t) = self.tracked.get_mut(&call) {
+                // Only a caller with a number can be called back.
+                let Some(t) = self.tracked.get_mut(&call) else { return };
+                let dialable =
+                    t.caller.len() > 1 && t.caller.trim_start_matches('+').bytes().all(|b| b.is_ascii_digit());
+                if dialable {
                     t.callback_offered = true;
+                    self.play_then_music(call, &["callback_offer"]);
                 }
-                self.play_then_music(call, &["callback_offer"]);
             }
             AcdAction::Overflow {
                 call,
@@ -497,25 +492,23 @@ impl Switch {
         }
     }
 
-    /// A feature code dialled by an agent; returns the event, or `None` when
-    /// `number` is no feature code.
+    /// The feature code an agent dialled, as an ACD event; `None` when
+    /// `number` is no feature code. `*45` login, `*46` logout, `*47` pause
+    /// (`*47NN`: with reason `NN`, else `break`), `*48` resume, `*49` ready.
     pub(super) fn feature_code(agent: &str, number: &str) -> Option<AcdEvent> {
-        let (code, what) = FEATURE_CODES.iter().find(|(code, _)| number.starts_with(code))?;
-        let rest = &number[code.len()..];
         let agent = agent.to_owned();
-        Some(match *what {
-            "login" => AcdEvent::Login { agent },
-            "logout" => AcdEvent::Logout { agent },
-            "pause" => AcdEvent::Pause {
-                agent,
-                reason: if rest.is_empty() {
-                    "break".into()
-                } else {
-                    rest.to_owned()
-                },
-            },
-            "resume" => AcdEvent::Resume { agent },
-            _ => AcdEvent::EndWrapUp { agent },
+        Some(match number {
+            "*45" => AcdEvent::Login { agent },
+            "*46" => AcdEvent::Logout { agent },
+            "*48" => AcdEvent::Resume { agent },
+            "*49" => AcdEvent::EndWrapUp { agent },
+            _ => {
+                let reason = number.strip_prefix("*47")?;
+                AcdEvent::Pause {
+                    agent,
+                    reason: if reason.is_empty() { "break" } else { reason }.to_owned(),
+                }
+            }
         })
     }
 
