@@ -3,8 +3,9 @@
 //! the agent is free the switch dials the caller's number through the
 //! trunk's dial template to a SIPp "customer", and rings the agent once the
 //! customer answers. A busy customer is dialled again after the queue's
-//! `retry_after_secs`. A call-back scheduled through the API survives a
-//! restart of the switch.
+//! `retry_after_secs`. Agent first, the SIPp agent is rung and answers
+//! before the SIPp customer is dialled. A call-back scheduled through the
+//! API survives a restart of the switch.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -24,6 +25,11 @@ fn root() -> &'static str {
 /// wrap-up, call-backs offered above 1 s of estimated wait and retried after
 /// 1 s), dialling call-backs to 127.0.0.1:`customer_port`. `extra` is more TOML.
 fn callback_switch(customer_port: u16, extra: &str) -> Switch {
+    callback_switch_in_mode(customer_port, "customer_first", extra)
+}
+
+/// As [`callback_switch`], with the queue's call-backs in `mode`.
+fn callback_switch_in_mode(customer_port: u16, mode: &str, extra: &str) -> Switch {
     let root = root();
     let toml = format!(
         r#"
@@ -42,6 +48,7 @@ wrap_up_secs = 3
 [queues.callback]
 offer_above_wait_secs = 1
 retry_after_secs = 1
+mode = "{mode}"
 
 [[trunks]]
 name = "carrier"
@@ -311,4 +318,70 @@ fn a_scheduled_callback_survives_a_restart() {
         switch.log()
     );
     assert!(switch.log().contains("call-backs restored"), "{}", switch.log());
+}
+
+#[test]
+fn agent_first_rings_the_agent_then_dials_the_customer() {
+    let customer_port = common::free_port();
+    let switch = callback_switch_in_mode(customer_port, "agent_first", "");
+    let agent_port = common::free_port();
+    register_sipp_agent(&switch, "1001", agent_port, common::Transport::Udp);
+    // The agent answers after 0.8 s, talks a second and hangs up; the
+    // customer answers 0.2 s after it is dialled and waits for the BYE.
+    let agent = Sipp::new("agent_answers_after_delay")
+        .local_port(agent_port)
+        .key("ext", "1001")
+        .calls(1)
+        .timeout_secs(15)
+        .spawn();
+    let customer = Sipp::new("customer_answers_waits_bye")
+        .local_port(customer_port)
+        .key("number", "+4930555000")
+        .calls(1)
+        .timeout_secs(15)
+        .spawn();
+    post(
+        &switch,
+        "/api/callbacks",
+        r#"{"number": "+4930555000", "queue": "support"}"#,
+    );
+    let customer = customer.wait();
+    let agent = agent.wait();
+    customer.assert_success(1);
+    agent.assert_success(1);
+
+    // The agent's phone rang first, showing the customer's number; the
+    // customer was dialled through the template once the agent answered.
+    let to_agent = agent.received(|m| m.starts_with("INVITE "));
+    assert_eq!(to_agent.len(), 1, "{}", agent.report());
+    let from = sip_header(&to_agent[0], "From").unwrap();
+    assert!(from.starts_with("<sip:+4930555000@"), "{from}");
+    let entries = trace_entries(&customer.messages);
+    let dialled = entries
+        .iter()
+        .find(|(_, m)| m.contains("message received") && m.contains("INVITE sip:+4930555000@"))
+        .map(|(t, _)| *t)
+        .unwrap_or_else(|| panic!("the customer was not dialled\n{}", customer.report()));
+    let answered = trace_entries(&agent.messages)
+        .iter()
+        .find(|(_, m)| m.contains("message sent") && m.contains("SIP/2.0 200 OK"))
+        .map(|(t, _)| *t)
+        .unwrap_or_else(|| panic!("the agent did not answer\n{}", agent.report()));
+    assert!(
+        dialled >= answered,
+        "the customer was dialled at {dialled}, the agent answered at {answered}"
+    );
+
+    // The record: placed and offered to the agent, then bridged when the
+    // customer answered, and the agent's hang-up ends the talk.
+    let record = callback_record(&switch, "+4930555000");
+    for kind in ["callback_placed", "offered", "agent_answered", "bridged", "talk_ended"] {
+        assert!(has_mark(&record, kind), "{kind}: {record:#}");
+    }
+    assert_eq!(support_board(&switch)["callbacks"], 0, "placed: none left");
+    let metrics = switch.metrics();
+    assert!(
+        metrics.contains("callback_attempts_total{outcome=\"answered\"} 1"),
+        "{metrics}"
+    );
 }

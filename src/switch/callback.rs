@@ -11,9 +11,21 @@
 //! agent who does not answer ends the call (the ACD hears `CallerLeft`, and
 //! the agent wraps up).
 //!
-//! Customer first is the only order dialled so far: a queue in `agent_first`
-//! mode is dialled the same way (logged), since ringing the agent first
-//! needs two outgoing legs in one call.
+//! Agent first (`mode = "agent_first"`): the switch rings the reserved
+//! agent's registered phone, showing the customer's number as the caller.
+//! A phone that cannot be rung or does not answer is `CallbackResult
+//! { answered: false }`: the agent is freed and the attempt counts like a
+//! customer who did not answer. When the agent answers, the call gets its
+//! record (marked `callback_placed` and `offered`), the agent hears the
+//! queue's music while the customer is dialled through the trunk's template
+//! as an offer of that call. The customer's answer bridges them (marked
+//! `agent_answered` and `bridged`; the ACD hears `CallbackResult { answered:
+//! true }` and `CallbackConnected`), and the call ends like any other. A
+//! customer who is busy, does not answer or cannot be dialled hangs up the
+//! agent's leg and is `CallbackResult { answered: false }`. Not yet: the
+//! customer's INVITE carries the agent's From (the B2BUA takes it from the
+//! call's first leg), and the customer rings until Timer C, since offers
+//! have no ring limit of their own.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,7 +37,7 @@ use signaling::headers;
 use signaling::transport::{Peer, Transport};
 
 use super::Switch;
-use crate::b2bua::{Ctx, Target};
+use crate::b2bua::{Ctx, OfferId, Target};
 use crate::config::{Config, Trunk};
 
 /// What the switch needs to dial call-backs, and the calls it is dialling.
@@ -40,8 +52,11 @@ pub(crate) struct Dialler {
     /// Per queue: which side is dialled first, and how long the ACD keeps
     /// the agent reserved for an attempt.
     queues: HashMap<String, (CallbackMode, Duration)>,
-    /// Calls placed whose customer has not answered yet.
+    /// Calls placed whose customer (agent first: agent) has not answered yet.
     dialling: HashMap<u64, Attempt>,
+    /// Agent first: calls whose agent answered, and the offer dialling the
+    /// customer.
+    connecting: HashMap<u64, (Attempt, OfferId)>,
 }
 
 /// One dial attempt of a call-back.
@@ -50,6 +65,8 @@ struct Attempt {
     callback: Callback,
     agent: String,
     leg: LegId,
+    /// The agent's phone was rung first.
+    agent_first: bool,
 }
 
 impl Dialler {
@@ -68,6 +85,7 @@ impl Dialler {
                 })
                 .collect(),
             dialling: HashMap::new(),
+            connecting: HashMap::new(),
         }
     }
 
@@ -78,6 +96,15 @@ impl Dialler {
         let dial_timeout = self.queues.get(queue).map_or(Duration::from_secs(90), |(_, d)| *d);
         let before_acd = dial_timeout.saturating_sub(Duration::from_secs(2));
         self.ring_timeout.min(before_acd).max(Duration::from_secs(1))
+    }
+
+    /// How long to ring the agent of an agent-first call-back of `queue`:
+    /// at most half of what the ACD allows for the attempt, leaving the rest
+    /// for the customer.
+    fn agent_ring_for(&self, queue: &str) -> Duration {
+        let dial_timeout = self.queues.get(queue).map_or(Duration::from_secs(90), |(_, d)| *d);
+        let half = dial_timeout.saturating_sub(Duration::from_secs(2)) / 2;
+        self.ring_timeout.min(half).max(Duration::from_secs(1))
     }
 
     /// Where `number` is dialled, or why it cannot be.
@@ -101,6 +128,11 @@ impl Dialler {
         self.dialling
             .iter()
             .find_map(|(&call, a)| (a.callback.id == id).then_some(call))
+            .or_else(|| {
+                self.connecting
+                    .iter()
+                    .find_map(|(&call, (a, _))| (a.callback.id == id).then_some(call))
+            })
     }
 }
 
@@ -111,12 +143,11 @@ impl Switch {
         if let Some(old) = self.dialler.call_of(id) {
             // The ACD gave up on an earlier attempt that still rings.
             self.dialler.dialling.remove(&old);
+            self.dialler.connecting.remove(&old);
             self.end_call(now, old);
         }
         let mode = self.dialler.queues.get(&callback.queue).map(|(m, _)| *m);
-        if mode == Some(CallbackMode::AgentFirst) {
-            tracing::info!(callback = id, queue = %callback.queue, "agent-first call-backs are dialled customer first");
-        }
+        let agent_first = mode == Some(CallbackMode::AgentFirst);
         let target = match self.dialler.target(&callback.number) {
             Ok(target) => target,
             Err(why) => {
@@ -132,18 +163,44 @@ impl Switch {
                 return;
             }
         };
-        let ring_for = self.dialler.ring_for(&callback.queue);
-        let placed = self.b2bua.originate(
-            &mut Ctx {
-                now,
-                txl: &mut self.txl,
-            },
-            target,
-            &self.dialler.caller_id,
-            ring_for,
-        );
+        let placed = if agent_first {
+            // The agent's phone rings first, showing the customer's number;
+            // the customer is dialled once the agent answers.
+            let agent_target = self.registrar.lookup(now, &agent).first().map(|b| Target {
+                contact: b.contact.clone(),
+                aor: format!("sip:{agent}@{}", self.domain),
+                destination: b.source,
+            });
+            let ring_for = self.dialler.agent_ring_for(&callback.queue);
+            agent_target.and_then(|target| {
+                self.b2bua.originate(
+                    &mut Ctx {
+                        now,
+                        txl: &mut self.txl,
+                    },
+                    target,
+                    &callback.number,
+                    ring_for,
+                )
+            })
+        } else {
+            let ring_for = self.dialler.ring_for(&callback.queue);
+            self.b2bua.originate(
+                &mut Ctx {
+                    now,
+                    txl: &mut self.txl,
+                },
+                target,
+                &self.dialler.caller_id,
+                ring_for,
+            )
+        };
         let Some((call, leg)) = placed else {
-            tracing::warn!(callback = id, "call-back not dialled: no call or media port left");
+            tracing::warn!(
+                callback = id,
+                agent_first,
+                "call-back not dialled: no call or media port left, or the agent's phone is not registered"
+            );
             metrics::counter!("callback_attempts_total", "outcome" => "not_dialled").increment(1);
             self.acd_event(
                 now,
@@ -154,8 +211,16 @@ impl Switch {
             );
             return;
         };
-        tracing::info!(callback = id, call, %agent, number = %callback.number, attempt = callback.attempts + 1, "dialling a call-back");
-        self.dialler.dialling.insert(call, Attempt { callback, agent, leg });
+        tracing::info!(callback = id, call, %agent, number = %callback.number, attempt = callback.attempts + 1, agent_first, "dialling a call-back");
+        self.dialler.dialling.insert(
+            call,
+            Attempt {
+                callback,
+                agent,
+                leg,
+                agent_first,
+            },
+        );
     }
 
     /// The customer of a call-back answered: the ACD connects the reserved
@@ -166,7 +231,12 @@ impl Switch {
             self.end_call(now, call);
             return;
         };
-        let Attempt { callback, agent, leg } = attempt;
+        if attempt.agent_first {
+            return self.agent_first_answered(now, call, attempt);
+        }
+        let Attempt {
+            callback, agent, leg, ..
+        } = attempt;
         metrics::counter!("callback_attempts_total", "outcome" => "answered").increment(1);
         let rate = self.b2bua.caller_rate(call);
         let caller_id = self.dialler.caller_id.clone();
@@ -230,11 +300,24 @@ impl Switch {
         let Some(attempt) = self.dialler.dialling.remove(&call) else {
             return;
         };
-        let outcome = match code {
-            486 | 600 => "busy",
-            408 | 480 | 487 => "no_answer",
-            _ => "failed",
-        };
+        if attempt.agent_first {
+            tracing::info!(
+                callback = attempt.callback.id,
+                agent = %attempt.agent,
+                code,
+                "agent-first call-back: the agent's phone did not answer"
+            );
+            metrics::counter!("callback_attempts_total", "outcome" => "agent_no_answer").increment(1);
+            self.acd_event(
+                now,
+                AcdEvent::CallbackResult {
+                    callback: attempt.callback.id,
+                    answered: false,
+                },
+            );
+            return;
+        }
+        let outcome = Self::outcome(code);
         tracing::info!(
             callback = attempt.callback.id,
             number = %attempt.callback.number,
@@ -250,5 +333,142 @@ impl Switch {
                 answered: false,
             },
         );
+    }
+
+    fn outcome(code: u16) -> &'static str {
+        match code {
+            486 | 600 => "busy",
+            408 | 480 | 487 => "no_answer",
+            _ => "failed",
+        }
+    }
+
+    /// Agent first: the agent answered. The call gets its record, the agent
+    /// hears music and the customer is dialled as an offer of the call.
+    fn agent_first_answered(&mut self, now: Instant, call: u64, attempt: Attempt) {
+        let rate = self.b2bua.caller_rate(call);
+        let caller_id = self.dialler.caller_id.clone();
+        self.track(now, call, attempt.leg, rate, (&attempt.callback.number, &caller_id));
+        let music = self.acd_music.get(&attempt.callback.queue).cloned();
+        if let Some(t) = self.tracked.get_mut(&call) {
+            t.music = music;
+        }
+        self.mark(now, call, Milestone::CallbackPlaced);
+        self.mark(
+            now,
+            call,
+            Milestone::Offered {
+                agent: attempt.agent.clone(),
+            },
+        );
+        let offer = self.dialler.target(&attempt.callback.number).ok().and_then(|target| {
+            self.b2bua.connect(
+                &mut Ctx {
+                    now,
+                    txl: &mut self.txl,
+                },
+                call,
+                target,
+            )
+        });
+        let Some(offer) = offer else {
+            tracing::info!(
+                call,
+                callback = attempt.callback.id,
+                "agent-first call-back: the customer cannot be dialled"
+            );
+            metrics::counter!("callback_attempts_total", "outcome" => "not_dialled").increment(1);
+            self.end_call(now, call);
+            self.acd_event(
+                now,
+                AcdEvent::CallbackResult {
+                    callback: attempt.callback.id,
+                    answered: false,
+                },
+            );
+            return;
+        };
+        tracing::info!(call, callback = attempt.callback.id, agent = %attempt.agent, "agent-first call-back: the agent answered, dialling the customer");
+        self.dialler.connecting.insert(call, (attempt, offer));
+        self.hold_music(call);
+    }
+
+    /// Agent first: the customer answered `offer` of `call`. The music
+    /// stops, the two are bridged and the ACD has the agent on the call.
+    /// Returns whether the offer was such a customer's.
+    pub(super) fn callback_offer_answered(&mut self, now: Instant, call: u64, offer: OfferId) -> bool {
+        if self.dialler.connecting.get(&call).is_none_or(|&(_, o)| o != offer) {
+            return false;
+        }
+        let Some((attempt, _)) = self.dialler.connecting.remove(&call) else {
+            return false;
+        };
+        let Attempt {
+            callback, agent, leg, ..
+        } = attempt;
+        metrics::counter!("callback_attempts_total", "outcome" => "answered").increment(1);
+        self.b2bua.stop(leg);
+        if let Some(t) = self.tracked.get_mut(&call) {
+            t.agent = Some(agent.clone());
+            t.talking = true;
+        }
+        self.mark(now, call, Milestone::AgentAnswered { agent: agent.clone() });
+        self.mark(now, call, Milestone::Bridged { agent: agent.clone() });
+        self.acd_event(
+            now,
+            AcdEvent::CallbackResult {
+                callback: callback.id,
+                answered: true,
+            },
+        );
+        self.acd_event(
+            now,
+            AcdEvent::CallbackConnected {
+                callback: callback.id,
+                call,
+            },
+        );
+        // The ACD may have given up on this attempt meanwhile (its dial
+        // timeout, the agent logged out): the call is not the ACD's then.
+        let held = matches!(self.acd.call_status(call), Some(CallStatus::Talking { agent: a }) if a == agent);
+        if !held {
+            tracing::info!(call, callback = callback.id, %agent, "the call-back's attempt is over: ending the call");
+            if let Some(t) = self.tracked.get_mut(&call) {
+                t.talking = false;
+            }
+            self.end_call(now, call);
+        }
+        true
+    }
+
+    /// Agent first: the customer did not answer `offer` of `call`. The
+    /// agent's leg is hung up and the attempt failed. Returns whether the
+    /// offer was such a customer's.
+    pub(super) fn callback_offer_failed(&mut self, now: Instant, call: u64, offer: OfferId, code: u16) -> bool {
+        if self.dialler.connecting.get(&call).is_none_or(|&(_, o)| o != offer) {
+            return false;
+        }
+        let Some((attempt, _)) = self.dialler.connecting.remove(&call) else {
+            return false;
+        };
+        let outcome = Self::outcome(code);
+        tracing::info!(
+            call,
+            callback = attempt.callback.id,
+            number = %attempt.callback.number,
+            code,
+            outcome,
+            "agent-first call-back did not reach the customer: hanging up the agent"
+        );
+        metrics::counter!("callback_attempts_total", "outcome" => outcome).increment(1);
+        self.end_call(now, call);
+        self.acd_event(
+            now,
+            AcdEvent::CallbackResult {
+                callback: attempt.callback.id,
+                answered: false,
+            },
+        );
+        true
     }
 }

@@ -385,8 +385,16 @@ impl Switch {
                     }
                     self.call_ended(now, call, by);
                 }
-                CallEvent::AgentFailed { call, offer, code } => self.agent_failed(now, call, offer, code),
-                CallEvent::AgentAnswered { call, offer } => self.agent_answered(now, call, offer),
+                CallEvent::AgentFailed { call, offer, code } => {
+                    if !self.callback_offer_failed(now, call, offer, code) {
+                        self.agent_failed(now, call, offer, code);
+                    }
+                }
+                CallEvent::AgentAnswered { call, offer } => {
+                    if !self.callback_offer_answered(now, call, offer) {
+                        self.agent_answered(now, call, offer);
+                    }
+                }
                 CallEvent::CustomerAnswered { call } => self.customer_answered(now, call),
                 CallEvent::CustomerFailed { call, code } => self.customer_failed(now, call, code),
             }

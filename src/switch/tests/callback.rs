@@ -283,3 +283,129 @@ fn without_a_callback_trunk_an_attempt_fails_at_once() {
     assert!(!out.iter().any(|s| s.first_line().starts_with("INVITE ")), "{out:#?}");
     assert_eq!(agent_state(&h), AgentStateKind::Available);
 }
+
+/// The test config with the `support` queue's call-backs agent first.
+fn agent_first_config() -> String {
+    config().replace(
+        "[queues.callback]\nretry_after_secs = 1\n",
+        "[queues.callback]\nretry_after_secs = 1\nmode = \"agent_first\"\n",
+    )
+}
+
+/// An agent-first call-back whose agent answered: returns the harness, the
+/// INVITE to the agent and the INVITE to the customer.
+fn agent_first_answered() -> (Harness, Sent, Sent) {
+    let mut h = Harness::with_config(&agent_first_config());
+    h.register_agent("pw1001");
+    let out = schedule(&mut h);
+    let to_agent = find(&out, "INVITE ", agent());
+    assert!(
+        !out.iter().any(|s| s.to == customer()),
+        "the customer waits for the agent: {out:#?}"
+    );
+    assert_eq!(agent_state(&h), AgentStateKind::Ringing, "reserved while rung");
+    h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
+    let out = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    find(&out, "ACK ", agent());
+    let to_customer = find(&out, "INVITE ", customer());
+    (h, to_agent, to_customer)
+}
+
+#[test]
+fn agent_first_rings_the_agent_then_dials_the_customer_and_bridges_them() {
+    let (mut h, to_agent, to_customer) = agent_first_answered();
+    // The agent's registered phone is rung, showing the customer's number.
+    assert_eq!(to_agent.first_line(), "INVITE sip:1001@192.168.1.10:5080 SIP/2.0");
+    assert!(
+        to_agent
+            .header("From")
+            .unwrap()
+            .starts_with("<sip:+15550123@127.0.0.1>;tag="),
+        "{}",
+        to_agent.text
+    );
+    // The customer is dialled through the trunk's template.
+    assert_eq!(to_customer.first_line(), "INVITE sip:+15550123@127.0.0.4:5090 SIP/2.0");
+    let log = h.media.log();
+    assert!(log.contains(&"play 1 8000".to_owned()), "music for the agent: {log:?}");
+    assert_eq!(mark_kinds(&mut h), ["callback_placed", "offered"]);
+    assert_eq!(agent_state(&h), AgentStateKind::Ringing, "not on the call yet");
+
+    h.send(customer(), &customer_reply(&to_customer, "180 Ringing", "k1"));
+    let out = h.send(customer(), &customer_reply(&to_customer, "200 OK", "k1"));
+    find(&out, "ACK ", customer());
+    let log = h.media.log();
+    assert!(log.contains(&"bridge 1 2".to_owned()), "{log:?}");
+    assert!(log.contains(&"stop 1".to_owned()), "the music stops: {log:?}");
+    assert_eq!(mark_kinds(&mut h), ["agent_answered", "bridged"]);
+    assert_eq!(agent_state(&h), AgentStateKind::OnCall);
+    let snapshot = h.switch.acd_snapshot(h.now);
+    let queue = &snapshot.queues[0];
+    assert_eq!(
+        (queue.callbacks, queue.callbacks_later),
+        (0, 0),
+        "the call-back was placed"
+    );
+    let call = *h.switch.tracked.keys().next().unwrap();
+    assert!(
+        matches!(h.switch.acd.call_status(call), Some(queue::acd::CallStatus::Talking { agent }) if agent == "1001"),
+        "the ACD has the agent on the call"
+    );
+
+    // The customer hangs up: the agent gets a BYE and wraps up.
+    let out = h.send(customer(), &customer_bye(&to_customer, "k1"));
+    find(&out, "SIP/2.0 200", customer());
+    find(&out, "BYE ", agent());
+    assert_eq!(h.switch.gauges().2, 0);
+    assert_eq!(agent_state(&h), AgentStateKind::WrapUp);
+    assert_eq!(mark_kinds(&mut h), ["talk_ended", "hung_up"]);
+}
+
+#[test]
+fn agent_first_an_agent_who_does_not_answer_fails_the_attempt() {
+    let mut h = Harness::with_config(&agent_first_config());
+    h.register_agent("pw1001");
+    let out = schedule(&mut h);
+    let to_agent = find(&out, "INVITE ", agent());
+    h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
+    // ring_timeout_secs (20) is below half of the 90 s the ACD allows.
+    let out = h.advance(Duration::from_secs(20));
+    let cancel = find(&out, "CANCEL ", agent());
+    assert_eq!(cancel.at, Duration::from_secs(20));
+    assert!(!out.iter().any(|s| s.to == customer()), "{out:#?}");
+    assert_eq!(h.switch.gauges().2, 0);
+    assert_eq!(agent_state(&h), AgentStateKind::Available, "the agent is freed");
+    let queue = h.switch.acd_snapshot(h.now).queues.remove(0);
+    assert_eq!(
+        (queue.callbacks, queue.callbacks_later),
+        (0, 1),
+        "waiting for its retry"
+    );
+    assert!(mark_kinds(&mut h).is_empty(), "no record for an attempt nobody took");
+}
+
+#[test]
+fn agent_first_a_busy_customer_hangs_up_the_agent_and_fails_the_attempt() {
+    let (mut h, to_agent, to_customer) = agent_first_answered();
+    let out = h.send(customer(), &customer_reply(&to_customer, "486 Busy Here", "k1"));
+    find(&out, "ACK ", customer());
+    let bye = find(&out, "BYE ", agent());
+    assert_eq!(bye.header("Call-ID"), to_agent.header("Call-ID"));
+    h.send(agent(), &agent_reply(&bye, "200 OK", "a1"));
+    assert_eq!(h.switch.gauges().2, 0);
+    assert_eq!(agent_state(&h), AgentStateKind::Available, "the agent is freed");
+    let queue = h.switch.acd_snapshot(h.now).queues.remove(0);
+    assert_eq!(
+        (queue.callbacks, queue.callbacks_later),
+        (0, 1),
+        "waiting for its retry"
+    );
+    let kinds = mark_kinds(&mut h);
+    assert!(!kinds.contains(&"bridged".to_owned()), "{kinds:?}");
+    assert!(kinds.ends_with(&["hung_up".to_owned()]), "{kinds:?}");
+
+    // The retry rings the agent again.
+    let out = h.advance(Duration::from_millis(1100));
+    let again = find(&out, "INVITE ", agent());
+    assert_ne!(again.header("Call-ID"), to_agent.header("Call-ID"));
+}
