@@ -88,6 +88,18 @@ impl B2bua {
     /// first to answer takes it. `None` when the call is gone, an agent
     /// answered already, it is still dialling, or no media leg is left.
     pub(crate) fn connect(&mut self, ctx: &mut Ctx<'_>, call_id: u64, target: Target) -> Option<OfferId> {
+        self.connect_as(ctx, call_id, target, None)
+    }
+
+    /// [`B2bua::connect`], with the From the called phone sees (a URI, e.g.
+    /// the call-back caller id) instead of the call's caller.
+    pub(crate) fn connect_as(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        call_id: u64,
+        target: Target,
+        from: Option<String>,
+    ) -> Option<OfferId> {
         let call = self.calls.get_mut(&call_id)?;
         if !call.local || call.agent_invite.is_some() || call.dialling.is_some() {
             return None;
@@ -95,13 +107,14 @@ impl B2bua {
         let (media, offer) = call.media.connect_agent(self.media.as_mut(), call_id).ok()?;
         // The agent of a call we placed sees the customer we dialled (the
         // To of our INVITE) as the caller.
-        let from = match call.outbound {
-            true => headers::to_value(&call.caller_invite.headers).ok(),
-            false => None,
+        let from = match (from, call.outbound) {
+            (Some(from), _) => Some(from),
+            (None, true) => headers::to_value(&call.caller_invite.headers).ok().map(str::to_owned),
+            (None, false) => None,
         };
         let invite = build::AgentInvite {
             incoming: &call.caller_invite,
-            from,
+            from: from.as_deref(),
             contact: &target.contact,
             aor: target.aor.clone(),
             destination: target.destination,

@@ -22,10 +22,9 @@
 //! `agent_answered` and `bridged`; the ACD hears `CallbackResult { answered:
 //! true }` and `CallbackConnected`), and the call ends like any other. A
 //! customer who is busy, does not answer or cannot be dialled hangs up the
-//! agent's leg and is `CallbackResult { answered: false }`. Not yet: the
-//! customer's INVITE carries the agent's From (the B2BUA takes it from the
-//! call's first leg), and the customer rings until Timer C, since offers
-//! have no ring limit of their own.
+//! agent's leg and is `CallbackResult { answered: false }`. The customer
+//! sees the `caller_id` as the caller. Not yet: the customer rings until
+//! Timer C, since offers have no ring limit of their own.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -361,14 +360,17 @@ impl Switch {
                 agent: attempt.agent.clone(),
             },
         );
+        // The customer sees the centre's caller id, never the agent's phone.
+        let from = format!("<sip:{caller_id}@{}>", self.domain);
         let offer = self.dialler.target(&attempt.callback.number).ok().and_then(|target| {
-            self.b2bua.connect(
+            self.b2bua.connect_as(
                 &mut Ctx {
                     now,
                     txl: &mut self.txl,
                 },
                 call,
                 target,
+                Some(from),
             )
         });
         let Some(offer) = offer else {
