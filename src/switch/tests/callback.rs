@@ -328,7 +328,11 @@ fn agent_first_rings_the_agent_then_dials_the_customer_and_bridges_them() {
     // centre's caller id, not the agent's phone.
     assert_eq!(to_customer.first_line(), "INVITE sip:+15550123@127.0.0.4:5090 SIP/2.0");
     let from = to_customer.header("From").unwrap();
-    assert!(from.starts_with("<sip:+15550000@127.0.0.1>;tag="), "{}", to_customer.text);
+    assert!(
+        from.starts_with("<sip:+15550000@127.0.0.1>;tag="),
+        "{}",
+        to_customer.text
+    );
     let log = h.media.log();
     assert!(log.contains(&"play 1 8000".to_owned()), "music for the agent: {log:?}");
     assert_eq!(mark_kinds(&mut h), ["callback_placed", "offered"]);
