@@ -96,7 +96,10 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
     let (board_tx, board) = tokio::sync::watch::channel(serde_json::json!({ "queues": [] }));
-    tokio::spawn(crate::stats::run(live, stats_rx, board_tx));
+    std::thread::Builder::new()
+        .name("live-kpis".into())
+        .spawn(move || crate::stats::run(live, stats_rx, board_tx))
+        .context("starting the live KPIs")?;
     tokio::spawn(http::serve(
         listener,
         http::AppState {
@@ -155,6 +158,9 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             _ = board_tick.tick() => {
                 let snapshot = switch.acd_snapshot(Instant::now());
                 crate::switch::publish_gauges(&snapshot);
+                let store = writer.stats();
+                metrics::gauge!("store_backlog").set(store.backlog as f64);
+                metrics::gauge!("store_commands_lost").set(store.lost as f64);
                 let _ = stats_tx.send(crate::stats::StatsRequest::Board(Box::new(snapshot)));
             }
             _ = &mut shutdown => {

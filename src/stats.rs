@@ -170,14 +170,16 @@ impl LiveRecords {
     }
 }
 
-/// Runs the live KPIs until the request channel closes.
-pub(crate) async fn run(
+/// Runs the live KPIs until the request channel closes. The figures are
+/// CPU work over the day's records (tens of milliseconds on a busy day), so
+/// this runs on a thread of its own, never on the async workers.
+pub(crate) fn run(
     mut live: LiveRecords,
     mut requests: mpsc::UnboundedReceiver<StatsRequest>,
     board: watch::Sender<serde_json::Value>,
 ) {
     let mut last_prune = Millis(0);
-    while let Some(request) = requests.recv().await {
+    while let Some(request) = requests.blocking_recv() {
         match request {
             StatsRequest::Record(command) => live.apply(command),
             StatsRequest::Stats { window, filter, reply } => {
