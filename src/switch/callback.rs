@@ -23,8 +23,12 @@
 //! true }` and `CallbackConnected`), and the call ends like any other. A
 //! customer who is busy, does not answer or cannot be dialled hangs up the
 //! agent's leg and is `CallbackResult { answered: false }`. The customer
-//! sees the `caller_id` as the caller. Not yet: the customer rings until
-//! Timer C, since offers have no ring limit of their own.
+//! sees the `caller_id` as the caller.
+//!
+//! The second phone of a call-back (the agent's, customer first; the
+//! customer's, agent first) rings at most `ring_timeout_secs` of
+//! `[callbacks]` (agent first: the same limit as the first phone); ringing
+//! out is handled as a refusal.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -56,6 +60,9 @@ pub(crate) struct Dialler {
     /// Agent first: calls whose agent answered, and the offer dialling the
     /// customer.
     connecting: HashMap<u64, (Attempt, OfferId)>,
+    /// (when, call, offer): the longest a call-back's second phone rings
+    /// (the agent's, customer first; the customer's, agent first).
+    ring_limits: std::collections::BTreeSet<(Instant, u64, OfferId)>,
 }
 
 /// One dial attempt of a call-back.
@@ -85,6 +92,7 @@ impl Dialler {
                 .collect(),
             dialling: HashMap::new(),
             connecting: HashMap::new(),
+            ring_limits: std::collections::BTreeSet::new(),
         }
     }
 
@@ -290,6 +298,8 @@ impl Switch {
         if let Some(t) = self.tracked.get_mut(&call) {
             t.ringing.push((agent.clone(), offer));
         }
+        let limit = now + self.dialler.ring_timeout;
+        self.dialler.ring_limits.insert((limit, call, offer));
         self.mark(now, call, Milestone::Offered { agent });
         self.hold_music(call);
     }
@@ -391,8 +401,55 @@ impl Switch {
             return;
         };
         tracing::info!(call, callback = attempt.callback.id, agent = %attempt.agent, "agent-first call-back: the agent answered, dialling the customer");
+        let limit = now + self.dialler.ring_for(&attempt.callback.queue);
+        self.dialler.ring_limits.insert((limit, call, offer));
         self.dialler.connecting.insert(call, (attempt, offer));
         self.hold_music(call);
+    }
+
+    /// A call-back's second phone rang out: the same as its refusal.
+    pub(super) fn callback_ring_limits(&mut self, now: Instant) {
+        while let Some(&(at, call, offer)) = self.dialler.ring_limits.first() {
+            if at > now {
+                break;
+            }
+            self.dialler.ring_limits.pop_first();
+            let agent_rings = self
+                .tracked
+                .get(&call)
+                .is_some_and(|t| t.ringing.iter().any(|&(_, o)| o == offer));
+            let customer_rings = self.dialler.connecting.get(&call).is_some_and(|&(_, o)| o == offer);
+            if !(agent_rings || customer_rings) {
+                continue;
+            }
+            tracing::info!(call, "call-back: no answer within the ring limit");
+            if !self.callback_offer_failed(now, call, offer, 408) {
+                self.agent_failed(now, call, offer, 408);
+            }
+        }
+    }
+
+    /// A call ended: an agent-first call-back whose customer had not
+    /// answered yet (the agent hung up) is a failed attempt at once, so the
+    /// agent is free again without waiting for the ACD's dial timeout.
+    pub(super) fn callback_call_ended(&mut self, now: Instant, call: u64) {
+        if let Some((attempt, _)) = self.dialler.connecting.remove(&call) {
+            tracing::info!(
+                call,
+                callback = attempt.callback.id,
+                "agent-first call-back: ended before the customer answered"
+            );
+            self.acd_pending.push_back(AcdEvent::CallbackResult {
+                callback: attempt.callback.id,
+                answered: false,
+            });
+            self.run_acd(now);
+        }
+    }
+
+    /// When the next call-back ring limit is due.
+    pub(super) fn next_callback_ring_limit(&self) -> Option<Instant> {
+        self.dialler.ring_limits.first().map(|&(at, _, _)| at)
     }
 
     /// Agent first: the customer answered `offer` of `call`. The music

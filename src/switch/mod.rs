@@ -306,6 +306,7 @@ impl Switch {
             self.check_reachable(now, None);
         }
         self.acd_timeout(now);
+        self.callback_ring_limits(now);
         if self.auth.poll_timeout().is_some_and(|t| t <= now) {
             self.auth.purge(now);
         }
@@ -336,6 +337,7 @@ impl Switch {
         .flatten()
         .chain(self.session_timers.first().map(|(at, _)| *at))
         .chain(self.acd_deadline())
+        .chain(self.next_callback_ring_limit())
         .min()
     }
 
@@ -383,6 +385,7 @@ impl Switch {
                     if let Some(mut session) = self.remove_session(call) {
                         session.interpreter.caller_hung_up(self.clock.utc(now));
                     }
+                    self.callback_call_ended(now, call);
                     self.call_ended(now, call, by);
                 }
                 CallEvent::AgentFailed { call, offer, code } => {

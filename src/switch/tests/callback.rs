@@ -247,6 +247,24 @@ fn an_agent_who_does_not_answer_ends_the_call_back() {
 }
 
 #[test]
+fn an_agent_phone_that_rings_out_ends_the_call_back_at_the_ring_limit() {
+    let (mut h, _invite, to_agent) = customer_answered();
+    h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
+    // [callbacks] ring_timeout_secs = 20, not Timer C's 3 minutes.
+    let out = h.advance(Duration::from_secs(19));
+    assert!(!out.iter().any(|s| s.to == agent()), "{out:#?}");
+    let out = h.advance(Duration::from_secs(2));
+    let cancel = find(&out, "CANCEL ", agent());
+    assert_eq!(cancel.header("Call-ID"), to_agent.header("Call-ID"));
+    find(&out, "BYE ", customer());
+    assert_ne!(
+        agent_state(&h),
+        AgentStateKind::Ringing,
+        "the agent is not left reserved"
+    );
+}
+
+#[test]
 fn a_customer_who_does_not_answer_is_cancelled_at_the_ring_limit() {
     let mut h = Harness::with_config(&config());
     h.register_agent("pw1001");
@@ -366,6 +384,25 @@ fn agent_first_rings_the_agent_then_dials_the_customer_and_bridges_them() {
     assert_eq!(h.switch.gauges().2, 0);
     assert_eq!(agent_state(&h), AgentStateKind::WrapUp);
     assert_eq!(mark_kinds(&mut h), ["talk_ended", "hung_up"]);
+}
+
+#[test]
+fn agent_first_an_agent_who_hangs_up_while_the_customer_rings_frees_the_agent_at_once() {
+    let (mut h, to_agent, to_customer) = agent_first_answered();
+    h.send(customer(), &customer_reply(&to_customer, "180 Ringing", "k1"));
+    let out = h.send(agent(), &agent_bye(&to_agent));
+    let cancel = find(&out, "CANCEL ", customer());
+    assert_eq!(cancel.header("Call-ID"), to_customer.header("Call-ID"));
+    assert_ne!(
+        agent_state(&h),
+        AgentStateKind::Ringing,
+        "not reserved until the dial timeout"
+    );
+    let snapshot = h.switch.acd_snapshot(h.now);
+    assert_eq!(
+        snapshot.queues[0].callbacks_later, 1,
+        "the call-back waits for its retry"
+    );
 }
 
 #[test]
