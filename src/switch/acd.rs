@@ -216,6 +216,16 @@ impl Switch {
     /// Rings an agent for a queued call; a phone that cannot be rung fails
     /// the offer at once.
     fn offer(&mut self, now: Instant, call: u64, agent: String, queue: &str) {
+        if self.busy_elsewhere.contains_key(&agent) {
+            // On a call the ACD does not handle (Asterisk's ringinuse=no):
+            // busy, tried again after the queue's retry_secs.
+            self.acd_pending.push_back(AcdEvent::OfferFailed {
+                call,
+                agent,
+                busy: true,
+            });
+            return;
+        }
         let target = self.registrar.lookup(now, &agent).first().map(|b| Target {
             contact: b.contact.clone(),
             aor: format!("sip:{agent}@{}", self.domain),
@@ -362,7 +372,9 @@ impl Switch {
         self.acd_event(now, AcdEvent::CallerLeft { call });
         self.ending_by = None;
         self.mark(now, call, Milestone::HungUp { by });
-        self.tracked.remove(&call);
+        if let Some(t) = self.tracked.remove(&call) {
+            self.release_busy(&t.busy_agents);
+        }
         // The record closes when the agent's wrap-up for it ends, so that
         // its handle time is whole.
         if self.wrapping_up.values().any(|r| *r == record) {

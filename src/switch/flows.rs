@@ -110,6 +110,7 @@ impl Switch {
                     if let Some(offer) = offer {
                         if let Some(t) = self.tracked.get_mut(&call) {
                             t.ringing.push((extension.clone(), offer));
+                            self.keep_busy(call, &extension);
                         }
                         self.mark(now, call, Milestone::Transferred { to: extension.clone() });
                     }

@@ -86,6 +86,8 @@ pub(crate) struct Switch {
     acd_pending: VecDeque<queue::acd::Event>,
     /// Who ended the call being reported to the ACD.
     ending_by: Option<queue::record::Party>,
+    /// Agents on calls the ACD does not handle, and how many such calls.
+    busy_elsewhere: HashMap<String, u32>,
 }
 
 /// An HTTP request a flow asked for (the `http` node).
@@ -171,6 +173,7 @@ impl Switch {
             ended_in_wrap_up: std::collections::HashSet::new(),
             acd_pending: VecDeque::new(),
             ending_by: None,
+            busy_elsewhere: HashMap::new(),
             acd_music: config
                 .queues
                 .iter()
@@ -593,6 +596,11 @@ impl Switch {
                 self.track(now, call, leg, 8000, (&caller_number, &number));
                 if let Some(t) = self.tracked.get_mut(&call) {
                     t.agent = Some(number.clone());
+                }
+                // Both agents of an agent-to-agent call are busy.
+                self.keep_busy(call, &number);
+                if let Some(agent) = caller.strip_prefix("agent ") {
+                    self.keep_busy(call, agent);
                 }
             }
         }

@@ -18,6 +18,9 @@ use crate::store::Command;
 /// What the switch knows of a call for the ACD and its record.
 #[derive(Debug)]
 pub(crate) struct Tracked {
+    /// Agents this call keeps busy outside the ACD (a direct call, a
+    /// transfer to an extension): they get no queue calls meanwhile.
+    pub(crate) busy_agents: Vec<String>,
     /// The call record's id.
     pub(crate) record: String,
     /// The caller's number.
@@ -69,6 +72,7 @@ impl Switch {
         self.tracked.insert(
             call,
             Tracked {
+                busy_agents: Vec::new(),
                 record,
                 caller: caller.to_owned(),
                 leg,
@@ -124,6 +128,28 @@ impl Switch {
 }
 
 impl Switch {
+    /// `agent` is busy on `call`, a call the ACD does not handle.
+    pub(super) fn keep_busy(&mut self, call: u64, agent: &str) {
+        let Some(t) = self.tracked.get_mut(&call) else { return };
+        if !self.accounts.contains_key(agent) || t.busy_agents.iter().any(|a| a == agent) {
+            return;
+        }
+        t.busy_agents.push(agent.to_owned());
+        *self.busy_elsewhere.entry(agent.to_owned()).or_default() += 1;
+    }
+
+    /// The call that kept its agents busy outside the ACD is over.
+    pub(super) fn release_busy(&mut self, busy_agents: &[String]) {
+        for agent in busy_agents {
+            if let Some(n) = self.busy_elsewhere.get_mut(agent) {
+                *n -= 1;
+                if *n == 0 {
+                    self.busy_elsewhere.remove(agent);
+                }
+            }
+        }
+    }
+
     /// The switch stops: every agent's log ends here (as logged out), so
     /// that the downtime never counts as staffed time.
     pub(crate) fn close_agent_log(&mut self, now: Instant) {

@@ -333,3 +333,50 @@ fn voicemail_records_until_the_terminator_key() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn an_agent_on_a_direct_call_gets_no_queue_call_until_it_ends() {
+    let mut h = Harness::with_ivr(CONFIG, ivr_setup());
+    h.register_agent("pw1001");
+    // A customer calls 1001 directly; 1001 rings and answers.
+    let out = h.invite("1001");
+    let direct = out
+        .iter()
+        .find(|s| s.first_line().starts_with("INVITE ") && s.to == agent())
+        .expect("1001 rung directly")
+        .clone();
+    h.send(agent(), &agent_reply(&direct, "200 OK", "d1"));
+    // Meanwhile a second caller goes through the flow into the queue.
+    let out = h.send(
+        caller(),
+        "INVITE sip:100@127.0.0.1 SIP/2.0\n\
+         Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKinv2\n\
+         From: \"Second\" <sip:+15550101@127.0.0.2>;tag=c2\nTo: <sip:100@127.0.0.1>\n\
+         Call-ID: call-2\nCSeq: 1 INVITE\nMax-Forwards: 70\n\
+         Contact: <sip:+15550101@127.0.0.2:5070>\nContent-Type: application/sdp\n\n\
+         v=0\no=- 1 1 IN IP4 127.0.0.2\ns=-\nc=IN IP4 127.0.0.2\nt=0 0\nm=audio 6002 RTP/AVP 0\n",
+    );
+    assert!(out.iter().any(|s| s.first_line() == "SIP/2.0 200 OK"), "{out:#?}");
+    let queued_leg = h.switch.tracked.values().map(|t| t.leg).max().unwrap();
+    h.switch.handle_media_event(
+        h.now,
+        media::engine::MediaEvent::Digit {
+            leg: queued_leg,
+            digit: '1',
+        },
+    );
+    let out = h.advance(Duration::from_secs(6));
+    assert!(
+        !out.iter()
+            .any(|s| s.first_line().starts_with("INVITE ") && s.to == agent()),
+        "1001 is busy on the direct call (ringinuse=no): {out:#?}"
+    );
+    // The direct call ends: 1001 gets the queued call on the next try.
+    h.send(agent(), &agent_bye(&direct));
+    let out = h.advance(Duration::from_secs(6));
+    assert!(
+        out.iter()
+            .any(|s| s.first_line().starts_with("INVITE ") && s.to == agent()),
+        "1001 free again: {out:#?}"
+    );
+}
