@@ -54,6 +54,9 @@ pub(crate) struct Config {
     /// Where call records and call-backs are kept.
     #[serde(default)]
     pub(crate) storage: Storage,
+    /// The wallboard.
+    #[serde(default)]
+    pub(crate) wallboard: Wallboard,
     /// Logging.
     #[serde(default)]
     pub(crate) log: Log,
@@ -224,6 +227,29 @@ pub(crate) struct Agent {
 
 fn yes() -> bool {
     true
+}
+
+/// `[wallboard]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Wallboard {
+    /// The service-level target of the contract, in percent of the first
+    /// threshold's SL: the board shows it green from here, amber within 5
+    /// points below, red under that.
+    #[serde(default = "default_sl_target")]
+    pub(crate) service_level_target_percent: u8,
+}
+
+impl Default for Wallboard {
+    fn default() -> Self {
+        Wallboard {
+            service_level_target_percent: default_sl_target(),
+        }
+    }
+}
+
+fn default_sl_target() -> u8 {
+    80
 }
 
 /// `[storage]`
@@ -645,6 +671,12 @@ impl Config {
         }
         if c.ring_timeout_secs == 0 {
             return Err(("callbacks.ring_timeout_secs".into(), "must be above 0".into()));
+        }
+        if !(1..=100).contains(&self.wallboard.service_level_target_percent) {
+            return Err((
+                "wallboard.service_level_target_percent".into(),
+                "must be between 1 and 100".into(),
+            ));
         }
         if let Err(e) = self.acd_config().validate() {
             return Err(("queues".into(), e.to_string()));

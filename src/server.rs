@@ -220,7 +220,12 @@ fn live_records(
         .records_arrived(from, to)
         .context("reading today's call records")?;
     let agent_log = store.agent_log(from, to).context("reading the agent log")?;
-    Ok(crate::stats::LiveRecords::new(config.kpi.clone(), records, agent_log))
+    Ok(crate::stats::LiveRecords::new(
+        config.kpi.clone(),
+        config.wallboard.service_level_target_percent,
+        records,
+        agent_log,
+    ))
 }
 
 fn handle(switch: &mut Switch, now: Instant, event: NetEvent) {

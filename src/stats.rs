@@ -40,6 +40,8 @@ pub(crate) struct LiveRecords {
     by_id: HashMap<String, usize>,
     agent_log: Vec<AgentStateRecord>,
     settings: KpiSettings,
+    /// The wallboard's service-level target, in percent.
+    sl_target_percent: u8,
 }
 
 /// The window of the wallboard's figures.
@@ -47,13 +49,19 @@ pub(crate) const BOARD_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 impl LiveRecords {
     /// Live records seeded with stored ones (a restart keeps today's figures).
-    pub(crate) fn new(settings: KpiSettings, records: Vec<CallRecord>, agent_log: Vec<AgentStateRecord>) -> Self {
+    pub(crate) fn new(
+        settings: KpiSettings,
+        sl_target_percent: u8,
+        records: Vec<CallRecord>,
+        agent_log: Vec<AgentStateRecord>,
+    ) -> Self {
         let by_id = records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
         LiveRecords {
             records,
             by_id,
             agent_log,
             settings,
+            sl_target_percent,
         }
     }
 
@@ -165,6 +173,7 @@ impl LiveRecords {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             "at_ms": snapshot.at.0,
             "window_secs": BOARD_WINDOW.as_secs(),
+            "sl_target_percent": self.sl_target_percent,
             "queues": queues,
         })
     }
