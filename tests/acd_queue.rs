@@ -291,6 +291,12 @@ fn agents_pause_and_resume_with_feature_codes_and_the_api() {
     assert_eq!(agent_state(&switch, "1001")["state"], "available");
     feature_code(&switch, "*46");
     assert_eq!(agent_state(&switch, "1001")["state"], "logged_out");
+    let calls = json(&switch, "/api/calls?window=15m");
+    assert_eq!(
+        calls["calls"].as_array().map(Vec::len),
+        Some(0),
+        "feature codes are no customer calls: {calls:#}"
+    );
 
     let post = |body: &str, agent: &str| {
         common::http_post(switch.http_addr(), &format!("/api/agents/{agent}/state"), body).unwrap()

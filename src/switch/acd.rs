@@ -377,7 +377,9 @@ impl Switch {
         }
         // The record closes when the agent's wrap-up for it ends, so that
         // its handle time is whole.
-        if self.wrapping_up.values().any(|r| *r == record) {
+        if record.is_empty() {
+            // A service call, not recorded.
+        } else if self.wrapping_up.values().any(|r| *r == record) {
             self.ended_in_wrap_up.insert(record);
         } else {
             self.record_out.push_back(Command::CallEnded {
@@ -452,6 +454,8 @@ impl Switch {
                     t.voicemail = true;
                 }
                 let path = self.ivr.voicemail_path(&mailbox, self.clock.utc(now), leg);
+                // A beep tells the caller to speak; the recording starts with it.
+                self.beep(call);
                 self.b2bua.record(leg, path, std::time::Duration::from_secs(120));
             }
             OverflowTarget::Uri(uri) => {

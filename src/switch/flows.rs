@@ -145,16 +145,10 @@ impl Switch {
                     if beep {
                         // The beep plays while the recording starts: the
                         // caller hears the cue, the message loses nothing.
-                        let tone = media::player::ToneSpec::continuous(&[1000.0], -12.0);
-                        let rate = self.sessions.get(&call).map_or(8000, |s| s.rate);
-                        let beep = media::player::Playlist::new(rate)
-                            .and_then(|p| p.with(media::player::Item::tone(tone, Some(400))));
-                        if let Ok(playlist) = beep {
-                            if let Some(s) = self.sessions.get_mut(&call) {
-                                s.beeping = true;
-                            }
-                            self.b2bua.play(leg, playlist);
+                        if let Some(s) = self.sessions.get_mut(&call) {
+                            s.beeping = true;
                         }
+                        self.beep(call);
                     }
                     self.b2bua.record(leg, path, max);
                 }

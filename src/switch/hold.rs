@@ -104,14 +104,20 @@ impl Switch {
 
     /// A feature code was taken: a beep, then the switch hangs up.
     pub(super) fn beep_and_hang_up(&mut self, call: u64) {
-        let Some(t) = self.tracked.get_mut(&call) else { return };
-        t.then_hang_up = true;
+        if let Some(t) = self.tracked.get_mut(&call) {
+            t.then_hang_up = true;
+        }
+        self.beep(call);
+    }
+
+    /// A short 1 kHz beep to the caller.
+    pub(super) fn beep(&mut self, call: u64) {
+        let Some(t) = self.tracked.get(&call) else { return };
         let (leg, rate) = (t.leg, t.rate);
-        let beep = ToneSpec::continuous(&[1000.0], -12.0);
-        let Ok(playlist) = Playlist::new(rate).and_then(|p| p.with(Item::tone(beep, Some(300)))) else {
-            return;
-        };
-        self.b2bua.play(leg, playlist);
+        let tone = ToneSpec::continuous(&[1000.0], -12.0);
+        if let Ok(playlist) = Playlist::new(rate).and_then(|p| p.with(Item::tone(tone, Some(400)))) {
+            self.b2bua.play(leg, playlist);
+        }
     }
 
     pub(super) fn play_and_hang_up(&mut self, call: u64, name: &str) {

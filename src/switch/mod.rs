@@ -616,9 +616,6 @@ impl Switch {
             .and_then(|f| headers::user_of(headers::uri_of(f)))
             .unwrap_or_default()
             .to_owned();
-        let number = headers::user_of(&request.uri.to_string())
-            .unwrap_or_default()
-            .to_owned();
         let started = self.b2bua.start_local(
             &mut Ctx {
                 now,
@@ -631,7 +628,7 @@ impl Switch {
         self.acd_event(now, event);
         if let Ok((call, leg)) = started {
             let rate = self.b2bua.caller_rate(call);
-            self.track(now, call, leg, rate, (&caller, &number));
+            self.track_unrecorded(call, leg, rate, &caller);
             self.beep_and_hang_up(call);
         }
     }

@@ -69,6 +69,16 @@ impl Switch {
             called.to_owned(),
             at,
         )));
+        self.track_as(call, leg, rate, caller, record);
+    }
+
+    /// Tracks a service call (an agent's feature code) without a call record:
+    /// it is no customer's call and must not count as one.
+    pub(super) fn track_unrecorded(&mut self, call: u64, leg: LegId, rate: u32, caller: &str) {
+        self.track_as(call, leg, rate, caller, String::new());
+    }
+
+    fn track_as(&mut self, call: u64, leg: LegId, rate: u32, caller: &str, record: String) {
         self.tracked.insert(
             call,
             Tracked {
@@ -94,7 +104,7 @@ impl Switch {
     /// Appends a mark to a call's record.
     pub(super) fn mark(&mut self, now: Instant, call: u64, what: Milestone) {
         let at = self.millis(now);
-        if let Some(t) = self.tracked.get(&call) {
+        if let Some(t) = self.tracked.get(&call).filter(|t| !t.record.is_empty()) {
             self.record_out.push_back(Command::CallMarked {
                 id: t.record.clone(),
                 mark: Mark { at, what },
@@ -105,7 +115,9 @@ impl Switch {
     /// A survey answer, kept with the call and the agent who handled it.
     pub(super) fn survey(&mut self, now: Instant, call: u64, kind: ::ivr::SurveyKind, score: u32) {
         let at = self.millis(now);
-        let Some(t) = self.tracked.get(&call) else { return };
+        let Some(t) = self.tracked.get(&call).filter(|t| !t.record.is_empty()) else {
+            return;
+        };
         let kind = match kind {
             ::ivr::SurveyKind::Csat => SurveyKind::Csat,
             ::ivr::SurveyKind::Nps => SurveyKind::Nps,
