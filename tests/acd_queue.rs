@@ -203,6 +203,60 @@ fn stats_window_end(switch: &Switch) -> u64 {
     json(switch, "/api/queues")["at_ms"].as_u64().unwrap() + 1
 }
 
+/// When the agent received each INVITE (the offer), by caller number.
+fn agent_offered(messages: &str) -> BTreeMap<String, f64> {
+    trace_entries(messages)
+        .into_iter()
+        .filter(|(_, m)| m.contains("message received") && m.contains("INVITE sip:"))
+        .filter_map(|(t, m)| Some((from_user(&m)?, t)))
+        .collect()
+}
+
+#[test]
+fn through_the_demo_ivr_the_answer_time_is_the_one_the_agent_saw() {
+    let switch = queue_switch(
+        "100",
+        "flows/demo.yaml",
+        "[[queues]]\nname = \"support\"\nagents = [\"1001\"]\n",
+    );
+    let agent_port = common::free_port();
+    register_sipp_agent(&switch, "1001", agent_port, Transport::Udp);
+    let agent = Sipp::new("agent_answer_wait_bye")
+        .local_port(agent_port)
+        .key("ext", "1001")
+        .timeout_secs(25)
+        .spawn();
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink_port = sink.local_addr().unwrap().port().to_string();
+    // Presses 1 (English), hears the welcome, joins `support`; the agent is
+    // free, so the offer goes out at queue entry and the wait is its ring.
+    let caller = Sipp::new("caller_ivr_english")
+        .remote(switch.sip_addr())
+        .service("100")
+        .key("sink_port", &sink_port)
+        .timeout_secs(25)
+        .run();
+    let agent = agent.wait();
+    caller.assert_success(1);
+    agent.assert_success(1);
+    let offered = agent_offered(&agent.messages);
+    let answered = agent_answered(&agent.messages);
+    let (number, rung) = offered.iter().next().expect("the agent was rung");
+    let seen_ms = (answered[number] - rung) * 1000.0;
+
+    let calls = json(&switch, "/api/calls?window=15m");
+    let record = &calls["calls"][0];
+    assert_eq!(record["language"], "en", "{calls:#}");
+    let wait_ms = (mark_at(record, "bridged").unwrap() - mark_at(record, "enqueued").unwrap()) as f64;
+    assert!(
+        (wait_ms - seen_ms).abs() <= 5.0,
+        "the API says {wait_ms} ms in the queue, the agent rang for {seen_ms:.1} ms"
+    );
+    let stats = json(&switch, "/api/queues/support/stats?window=15m");
+    let asa_ms = stats["stats"]["asa_secs"].as_f64().unwrap() * 1000.0;
+    assert!((asa_ms - seen_ms).abs() <= 5.0, "ASA {asa_ms} ms, SIPp {seen_ms:.1} ms");
+}
+
 #[test]
 fn callers_who_hang_up_in_the_queue_are_abandons_or_short_abandons() {
     let switch = queue_switch(
