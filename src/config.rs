@@ -57,6 +57,9 @@ pub(crate) struct Config {
     /// The wallboard.
     #[serde(default)]
     pub(crate) wallboard: Wallboard,
+    /// Where the centre is.
+    #[serde(default)]
+    pub(crate) site: Site,
     /// Logging.
     #[serde(default)]
     pub(crate) log: Log,
@@ -227,6 +230,28 @@ pub(crate) struct Agent {
 
 fn yes() -> bool {
     true
+}
+
+/// `[site]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Site {
+    /// The IANA time zone the centre's days are counted in ("today", report
+    /// dates), e.g. `Europe/Madrid`.
+    #[serde(default = "default_timezone")]
+    pub(crate) timezone: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Site {
+            timezone: default_timezone(),
+        }
+    }
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
 }
 
 /// `[wallboard]`
@@ -672,6 +697,12 @@ impl Config {
         if c.ring_timeout_secs == 0 {
             return Err(("callbacks.ring_timeout_secs".into(), "must be above 0".into()));
         }
+        if self.site.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err((
+                "site.timezone".into(),
+                format!("`{}` is not an IANA time zone (e.g. Europe/Madrid)", self.site.timezone),
+            ));
+        }
         if !(1..=100).contains(&self.wallboard.service_level_target_percent) {
             return Err((
                 "wallboard.service_level_target_percent".into(),
@@ -697,6 +728,11 @@ impl Config {
             }
         }
         generated
+    }
+
+    /// The site's time zone (checked when the file was loaded).
+    pub(crate) fn timezone(&self) -> chrono_tz::Tz {
+        self.site.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
     /// The ACD's configuration: the queues, and every agent account as an agent.
@@ -786,6 +822,16 @@ mod tests {
         let text = EXAMPLE.replace("algorithms = [\"MD5\"]", "algorithms = [\"SHA-1\"]");
         let err = Config::parse(&text, "f.toml").unwrap_err();
         assert_eq!(err.key, "registrar.algorithms[0]", "{err}");
+    }
+
+    #[test]
+    fn the_site_time_zone_must_be_known() {
+        let text = EXAMPLE.replace("timezone = \"UTC\"", "timezone = \"Europe/Madrid\"");
+        let config = Config::parse(&text, "f.toml").unwrap();
+        assert_eq!(config.timezone(), chrono_tz::Europe::Madrid);
+        let text = EXAMPLE.replace("timezone = \"UTC\"", "timezone = \"Mars/Olympus\"");
+        let err = Config::parse(&text, "f.toml").unwrap_err();
+        assert_eq!(err.key, "site.timezone", "{err}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub(crate) struct AppState {
     pub(crate) stats: mpsc::UnboundedSender<crate::stats::StatsRequest>,
     /// The configured queues' names.
     pub(crate) queues: std::sync::Arc<[String]>,
+    /// The site's time zone, for "today".
+    pub(crate) timezone: chrono_tz::Tz,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade. Queue waits

@@ -61,7 +61,7 @@ fn parse_time(text: &str) -> Result<Millis, String> {
         .map_err(|e| format!("`{text}` is neither RFC 3339 nor Unix milliseconds: {e}"))
 }
 
-fn window_of(params: &StatsParams, now: Millis) -> Result<Window, String> {
+fn window_of(params: &StatsParams, now: Millis, tz: chrono_tz::Tz) -> Result<Window, String> {
     let end = now + Duration::from_millis(1);
     match (&params.window, &params.from, &params.to) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err("give either window or from/to, not both".into()),
@@ -74,7 +74,7 @@ fn window_of(params: &StatsParams, now: Millis) -> Result<Window, String> {
             let from = match window.as_deref().unwrap_or("15m") {
                 "15m" => now - Duration::from_secs(15 * 60),
                 "1h" => now - Duration::from_secs(3600),
-                "today" => Millis(now.0 - now.0 % 86_400_000),
+                "today" => crate::days::midnight(tz, now),
                 other => return Err(format!("window `{other}` is not 15m, 1h or today")),
             };
             Ok(Window { from, to: end })
@@ -98,7 +98,7 @@ async fn queue_stats(
     if !known {
         return error(StatusCode::NOT_FOUND, "unknown_queue", format!("no queue `{name}`"));
     }
-    let window = match window_of(&params, now_millis()) {
+    let window = match window_of(&params, now_millis(), state.timezone) {
         Ok(w) => w,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_window", e),
     };
@@ -130,7 +130,7 @@ async fn calls(
     let Ok(QueryString(params)) = params else {
         return error(StatusCode::BAD_REQUEST, "bad_query", "parameters are window, from, to");
     };
-    let window = match window_of(&params, now_millis()) {
+    let window = match window_of(&params, now_millis(), state.timezone) {
         Ok(w) => w,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_window", e),
     };

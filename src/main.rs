@@ -2,6 +2,7 @@
 
 mod b2bua;
 mod config;
+mod days;
 mod http;
 mod http_acd;
 mod ivr_cli;

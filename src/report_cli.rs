@@ -92,14 +92,15 @@ pub(crate) fn run(args: ReportArgs) -> ExitCode {
 
 /// The database path and the request, from the arguments and the config.
 fn prepare(args: ReportArgs) -> Result<(PathBuf, Request), String> {
-    let window = parse_window(&args.from, args.to.as_deref(), now())?;
-    let (path, settings) = match &args.config {
+    let (path, settings, tz) = match &args.config {
         Some(file) => {
             let config = Config::load(file).map_err(|e| e.to_string())?;
-            (config.storage.path, config.kpi)
+            let tz = config.timezone();
+            (config.storage.path, config.kpi, tz)
         }
-        None => (PathBuf::from("switchboard.db"), KpiSettings::default()),
+        None => (PathBuf::from("switchboard.db"), KpiSettings::default(), chrono_tz::UTC),
     };
+    let window = parse_window(&args.from, args.to.as_deref(), now(), tz)?;
     let request = Request {
         window,
         queue: args.queue,
@@ -271,13 +272,15 @@ fn show_time(at: Millis) -> String {
 }
 
 /// `--from` and `--to` into a window; `now` is the default end of a window
-/// given by a time.
-pub(crate) fn parse_window(from: &str, to: Option<&str>, now: Millis) -> Result<Window, String> {
-    let (start, from_is_date) = parse_time(from, false).map_err(|e| format!("--from: {e}"))?;
-    let end = match to {
-        Some(to) => parse_time(to, true).map_err(|e| format!("--to: {e}"))?.0,
-        None if from_is_date => start + Duration::from_secs(86_400),
-        None => now,
+/// given by a time. Dates are days in `tz`, the site's time zone.
+pub(crate) fn parse_window(from: &str, to: Option<&str>, now: Millis, tz: chrono_tz::Tz) -> Result<Window, String> {
+    let (start, from_date) = parse_time(from, false, tz).map_err(|e| format!("--from: {e}"))?;
+    let end = match (to, from_date) {
+        (Some(to), _) => parse_time(to, true, tz).map_err(|e| format!("--to: {e}"))?.0,
+        (None, Some(date)) => {
+            crate::days::end_of(tz, date).ok_or_else(|| format!("--from: `{from}` is out of range"))?
+        }
+        (None, None) => now,
     };
     if end <= start {
         return Err(format!(
@@ -289,26 +292,29 @@ pub(crate) fn parse_window(from: &str, to: Option<&str>, now: Millis) -> Result<
     Ok(Window { from: start, to: end })
 }
 
-/// A time, and whether it was a date; a date as an end is the next midnight.
-fn parse_time(text: &str, end: bool) -> Result<(Millis, bool), String> {
+/// A time, and the date if it was one; a date as an end is the next
+/// midnight (in `tz`).
+fn parse_time(text: &str, end: bool, tz: chrono_tz::Tz) -> Result<(Millis, Option<NaiveDate>), String> {
     let text = text.trim();
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let day = if end { date.succ_opt().unwrap_or(date) } else { date };
-        let ms = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
-        return match ms.map(u64::try_from) {
-            Some(Ok(ms)) => Ok((Millis(ms), true)),
-            _ => Err(format!("`{text}` is before 1970")),
+        let at = match end {
+            true => crate::days::end_of(tz, date),
+            false => crate::days::start_of(tz, date),
+        };
+        return match at {
+            Some(at) => Ok((at, Some(date))),
+            None => Err(format!("`{text}` is before 1970")),
         };
     }
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
             .parse()
-            .map(|ms| (Millis(ms), false))
+            .map(|ms| (Millis(ms), None))
             .map_err(|e| format!("`{text}`: {e}"));
     }
     match DateTime::parse_from_rfc3339(text) {
         Ok(t) => match u64::try_from(t.timestamp_millis()) {
-            Ok(ms) => Ok((Millis(ms), false)),
+            Ok(ms) => Ok((Millis(ms), None)),
             Err(_) => Err(format!("`{text}` is before 1970")),
         },
         Err(e) => Err(format!(
@@ -341,21 +347,37 @@ mod tests {
             from: DAY,
             to: at(86_400),
         };
-        assert_eq!(parse_window("2026-11-23", Some("2026-11-23"), now), Ok(day));
-        assert_eq!(parse_window("2026-11-23", None, now), Ok(day));
         assert_eq!(
-            parse_window("2026-11-23T09:00:00+01:00", Some("2026-11-23T09:30:00Z"), now),
+            parse_window("2026-11-23", Some("2026-11-23"), now, chrono_tz::UTC),
+            Ok(day)
+        );
+        assert_eq!(parse_window("2026-11-23", None, now, chrono_tz::UTC), Ok(day));
+        // A date is the site's day: in Madrid (UTC+1) it starts an hour earlier.
+        assert_eq!(
+            parse_window("2026-11-23", None, now, chrono_tz::Europe::Madrid),
+            Ok(Window {
+                from: Millis(1_795_388_400_000),
+                to: Millis(1_795_474_800_000)
+            })
+        );
+        assert_eq!(
+            parse_window(
+                "2026-11-23T09:00:00+01:00",
+                Some("2026-11-23T09:30:00Z"),
+                now,
+                chrono_tz::UTC
+            ),
             Ok(Window {
                 from: at(8 * 3600),
                 to: at(9 * 3600 + 1800)
             })
         );
         assert_eq!(
-            parse_window(&DAY.0.to_string(), None, now),
+            parse_window(&DAY.0.to_string(), None, now, chrono_tz::UTC),
             Ok(Window { from: DAY, to: now })
         );
         assert_eq!(
-            parse_window("2026-11-22", Some("2026-11-23T00:00:00Z"), now),
+            parse_window("2026-11-22", Some("2026-11-23T00:00:00Z"), now, chrono_tz::UTC),
             Ok(Window {
                 from: DAY - Duration::from_secs(86_400),
                 to: DAY
@@ -366,13 +388,19 @@ mod tests {
     #[test]
     fn bad_bounds_say_what_is_expected() {
         let now = at(0);
-        let e = parse_window("yesterday", None, now).unwrap_err();
+        let e = parse_window("yesterday", None, now, chrono_tz::UTC).unwrap_err();
         assert!(e.starts_with("--from: `yesterday` is not a date (2026-11-23)"), "{e}");
-        let e = parse_window("2026-11-23", Some("2026-13-01"), now).unwrap_err();
+        let e = parse_window("2026-11-23", Some("2026-13-01"), now, chrono_tz::UTC).unwrap_err();
         assert!(e.starts_with("--to: `2026-13-01`"), "{e}");
-        let e = parse_window("2026-11-23T10:00:00Z", Some("2026-11-23T09:00:00Z"), now).unwrap_err();
+        let e = parse_window(
+            "2026-11-23T10:00:00Z",
+            Some("2026-11-23T09:00:00Z"),
+            now,
+            chrono_tz::UTC,
+        )
+        .unwrap_err();
         assert!(e.contains("the window is empty"), "{e}");
-        assert!(parse_window("1969-12-31", None, now)
+        assert!(parse_window("1969-12-31", None, now, chrono_tz::UTC)
             .unwrap_err()
             .contains("before 1970"));
     }

@@ -108,6 +108,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             board,
             stats: stats_tx.clone(),
             queues: config.queues.iter().map(|q| q.name.clone()).collect(),
+            timezone: config.timezone(),
         },
     ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");
@@ -213,7 +214,7 @@ fn live_records(
     wall: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<crate::stats::LiveRecords> {
     let now = queue::Millis(u64::try_from(wall.timestamp_millis()).unwrap_or(0));
-    let midnight = queue::Millis(now.0 - now.0 % 86_400_000);
+    let midnight = crate::days::midnight(config.timezone(), now);
     let from = midnight - config.kpi.repeat_window.max(Duration::from_secs(86_400));
     let to = now + Duration::from_secs(1);
     let records = store
@@ -222,6 +223,7 @@ fn live_records(
     let agent_log = store.agent_log(from, to).context("reading the agent log")?;
     Ok(crate::stats::LiveRecords::new(
         config.kpi.clone(),
+        config.timezone(),
         config.wallboard.service_level_target_percent,
         records,
         agent_log,

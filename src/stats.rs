@@ -42,6 +42,8 @@ pub(crate) struct LiveRecords {
     settings: KpiSettings,
     /// The wallboard's service-level target, in percent.
     sl_target_percent: u8,
+    /// The site's time zone: records of today (there) are kept.
+    timezone: chrono_tz::Tz,
 }
 
 /// The window of the wallboard's figures.
@@ -51,6 +53,7 @@ impl LiveRecords {
     /// Live records seeded with stored ones (a restart keeps today's figures).
     pub(crate) fn new(
         settings: KpiSettings,
+        timezone: chrono_tz::Tz,
         sl_target_percent: u8,
         records: Vec<CallRecord>,
         agent_log: Vec<AgentStateRecord>,
@@ -62,6 +65,7 @@ impl LiveRecords {
             agent_log,
             settings,
             sl_target_percent,
+            timezone,
         }
     }
 
@@ -207,7 +211,7 @@ pub(crate) fn run(
                 // Keep today and the repeat window before it.
                 if snapshot.at.since(last_prune) > Duration::from_secs(600) {
                     let day = Duration::from_secs(86_400);
-                    let midnight = Millis(snapshot.at.0 - snapshot.at.0 % 86_400_000);
+                    let midnight = crate::days::midnight(live.timezone, snapshot.at);
                     live.prune(midnight - live.settings.repeat_window.max(day));
                     last_prune = snapshot.at;
                 }
