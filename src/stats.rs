@@ -91,6 +91,11 @@ impl LiveRecords {
                     r.surveys.push(answer);
                 }
             }
+            Command::CallLeg { id, leg } => {
+                if let Some(r) = self.get(&id) {
+                    r.legs.push(leg);
+                }
+            }
             Command::CallEnded { id, end } => {
                 if let Some(r) = self.get(&id) {
                     r.end = Some(end);

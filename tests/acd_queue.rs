@@ -177,6 +177,32 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
         "{metrics}"
     );
 
+    // Each call's record has the quality of both of its media legs.
+    let legs = common::poll_until(Duration::from_secs(3), || {
+        let calls = json(&switch, "/api/calls?window=15m");
+        let all = calls["calls"].as_array()?.iter().all(|r| {
+            let sides: Vec<&str> = r["legs"]
+                .as_array()
+                .map(|l| l.iter().filter_map(|l| l["side"].as_str()).collect())
+                .unwrap_or_default();
+            sides.contains(&"caller") && sides.contains(&"agent")
+        });
+        all.then_some(calls)
+    });
+    let calls = legs.unwrap_or_else(|| panic!("legs in every record: {:#}", json(&switch, "/api/calls?window=15m")));
+    let agent_leg = calls["calls"][0]["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["side"] == "agent")
+        .unwrap()
+        .clone();
+    assert_eq!(agent_leg["agent"], "1001", "{agent_leg:#}");
+    assert!(
+        agent_leg["mos"].as_f64().is_some_and(|m| (1.0..=4.5).contains(&m)),
+        "{agent_leg:#}"
+    );
+
     // `switchboard report` recomputes the same figures from the stored records.
     let to = stats_window_end(&switch);
     let from = to - 15 * 60 * 1000;

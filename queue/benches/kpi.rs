@@ -148,6 +148,7 @@ fn day() -> (Vec<CallRecord>, Vec<AgentStateRecord>) {
             language: Some(LANGUAGES[rng.gen_range(0..LANGUAGES.len())].into()),
             marks,
             surveys,
+            legs: Vec::new(),
             end: Some(End::Completed),
         });
     }

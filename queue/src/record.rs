@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::Millis;
 
 /// One call, from its INVITE to its end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
     /// Unique across restarts (the shell makes it: start time and a counter).
     pub id: String,
@@ -25,6 +25,9 @@ pub struct CallRecord {
     pub marks: Vec<Mark>,
     /// Post-call survey answers.
     pub surveys: Vec<SurveyAnswer>,
+    /// The quality of each media leg, as it was when the leg closed.
+    #[serde(default)]
+    pub legs: Vec<LegReport>,
     /// How the call ended; `None` while it is live.
     pub end: Option<End>,
 }
@@ -162,6 +165,36 @@ pub enum SurveyKind {
     Nps,
 }
 
+/// How one media leg of a call sounded (RFC 3550 figures and an ITU-T G.107
+/// E-model estimate), taken when the leg closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LegReport {
+    /// Whose leg: the caller's, or the agent's.
+    pub side: LegSide,
+    /// The agent, for an agent's leg.
+    pub agent: Option<String>,
+    /// RTP packets received on the leg.
+    pub packets: u64,
+    /// Packets lost (expected less received).
+    pub lost: i64,
+    /// Interarrival jitter, milliseconds.
+    pub jitter_ms: f64,
+    /// Round-trip time from RTCP, milliseconds, when measured.
+    pub rtt_ms: Option<f64>,
+    /// Estimated MOS, 1 to 4.5.
+    pub mos: f64,
+}
+
+/// The two sides of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegSide {
+    /// The caller's leg.
+    Caller,
+    /// The agent's leg.
+    Agent,
+}
+
 /// An agent entered a state; the state lasts until the agent's next record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentStateRecord {
@@ -220,6 +253,7 @@ impl CallRecord {
                 what: Milestone::Arrival,
             }],
             surveys: Vec::new(),
+            legs: Vec::new(),
             end: None,
         }
     }

@@ -29,6 +29,7 @@ fn record(id: &str, caller: &str, arrival: u64, marks: Vec<(u64, Milestone)>) ->
             .map(|(at, what)| Mark { at: Millis(at), what })
             .collect(),
         surveys: Vec::new(),
+        legs: Vec::new(),
         end: Some(End::Completed),
     }
 }

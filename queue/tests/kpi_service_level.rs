@@ -22,6 +22,7 @@ fn record(id: &str, marks: Vec<(u64, Milestone)>) -> CallRecord {
             .map(|(at, what)| Mark { at: Millis(at), what })
             .collect(),
         surveys: Vec::new(),
+        legs: Vec::new(),
         end: Some(End::Completed),
     }
 }

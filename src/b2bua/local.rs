@@ -391,6 +391,11 @@ impl B2bua {
         }
     }
 
+    /// The media leg of the agent a call is with, once one is.
+    pub(crate) fn agent_leg(&self, call_id: u64) -> Option<::media::engine::LegId> {
+        self.calls.get(&call_id)?.media.agent.map(|a| a.id)
+    }
+
     /// PCM rate of the caller leg's codec: 48000 for Opus, else 8000.
     pub(crate) fn caller_rate(&self, call_id: u64) -> u32 {
         let opus = self.calls.get(&call_id).is_some_and(|c| c.media.caller_is_opus());

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use queue::record::{AgentStateRecord, CallRecord, Mark, Milestone, SurveyAnswer};
+use queue::record::{AgentStateRecord, CallRecord, LegReport, Mark, Milestone, SurveyAnswer};
 use queue::Millis;
 use rusqlite::{params, Row};
 
@@ -210,6 +210,7 @@ impl Calls {
                     language: row.get(4)?,
                     marks,
                     surveys: Vec::new(),
+                    legs: Vec::new(),
                     end: ended.map(parse_name).transpose()?,
                 },
             ))
@@ -290,6 +291,37 @@ impl Calls {
                         return Err(fatal.into());
                     }
                     tracing::warn!(call = %self.records[i].id, %why, "store: unreadable survey answer skipped");
+                }
+            }
+        }
+        let mut stmt = store.conn.prepare_cached(
+            "SELECT call, side, agent, packets, lost, jitter_ms, rtt_ms, mos FROM legs \
+             WHERE call BETWEEN ?1 AND ?2 ORDER BY call, rowid",
+        )?;
+        let mut rows = stmt.query(params![min_key, max_key])?;
+        while let Some(row) = rows.next()? {
+            let Some(i) = row.get_ref(0)?.as_i64().ok().and_then(|key| index.get(key)) else {
+                continue;
+            };
+            let read = || -> Result<LegReport, BadRow> {
+                Ok(LegReport {
+                    side: parse_name(row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)?,
+                    agent: row.get(2)?,
+                    packets: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+                    lost: row.get(4)?,
+                    jitter_ms: row.get(5)?,
+                    rtt_ms: row.get(6)?,
+                    mos: row.get(7)?,
+                })
+            };
+            match read() {
+                Ok(leg) => self.records[i].legs.push(leg),
+                Err(e) => {
+                    let why = e.to_string();
+                    if let Some(fatal) = e.into_fatal() {
+                        return Err(fatal.into());
+                    }
+                    tracing::warn!(call = %self.records[i].id, %why, "store: unreadable leg skipped");
                 }
             }
         }

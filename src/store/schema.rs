@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The schema version this build writes.
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 /// How long a statement waits for another connection's lock before failing
 /// with "busy" (readers never wait for the writer in WAL mode; this is for
@@ -87,6 +87,21 @@ DROP TABLE marks;
 ALTER TABLE marks_v2 RENAME TO marks;
 ";
 
+/// Version 3: each media leg's quality, taken when the leg closed.
+const V3: &str = "
+CREATE TABLE legs (
+    call INTEGER NOT NULL,
+    side TEXT NOT NULL,
+    agent TEXT,
+    packets INTEGER NOT NULL,
+    lost INTEGER NOT NULL,
+    jitter_ms REAL NOT NULL,
+    rtt_ms REAL,
+    mos REAL NOT NULL
+);
+CREATE INDEX legs_call ON legs (call);
+";
+
 /// Per-connection settings for a connection that writes: WAL with
 /// `synchronous = NORMAL` (see the module docs for why), and a busy timeout.
 pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -120,6 +135,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if found < 2 {
         tx.execute_batch(V2)?;
+    }
+    if found < 3 {
+        tx.execute_batch(V3)?;
     }
     if found < VERSION {
         tx.pragma_update(None, "user_version", VERSION)?;

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use queue::record::{
-    AgentStateKind, AgentStateRecord, CallRecord, End, Mark, Milestone, Party, SurveyAnswer, SurveyKind,
+    AgentStateKind, AgentStateRecord, CallRecord, End, LegReport, LegSide, Mark, Milestone, Party, SurveyAnswer,
+    SurveyKind,
 };
 use queue::Millis;
 use rusqlite::Connection;
@@ -129,6 +130,27 @@ fn every_milestone_survives_a_round_trip() {
     })
     .unwrap();
     record.marks.push(late);
+    // Each leg's quality, reported when the leg closed (after the end).
+    for (side, agent, rtt) in [
+        (LegSide::Caller, None, Some(41.5)),
+        (LegSide::Agent, Some("1001"), None),
+    ] {
+        let leg = LegReport {
+            side,
+            agent: agent.map(str::to_owned),
+            packets: 1500,
+            lost: 3,
+            jitter_ms: 2.25,
+            rtt_ms: rtt,
+            mos: 4.31,
+        };
+        w.send(Command::CallLeg {
+            id: "c1".into(),
+            leg: leg.clone(),
+        })
+        .unwrap();
+        record.legs.push(leg);
+    }
     // A complete record sent at once is stored as it is.
     let mut whole = CallRecord::arrived("c2".into(), "+4930999".into(), "200".into(), at(20));
     whole.mark(at(25), Milestone::HungUp { by: Party::Caller });
@@ -615,7 +637,7 @@ fn a_version_1_database_is_migrated_with_its_marks() {
     // Reading only does not upgrade, and says how to.
     assert!(matches!(
         Store::open_read_only(&path),
-        Err(StoreError::OlderSchema { found: 1, current: 2 })
+        Err(StoreError::OlderSchema { found: 1, current: 3 })
     ));
     let store = Store::open(&path).unwrap();
     // The call was open: recovery closed it, and found its hang-up.
@@ -643,7 +665,7 @@ fn a_version_1_database_is_migrated_with_its_marks() {
         .unwrap();
     assert_eq!(kept, ("unreadable".to_owned(), "not json".to_owned()));
     let version: i64 = raw.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, schema::VERSION);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use queue::record::{AgentStateRecord, CallRecord, End, Mark, SurveyAnswer};
+use queue::record::{AgentStateRecord, CallRecord, End, LegReport, Mark, SurveyAnswer};
 use queue::Millis;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -41,6 +41,13 @@ pub(crate) enum Command {
         id: String,
         /// The answer.
         answer: SurveyAnswer,
+    },
+    /// A media leg of the call closed, with its quality.
+    CallLeg {
+        /// The call's id.
+        id: String,
+        /// The leg's figures.
+        leg: LegReport,
     },
     /// The call's record is closed.
     CallEnded {
@@ -449,6 +456,10 @@ fn apply(tx: &Transaction<'_>, live: &mut HashMap<String, LiveCall>, command: &C
             let call = locate(tx, live, id)?;
             insert_survey(tx, call.key, answer).map_err(|e| Failure::from_sqlite(e, || format!("survey of call {id}")))
         }
+        Command::CallLeg { id, leg } => {
+            let call = locate(tx, live, id)?;
+            insert_leg(tx, call.key, leg).map_err(|e| Failure::from_sqlite(e, || format!("leg of call {id}")))
+        }
         Command::CallEnded { id, end } => {
             let end = name(end).map_err(|e| Failure::Skip(format!("end of call {id}: {e}")))?;
             let n = tx
@@ -568,6 +579,24 @@ fn insert_mark(tx: &Transaction<'_>, key: i64, seq: i64, mark: &Mark) -> Result<
     let (kind, subject, target) = to_columns(&mark.what);
     tx.prepare_cached("INSERT INTO marks (call, seq, at_ms, kind, subject, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![key, seq, millis_to_sql(mark.at), kind, subject, target])?;
+    Ok(())
+}
+
+fn insert_leg(tx: &Transaction<'_>, key: i64, leg: &LegReport) -> Result<(), rusqlite::Error> {
+    let side = name(&leg.side).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.prepare_cached(
+        "INSERT INTO legs (call, side, agent, packets, lost, jitter_ms, rtt_ms, mos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        key,
+        side,
+        leg.agent,
+        i64::try_from(leg.packets).unwrap_or(i64::MAX),
+        leg.lost,
+        leg.jitter_ms,
+        leg.rtt_ms,
+        leg.mos
+    ])?;
     Ok(())
 }
 

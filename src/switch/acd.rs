@@ -295,6 +295,7 @@ impl Switch {
         }
         self.mark(now, call, Milestone::AgentAnswered { agent: agent.clone() });
         self.mark(now, call, Milestone::Bridged { agent: agent.clone() });
+        self.record_agent_leg(call, &agent);
         if queue.is_some() {
             self.acd_event(now, AcdEvent::Answered { call, agent });
         }

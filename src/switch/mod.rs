@@ -88,6 +88,9 @@ pub(crate) struct Switch {
     ending_by: Option<queue::record::Party>,
     /// Agents on calls the ACD does not handle, and how many such calls.
     busy_elsewhere: HashMap<String, u32>,
+    /// Media legs of recorded calls: (record, side, agent), for the leg's
+    /// quality when the engine reports it closed (after the B2BUA forgot it).
+    leg_records: HashMap<media::engine::LegId, (String, queue::record::LegSide, Option<String>)>,
 }
 
 /// An HTTP request a flow asked for (the `http` node).
@@ -174,6 +177,7 @@ impl Switch {
             acd_pending: VecDeque::new(),
             ending_by: None,
             busy_elsewhere: HashMap::new(),
+            leg_records: HashMap::new(),
             acd_music: config
                 .queues
                 .iter()
@@ -291,6 +295,7 @@ impl Switch {
                 }
             }
             media::engine::MediaEvent::Closed { leg, stats, quality } => {
+                self.leg_closed(leg, &quality);
                 tracing::debug!(leg, ?stats, ?quality, "media leg closed");
             }
         }
@@ -597,6 +602,7 @@ impl Switch {
                 if let Some(t) = self.tracked.get_mut(&call) {
                     t.agent = Some(number.clone());
                 }
+                self.record_agent_leg(call, &number);
                 // Both agents of an agent-to-agent call are busy.
                 self.keep_busy(call, &number);
                 if let Some(agent) = caller.strip_prefix("agent ") {

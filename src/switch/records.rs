@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use media::engine::LegId;
-use queue::record::{CallRecord, Mark, Milestone, SurveyAnswer, SurveyKind};
+use queue::record::{CallRecord, LegReport, LegSide, Mark, Milestone, SurveyAnswer, SurveyKind};
 use queue::Millis;
 
 use super::Switch;
@@ -79,6 +79,9 @@ impl Switch {
     }
 
     fn track_as(&mut self, call: u64, leg: LegId, rate: u32, caller: &str, record: String) {
+        if !record.is_empty() {
+            self.leg_records.insert(leg, (record.clone(), LegSide::Caller, None));
+        }
         self.tracked.insert(
             call,
             Tracked {
@@ -140,6 +143,36 @@ impl Switch {
 }
 
 impl Switch {
+    /// The agent's media leg of `call` belongs to its record from now on.
+    pub(super) fn record_agent_leg(&mut self, call: u64, agent: &str) {
+        let Some(record) = self.tracked.get(&call).map(|t| t.record.clone()) else {
+            return;
+        };
+        if let (false, Some(leg)) = (record.is_empty(), self.b2bua.agent_leg(call)) {
+            self.leg_records
+                .insert(leg, (record, LegSide::Agent, Some(agent.to_owned())));
+        }
+    }
+
+    /// A media leg closed: its quality goes to the record of its call.
+    pub(super) fn leg_closed(&mut self, leg: LegId, quality: &media::rtp::LegQuality) {
+        let Some((record, side, agent)) = self.leg_records.remove(&leg) else {
+            return;
+        };
+        self.record_out.push_back(Command::CallLeg {
+            id: record,
+            leg: LegReport {
+                side,
+                agent,
+                packets: quality.packets,
+                lost: quality.lost,
+                jitter_ms: quality.jitter_ms,
+                rtt_ms: quality.rtt_ms,
+                mos: quality.mos,
+            },
+        });
+    }
+
     /// `agent` is busy on `call`, a call the ACD does not handle.
     pub(super) fn keep_busy(&mut self, call: u64, agent: &str) {
         let Some(t) = self.tracked.get_mut(&call) else { return };
