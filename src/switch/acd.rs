@@ -11,7 +11,7 @@ use queue::acd::{Action as AcdAction, Event as AcdEvent, OverflowTarget};
 use queue::record::{AgentStateKind, End, Mark, Milestone, Party};
 
 use super::Switch;
-use crate::b2bua::{Ctx, OfferId, Target};
+use crate::b2bua::{Ctx, OfferId};
 use crate::store::Command;
 
 impl Switch {
@@ -226,12 +226,7 @@ impl Switch {
             });
             return;
         }
-        let target = self.registrar.lookup(now, &agent).first().map(|b| Target {
-            contact: b.contact.clone(),
-            aor: format!("sip:{agent}@{}", self.domain),
-            destination: b.source,
-        });
-        let Some(target) = target else {
+        let Some(target) = self.registered_target(now, &agent) else {
             // Registered a moment ago, gone now: not the agent's failure to
             // answer; the phone counts as unreachable until it registers.
             self.reachable.remove(&agent);

@@ -173,11 +173,7 @@ impl Switch {
         let placed = if agent_first {
             // The agent's phone rings first, showing the customer's number;
             // the customer is dialled once the agent answers.
-            let agent_target = self.registrar.lookup(now, &agent).first().map(|b| Target {
-                contact: b.contact.clone(),
-                aor: format!("sip:{agent}@{}", self.domain),
-                destination: b.source,
-            });
+            let agent_target = self.registered_target(now, &agent);
             let ring_for = self.dialler.agent_ring_for(&callback.queue);
             agent_target.and_then(|target| {
                 self.b2bua.originate(
@@ -275,11 +271,7 @@ impl Switch {
             self.end_call(now, call);
             return;
         }
-        let target = self.registrar.lookup(now, &agent).first().map(|b| Target {
-            contact: b.contact.clone(),
-            aor: format!("sip:{agent}@{}", self.domain),
-            destination: b.source,
-        });
+        let target = self.registered_target(now, &agent);
         let offer = target.and_then(|target| {
             self.b2bua.connect(
                 &mut Ctx {

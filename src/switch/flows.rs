@@ -100,12 +100,17 @@ impl Switch {
                 Step::Play(playlist) => self.b2bua.play(leg, playlist),
                 Step::Stop => self.b2bua.stop(leg),
                 Step::Connect(extension) => {
-                    let target = self.registrar.lookup(now, &extension).first().map(|b| Target {
-                        contact: b.contact.clone(),
-                        aor: format!("sip:{extension}@{}", self.domain),
-                        destination: b.source,
+                    let target = self.registered_target(now, &extension);
+                    let offer = target.and_then(|t| {
+                        self.b2bua.connect(
+                            &mut Ctx {
+                                now,
+                                txl: &mut self.txl,
+                            },
+                            call,
+                            t,
+                        )
                     });
-                    let offer = target.and_then(|t| self.b2bua.connect(&mut ctx, call, t));
                     let connected = offer.is_some();
                     if let Some(offer) = offer {
                         if let Some(t) = self.tracked.get_mut(&call) {

@@ -567,21 +567,11 @@ impl Switch {
         }
         // Several devices of one agent would be forked to in parallel; until
         // then the most recent, highest-q contact rings.
-        let binding = self
-            .registrar
-            .lookup(now, &number)
-            .first()
-            .map(|b| (b.contact.clone(), b.source));
-        let Some((contact, destination)) = binding else {
+        let Some(target) = self.registered_target(now, &number) else {
             metrics::counter!("sip_calls_rejected_total", "reason" => "not_registered").increment(1);
             return self.respond(now, id, &request, 480);
         };
         tracing::debug!(%caller, %number, "call");
-        let target = Target {
-            contact,
-            aor: format!("sip:{number}@{}", self.domain),
-            destination,
-        };
         let admission = self.b2bua.start_call(
             &mut Ctx {
                 now,
@@ -610,6 +600,16 @@ impl Switch {
                 }
             }
         }
+    }
+
+    /// Where an agent's phone is rung: its most recent, highest-q
+    /// registration (several devices of one agent are not forked to yet).
+    fn registered_target(&self, now: Instant, agent: &str) -> Option<Target> {
+        self.registrar.lookup(now, agent).first().map(|b| Target {
+            contact: b.contact.clone(),
+            aor: format!("sip:{agent}@{}", self.domain),
+            destination: b.source,
+        })
     }
 
     /// An agent dialled a feature code: the ACD hears of it, the phone
