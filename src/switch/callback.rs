@@ -249,24 +249,7 @@ impl Switch {
             t.music = music;
         }
         self.mark(now, call, Milestone::CallbackPlaced);
-        self.acd_event(
-            now,
-            AcdEvent::CallbackResult {
-                callback: callback.id,
-                answered: true,
-            },
-        );
-        self.acd_event(
-            now,
-            AcdEvent::CallbackConnected {
-                callback: callback.id,
-                call,
-            },
-        );
-        // The ACD may have given up on this attempt meanwhile (its dial
-        // timeout, the agent logged out): then nobody is there to talk.
-        let held = matches!(self.acd.call_status(call), Some(CallStatus::Talking { agent: a }) if a == agent);
-        if !held {
+        if !self.callback_connected(now, callback.id, call, &agent) {
             tracing::info!(call, callback = callback.id, %agent, "the call-back's agent is gone: ending the call");
             self.end_call(now, call);
             return;
@@ -439,6 +422,22 @@ impl Switch {
         }
     }
 
+    /// The customer is reached: the ACD hears the attempt answered and
+    /// connected to `call`. Returns whether the ACD still has `agent` on the
+    /// call; it may have given up on the attempt meanwhile (its dial
+    /// timeout, the agent logged out), and then nobody is there to talk.
+    fn callback_connected(&mut self, now: Instant, callback: CallbackId, call: u64, agent: &str) -> bool {
+        self.acd_event(
+            now,
+            AcdEvent::CallbackResult {
+                callback,
+                answered: true,
+            },
+        );
+        self.acd_event(now, AcdEvent::CallbackConnected { callback, call });
+        matches!(self.acd.call_status(call), Some(CallStatus::Talking { agent: a }) if a == agent)
+    }
+
     /// When the next call-back ring limit is due.
     pub(super) fn next_callback_ring_limit(&self) -> Option<Instant> {
         self.dialler.ring_limits.first().map(|&(at, _, _)| at)
@@ -465,24 +464,7 @@ impl Switch {
         }
         self.mark(now, call, Milestone::AgentAnswered { agent: agent.clone() });
         self.mark(now, call, Milestone::Bridged { agent: agent.clone() });
-        self.acd_event(
-            now,
-            AcdEvent::CallbackResult {
-                callback: callback.id,
-                answered: true,
-            },
-        );
-        self.acd_event(
-            now,
-            AcdEvent::CallbackConnected {
-                callback: callback.id,
-                call,
-            },
-        );
-        // The ACD may have given up on this attempt meanwhile (its dial
-        // timeout, the agent logged out): the call is not the ACD's then.
-        let held = matches!(self.acd.call_status(call), Some(CallStatus::Talking { agent: a }) if a == agent);
-        if !held {
+        if !self.callback_connected(now, callback.id, call, &agent) {
             tracing::info!(call, callback = callback.id, %agent, "the call-back's attempt is over: ending the call");
             if let Some(t) = self.tracked.get_mut(&call) {
                 t.talking = false;

@@ -118,8 +118,9 @@ fn a_flow_that_hears_nothing_hangs_up() {
     assert!(h.media.log().ends_with(&["release 1".to_owned()]));
 }
 
-#[test]
-fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
+/// A queued call with a CSAT survey after the agent: the caller presses 1,
+/// the agent answers; returns the harness and the INVITE to the agent.
+fn survey_call() -> (Harness, Sent) {
     let flow = FLOW.replace(
         "    type: enqueue\n    queue: support\n",
         "    type: enqueue\n    queue: support\n    after: csat\n",
@@ -140,6 +141,12 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
         .find(|s| s.first_line().starts_with("INVITE "))
         .unwrap();
     h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    (h, to_agent)
+}
+
+#[test]
+fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
+    let (mut h, to_agent) = survey_call();
     let bye = agent_bye(&to_agent);
     let out = h.send(agent(), &bye);
     assert_eq!(out.len(), 1, "the agent gets its 200, the caller no BYE: {out:#?}");
@@ -198,26 +205,7 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
 
 #[test]
 fn a_survey_after_a_queued_call_hears_its_prompt_end_and_times_out() {
-    let flow = FLOW.replace(
-        "    type: enqueue\n    queue: support\n",
-        "    type: enqueue\n    queue: support\n    after: csat\n",
-    ) + "  csat:\n    type: survey\n    kind: csat\n    prompts: [menu]\n    store: csat\n    next: bye\n";
-    let mut setup = ivr_setup();
-    setup
-        .flows
-        .insert("100".into(), Arc::new(::ivr::parse_flow("test.yaml", &flow).unwrap()));
-    let mut h = Harness::with_ivr(CONFIG, setup);
-    h.register_agent("pw1001");
-    let out = h.invite("100");
-    h.send(caller(), &caller_ack(&out[1]));
-    h.switch
-        .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
-    let to_agent = h
-        .drain()
-        .into_iter()
-        .find(|s| s.first_line().starts_with("INVITE "))
-        .unwrap();
-    h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
+    let (mut h, to_agent) = survey_call();
     h.send(agent(), &agent_bye(&to_agent));
     // The survey question ends and nobody presses a key: the flow's own
     // timeouts and retries run (the queue's hold music must not take the
