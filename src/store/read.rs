@@ -231,79 +231,51 @@ impl Calls {
         Ok(())
     }
 
-    /// Reads the marks and surveys of the calls read: one range scan over
-    /// the keys, since calls that arrived together have neighbouring keys.
+    /// Reads the marks, surveys and legs of the calls read: one range scan
+    /// per table over the keys, since calls that arrived together have
+    /// neighbouring keys.
     fn fill(&mut self, store: &Store) -> Result<(), StoreError> {
         let Some(index) = KeyIndex::new(&self.keys) else {
             return Ok(());
         };
-        let (min_key, max_key) = index.range();
-        let mut stmt = store.conn.prepare_cached(
+        self.fill_from(
+            store,
+            &index,
+            "mark",
             "SELECT call, seq, at_ms, kind, subject, target FROM marks
              WHERE call BETWEEN ?1 AND ?2 ORDER BY call, seq",
-        )?;
-        let mut rows = stmt.query(params![min_key, max_key])?;
-        while let Some(row) = rows.next()? {
-            let Some(i) = row.get_ref(0)?.as_i64().ok().and_then(|key| index.get(key)) else {
-                continue;
-            };
-            let read = || -> Result<Mark, BadRow> {
+            |row| {
                 let text = |i| row.get_ref(i)?.as_str_or_null().map_err(rusqlite::Error::from);
                 let kind = text(3)?.ok_or_else(|| BadRow::Mark("a mark without a kind".into()))?;
                 Ok(Mark {
                     at: millis_from_sql(row.get(2)?),
                     what: from_columns(kind, text(4)?, text(5)?).map_err(BadRow::Mark)?,
                 })
-            };
-            match read() {
-                Ok(mark) => self.records[i].marks.push(mark),
-                Err(e) => {
-                    let why = e.to_string();
-                    if let Some(fatal) = e.into_fatal() {
-                        return Err(fatal.into());
-                    }
-                    let seq: Option<i64> = row.get(1).ok();
-                    tracing::warn!(call = %self.records[i].id, ?seq, %why, "store: unreadable mark skipped");
-                }
-            }
-        }
-        let mut stmt = store.conn.prepare_cached(
-            "SELECT call, at_ms, kind, score, agent FROM surveys WHERE call BETWEEN ?1 AND ?2 ORDER BY call, rowid",
+            },
+            |record, mark| record.marks.push(mark),
         )?;
-        let mut rows = stmt.query(params![min_key, max_key])?;
-        while let Some(row) = rows.next()? {
-            let Some(i) = row.get_ref(0)?.as_i64().ok().and_then(|key| index.get(key)) else {
-                continue;
-            };
-            let read = || -> Result<SurveyAnswer, BadRow> {
+        self.fill_from(
+            store,
+            &index,
+            "survey answer",
+            "SELECT call, at_ms, kind, score, agent FROM surveys WHERE call BETWEEN ?1 AND ?2 ORDER BY call, rowid",
+            |row| {
                 Ok(SurveyAnswer {
                     at: millis_from_sql(row.get(1)?),
                     kind: parse_name(row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?)?,
                     score: row.get(3)?,
                     agent: row.get(4)?,
                 })
-            };
-            match read() {
-                Ok(answer) => self.records[i].surveys.push(answer),
-                Err(e) => {
-                    let why = e.to_string();
-                    if let Some(fatal) = e.into_fatal() {
-                        return Err(fatal.into());
-                    }
-                    tracing::warn!(call = %self.records[i].id, %why, "store: unreadable survey answer skipped");
-                }
-            }
-        }
-        let mut stmt = store.conn.prepare_cached(
+            },
+            |record, answer| record.surveys.push(answer),
+        )?;
+        self.fill_from(
+            store,
+            &index,
+            "leg",
             "SELECT call, side, agent, packets, lost, jitter_ms, rtt_ms, mos FROM legs \
              WHERE call BETWEEN ?1 AND ?2 ORDER BY call, rowid",
-        )?;
-        let mut rows = stmt.query(params![min_key, max_key])?;
-        while let Some(row) = rows.next()? {
-            let Some(i) = row.get_ref(0)?.as_i64().ok().and_then(|key| index.get(key)) else {
-                continue;
-            };
-            let read = || -> Result<LegReport, BadRow> {
+            |row| {
                 Ok(LegReport {
                     side: parse_name(row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)?,
                     agent: row.get(2)?,
@@ -313,15 +285,39 @@ impl Calls {
                     rtt_ms: row.get(6)?,
                     mos: row.get(7)?,
                 })
+            },
+            |record, leg| record.legs.push(leg),
+        )
+    }
+
+    /// Reads the rows of `sql` (a table of the calls' parts, the call's key
+    /// first, keys bound as ?1 and ?2) and adds each to its call's record. A
+    /// row that cannot be read is skipped with a warning naming `what`; a
+    /// failure of the database ends the read.
+    fn fill_from<T>(
+        &mut self,
+        store: &Store,
+        index: &KeyIndex,
+        what: &str,
+        sql: &str,
+        read: impl Fn(&Row<'_>) -> Result<T, BadRow>,
+        add: impl Fn(&mut CallRecord, T),
+    ) -> Result<(), StoreError> {
+        let (min_key, max_key) = index.range();
+        let mut stmt = store.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params![min_key, max_key])?;
+        while let Some(row) = rows.next()? {
+            let Some(i) = row.get_ref(0)?.as_i64().ok().and_then(|key| index.get(key)) else {
+                continue;
             };
-            match read() {
-                Ok(leg) => self.records[i].legs.push(leg),
+            match read(row) {
+                Ok(part) => add(&mut self.records[i], part),
                 Err(e) => {
                     let why = e.to_string();
                     if let Some(fatal) = e.into_fatal() {
                         return Err(fatal.into());
                     }
-                    tracing::warn!(call = %self.records[i].id, %why, "store: unreadable leg skipped");
+                    tracing::warn!(call = %self.records[i].id, %why, "store: unreadable {what} skipped");
                 }
             }
         }
