@@ -60,87 +60,8 @@ fn queue_switch(agents: &[&str]) -> Switch {
     })
 }
 
-fn json(switch: &Switch, path: &str) -> serde_json::Value {
-    let response = switch.http_get(path);
-    assert_eq!(response.status, 200, "GET {path}: {}", response.body);
-    serde_json::from_str(&response.body).unwrap()
-}
-
 fn unix_secs(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// "2026-11-23" and "14:05:01.123456" (SIPp's local time) as seconds since
-/// 1970 on the local clock.
-fn local_secs(date: &str, time: &str) -> Option<f64> {
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, dd) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':');
-    let (h, min, s) = (
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-        t.next()?.parse::<f64>().ok()?,
-    );
-    Some(days_from_civil(y, m, dd) as f64 * 86400.0 + h * 3600.0 + min * 60.0 + s)
-}
-
-/// Local time minus Unix time in seconds, from SIPp's statistics screen:
-/// "Start Time | 2026-11-23<TAB>13:25:44.823903<TAB>1795440344.823903".
-fn sipp_utc_offset(outcome: &SippOutcome) -> f64 {
-    let line = outcome
-        .screen
-        .lines()
-        .find(|l| l.trim_start().starts_with("Start Time"))
-        .unwrap_or_else(|| panic!("no start time on SIPp's screen:\n{}", outcome.screen));
-    let fields: Vec<&str> = line.split('|').nth(1).unwrap_or("").split_whitespace().collect();
-    let (Some(local), Some(unix)) = (
-        fields.first().zip(fields.get(1)).and_then(|(d, t)| local_secs(d, t)),
-        fields.get(2).and_then(|u| u.parse::<f64>().ok()),
-    ) else {
-        panic!("unreadable start time on SIPp's screen: {line:?}");
-    };
-    // Zones are whole minutes off UTC; both fields are the same instant.
-    ((local - unix) / 60.0).round() * 60.0
-}
-
-/// SIPp's message trace: `(Unix seconds, entry)` per message.
-fn sipp_trace(outcome: &SippOutcome) -> Vec<(f64, String)> {
-    let offset = sipp_utc_offset(outcome);
-    let mut entries = Vec::new();
-    for chunk in outcome
-        .messages
-        .split("----------------------------------------------- ")
-        .skip(1)
-    {
-        let (stamp, rest) = chunk.split_once('\n').unwrap_or((chunk, ""));
-        let mut parts = stamp.split_whitespace();
-        let (Some(date), Some(time)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        let Some(local) = local_secs(date, time) else { continue };
-        entries.push((local - offset, rest.to_owned()));
-    }
-    entries
-}
-
-/// The user part of a message's From header: the caller's number.
-fn from_user(message: &str) -> Option<String> {
-    let from = message
-        .lines()
-        .find(|l| l.starts_with("From:") || l.starts_with("f:"))?;
-    let start = from.find("sip:")? + 4;
-    let end = from[start..].find('@')? + start;
-    Some(from[start..end].to_owned())
 }
 
 /// When the first 200 OK to an INVITE was received (`received`) or sent, by
@@ -148,9 +69,9 @@ fn from_user(message: &str) -> Option<String> {
 fn invite_200s(outcome: &SippOutcome, received: bool) -> BTreeMap<String, f64> {
     let direction = if received { "message received" } else { "message sent" };
     let mut first = BTreeMap::new();
-    for (t, m) in sipp_trace(outcome) {
+    for (t, m) in outcome.trace() {
         if m.contains(direction) && m.contains("SIP/2.0 200 ") && m.contains(" INVITE") {
-            if let Some(user) = from_user(&m) {
+            if let Some(user) = common::sip_from_user(&m) {
                 first.entry(user).or_insert(t);
             }
         }
@@ -240,11 +161,11 @@ fn assert_waits(switch: &Switch, joined: &BTreeMap<String, f64>, answers: &BTree
     );
     // A record closes when its agent's wrap-up (1 s here) ends.
     let calls = common::poll_until(Duration::from_secs(5), || {
-        let calls = json(switch, "/api/calls?window=15m");
+        let calls = switch.json("/api/calls?window=15m");
         let closed = calls["calls"].as_array()?.iter().all(|r| r["end"] == "completed");
         closed.then_some(calls)
     })
-    .unwrap_or_else(|| json(switch, "/api/calls?window=15m"));
+    .unwrap_or_else(|| switch.json("/api/calls?window=15m"));
     let records = calls["calls"].as_array().unwrap();
     let mut waits = Vec::new();
     for (caller, entered) in joined {
@@ -307,7 +228,7 @@ fn assert_waits(switch: &Switch, joined: &BTreeMap<String, f64>, answers: &BTree
         waits.push(seen_ms);
     }
 
-    let stats = json(switch, "/api/queues/support/stats?window=15m");
+    let stats = switch.json("/api/queues/support/stats?window=15m");
     let stats = &stats["stats"];
     let n = joined.len();
     assert_eq!(stats["offered"], n, "{stats:#}");

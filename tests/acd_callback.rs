@@ -68,12 +68,6 @@ caller_id = "{CALLER_ID}"
     })
 }
 
-fn json(switch: &Switch, path: &str) -> serde_json::Value {
-    let response = switch.http_get(path);
-    assert_eq!(response.status, 200, "GET {path}: {}", response.body);
-    serde_json::from_str(&response.body).unwrap()
-}
-
 fn post(switch: &Switch, path: &str, body: &str) -> serde_json::Value {
     let response = common::http_post(switch.http_addr(), path, body).unwrap();
     assert_eq!(response.status, 202, "POST {path}: {}", response.body);
@@ -90,7 +84,7 @@ fn has_mark(record: &serde_json::Value, kind: &str) -> bool {
 /// once the API has it.
 fn callback_record(switch: &Switch, number: &str) -> serde_json::Value {
     common::poll_until(Duration::from_secs(3), || {
-        let calls = json(switch, "/api/calls?window=15m");
+        let calls = switch.json("/api/calls?window=15m");
         calls["calls"]
             .as_array()?
             .iter()
@@ -100,14 +94,14 @@ fn callback_record(switch: &Switch, number: &str) -> serde_json::Value {
     .unwrap_or_else(|| {
         panic!(
             "no call-back record for {number}: {:#}",
-            json(switch, "/api/calls?window=15m")
+            switch.json("/api/calls?window=15m")
         )
     })
 }
 
 /// The board's entry for `support`.
 fn support_board(switch: &Switch) -> serde_json::Value {
-    let board = json(switch, "/api/queues");
+    let board = switch.json("/api/queues");
     board["queues"]
         .as_array()
         .unwrap()
@@ -115,25 +109,6 @@ fn support_board(switch: &Switch) -> serde_json::Value {
         .find(|q| q["name"] == "support")
         .cloned()
         .unwrap()
-}
-
-/// Seconds of the day of each SIPp trace entry, with its text.
-fn trace_entries(messages: &str) -> Vec<(f64, String)> {
-    let mut entries = Vec::new();
-    for chunk in messages
-        .split("----------------------------------------------- ")
-        .skip(1)
-    {
-        let (stamp, rest) = chunk.split_once('\n').unwrap_or((chunk, ""));
-        let time = stamp.split_whitespace().nth(1).unwrap_or("");
-        let mut parts = time.split(':');
-        let (Some(h), Some(m), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let secs = h.parse::<f64>().unwrap() * 3600.0 + m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap();
-        entries.push((secs, rest.to_owned()));
-    }
-    entries
 }
 
 #[test]
@@ -167,14 +142,14 @@ fn a_caller_who_takes_the_offer_is_called_back_and_put_through_to_the_agent() {
     // time), above the 1 s threshold, so the second caller is offered a
     // call-back and presses 1.
     let busy = common::poll_until(Duration::from_secs(5), || {
-        let agents = json(&switch, "/api/agents");
+        let agents = switch.json("/api/agents");
         let state = agents["agents"].as_array()?.iter().find(|a| a["id"] == "1001")?["state"].clone();
         (state == "ringing" || state == "on_call").then_some(())
     });
     assert!(
         busy.is_some(),
         "the first caller reaches the agent: {:#}",
-        json(&switch, "/api/agents")
+        switch.json("/api/agents")
     );
     let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let sink_port = sink.local_addr().unwrap().port().to_string();
@@ -215,7 +190,7 @@ fn a_caller_who_takes_the_offer_is_called_back_and_put_through_to_the_agent() {
     for kind in ["callback_placed", "offered", "agent_answered", "bridged", "talk_ended"] {
         assert!(has_mark(&record, kind), "{kind}: {record:#}");
     }
-    let calls = json(&switch, "/api/calls?window=15m");
+    let calls = switch.json("/api/calls?window=15m");
     let requested = calls["calls"]
         .as_array()
         .unwrap()
@@ -255,7 +230,7 @@ fn a_busy_customer_is_dialled_again_after_retry_after_secs() {
     agent.assert_success(1);
 
     // 486, then the second INVITE a retry_after_secs later.
-    let entries = trace_entries(&customer.messages);
+    let entries = customer.trace();
     let busy = entries
         .iter()
         .find(|(_, m)| m.contains("message sent") && m.contains("SIP/2.0 486 Busy Here"))
@@ -356,13 +331,14 @@ fn agent_first_rings_the_agent_then_dials_the_customer() {
     assert_eq!(to_agent.len(), 1, "{}", agent.report());
     let from = sip_header(&to_agent[0], "From").unwrap();
     assert!(from.starts_with("<sip:+4930555000@"), "{from}");
-    let entries = trace_entries(&customer.messages);
+    let entries = customer.trace();
     let dialled = entries
         .iter()
         .find(|(_, m)| m.contains("message received") && m.contains("INVITE sip:+4930555000@"))
         .map(|(t, _)| *t)
         .unwrap_or_else(|| panic!("the customer was not dialled\n{}", customer.report()));
-    let answered = trace_entries(&agent.messages)
+    let answered = agent
+        .trace()
         .iter()
         .find(|(_, m)| m.contains("message sent") && m.contains("SIP/2.0 200 OK"))
         .map(|(t, _)| *t)

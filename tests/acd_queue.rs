@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{register_sipp_agent, Sipp, Switch, SwitchConfig, Transport};
+use common::{register_sipp_agent, Sipp, SippOutcome, Switch, SwitchConfig, Transport};
 
 fn root() -> &'static str {
     env!("CARGO_MANIFEST_DIR")
@@ -27,58 +27,22 @@ fn queue_switch(route: &str, flow: &str, queue_toml: &str) -> Switch {
     })
 }
 
-fn json(switch: &Switch, path: &str) -> serde_json::Value {
-    let response = switch.http_get(path);
-    assert_eq!(response.status, 200, "GET {path}: {}", response.body);
-    serde_json::from_str(&response.body).unwrap()
-}
-
-/// SIPp's message trace: `(seconds of the day, message)` per entry.
-fn trace_entries(messages: &str) -> Vec<(f64, String)> {
-    let mut entries = Vec::new();
-    for chunk in messages
-        .split("----------------------------------------------- ")
-        .skip(1)
-    {
-        let (stamp, rest) = chunk.split_once('\n').unwrap_or((chunk, ""));
-        // "2026-11-23\t14:05:01.123456" (the tracer's local time)
-        let time = stamp.split_whitespace().nth(1).unwrap_or("");
-        let mut parts = time.split(':');
-        let (Some(h), Some(m), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let secs = h.parse::<f64>().unwrap() * 3600.0 + m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap();
-        entries.push((secs, rest.to_owned()));
-    }
-    entries
-}
-
-/// The caller number in a message's From header.
-fn from_user(message: &str) -> Option<String> {
-    let from = message
-        .lines()
-        .find(|l| l.starts_with("From:") || l.starts_with("f:"))?;
-    let start = from.find("sip:")? + 4;
-    let end = from[start..].find('@')? + start;
-    Some(from[start..end].to_owned())
-}
-
 /// When each caller (by From number) got its 200 OK: the moment it joined
 /// the queue, since the flow queues at once.
-fn caller_answered(messages: &str) -> BTreeMap<String, f64> {
-    trace_entries(messages)
+fn caller_answered(sipp: &SippOutcome) -> BTreeMap<String, f64> {
+    sipp.trace()
         .into_iter()
         .filter(|(_, m)| m.contains("message received") && m.contains("SIP/2.0 200 OK") && m.contains(" INVITE"))
-        .filter_map(|(t, m)| Some((from_user(&m)?, t)))
+        .filter_map(|(t, m)| Some((common::sip_from_user(&m)?, t)))
         .collect()
 }
 
 /// When the agent sent its 200 OK to the INVITE for each caller.
-fn agent_answered(messages: &str) -> BTreeMap<String, f64> {
-    trace_entries(messages)
+fn agent_answered(sipp: &SippOutcome) -> BTreeMap<String, f64> {
+    sipp.trace()
         .into_iter()
         .filter(|(_, m)| m.contains("message sent") && m.contains("SIP/2.0 200 OK") && m.contains(" INVITE"))
-        .filter_map(|(t, m)| Some((from_user(&m)?, t)))
+        .filter_map(|(t, m)| Some((common::sip_from_user(&m)?, t)))
         .collect()
 }
 
@@ -118,8 +82,8 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
     callers.assert_success(3);
     agent.assert_success(3);
 
-    let entered = caller_answered(&callers.messages);
-    let answered = agent_answered(&agent.messages);
+    let entered = caller_answered(&callers);
+    let answered = agent_answered(&agent);
     assert_eq!(
         entered.len(),
         3,
@@ -133,7 +97,7 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
         agent.messages
     );
 
-    let calls = json(&switch, "/api/calls?window=15m");
+    let calls = switch.json("/api/calls?window=15m");
     let records = calls["calls"].as_array().unwrap();
     let mut waits = Vec::new();
     for (caller, joined) in &entered {
@@ -157,7 +121,7 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
         "callers queued behind each other: {waits:?}"
     );
 
-    let stats = json(&switch, "/api/queues/support/stats?window=15m");
+    let stats = switch.json("/api/queues/support/stats?window=15m");
     let stats = &stats["stats"];
     assert_eq!(stats["offered"], 3, "{stats:#}");
     assert_eq!(stats["answered"], 3, "{stats:#}");
@@ -179,7 +143,7 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
 
     // Each call's record has the quality of both of its media legs.
     let legs = common::poll_until(Duration::from_secs(3), || {
-        let calls = json(&switch, "/api/calls?window=15m");
+        let calls = switch.json("/api/calls?window=15m");
         let all = calls["calls"].as_array()?.iter().all(|r| {
             let sides: Vec<&str> = r["legs"]
                 .as_array()
@@ -189,7 +153,7 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
         });
         all.then_some(calls)
     });
-    let calls = legs.unwrap_or_else(|| panic!("legs in every record: {:#}", json(&switch, "/api/calls?window=15m")));
+    let calls = legs.unwrap_or_else(|| panic!("legs in every record: {:#}", switch.json("/api/calls?window=15m")));
     let agent_leg = calls["calls"][0]["legs"]
         .as_array()
         .unwrap()
@@ -206,7 +170,7 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
     // `switchboard report` recomputes the same figures from the stored records.
     let to = stats_window_end(&switch);
     let from = to - 15 * 60 * 1000;
-    let live = json(&switch, &format!("/api/queues/support/stats?from={from}&to={to}"));
+    let live = switch.json(&format!("/api/queues/support/stats?from={from}&to={to}"));
     let stored = common::poll_until(Duration::from_secs(3), || {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["report", "--queue", "support", "--json"])
@@ -226,15 +190,15 @@ fn answer_times_in_the_stats_api_are_the_ones_sipp_saw() {
 
 /// Now on the switch's clock, in Unix milliseconds (from the board).
 fn stats_window_end(switch: &Switch) -> u64 {
-    json(switch, "/api/queues")["at_ms"].as_u64().unwrap() + 1
+    switch.json("/api/queues")["at_ms"].as_u64().unwrap() + 1
 }
 
 /// When the agent received each INVITE (the offer), by caller number.
-fn agent_offered(messages: &str) -> BTreeMap<String, f64> {
-    trace_entries(messages)
+fn agent_offered(sipp: &SippOutcome) -> BTreeMap<String, f64> {
+    sipp.trace()
         .into_iter()
         .filter(|(_, m)| m.contains("message received") && m.contains("INVITE sip:"))
-        .filter_map(|(t, m)| Some((from_user(&m)?, t)))
+        .filter_map(|(t, m)| Some((common::sip_from_user(&m)?, t)))
         .collect()
 }
 
@@ -265,12 +229,12 @@ fn through_the_demo_ivr_the_answer_time_is_the_one_the_agent_saw() {
     let agent = agent.wait();
     caller.assert_success(1);
     agent.assert_success(1);
-    let offered = agent_offered(&agent.messages);
-    let answered = agent_answered(&agent.messages);
+    let offered = agent_offered(&agent);
+    let answered = agent_answered(&agent);
     let (number, rung) = offered.iter().next().expect("the agent was rung");
     let seen_ms = (answered[number] - rung) * 1000.0;
 
-    let calls = json(&switch, "/api/calls?window=15m");
+    let calls = switch.json("/api/calls?window=15m");
     let record = &calls["calls"][0];
     assert_eq!(record["language"], "en", "{calls:#}");
     let wait_ms = (mark_at(record, "bridged").unwrap() - mark_at(record, "enqueued").unwrap()) as f64;
@@ -278,7 +242,7 @@ fn through_the_demo_ivr_the_answer_time_is_the_one_the_agent_saw() {
         (wait_ms - seen_ms).abs() <= 5.0,
         "the API says {wait_ms} ms in the queue, the agent rang for {seen_ms:.1} ms"
     );
-    let stats = json(&switch, "/api/queues/support/stats?window=15m");
+    let stats = switch.json("/api/queues/support/stats?window=15m");
     let asa_ms = stats["stats"]["asa_secs"].as_f64().unwrap() * 1000.0;
     assert!((asa_ms - seen_ms).abs() <= 5.0, "ASA {asa_ms} ms, SIPp {seen_ms:.1} ms");
 }
@@ -308,9 +272,9 @@ fn callers_who_hang_up_in_the_queue_are_abandons_or_short_abandons() {
     early.wait().assert_success(1);
     late.wait().assert_success(1);
 
-    let stats = json(&switch, "/api/queues/support/stats?window=15m");
+    let stats = switch.json("/api/queues/support/stats?window=15m");
     let stats = &stats["stats"];
-    let calls = json(&switch, "/api/calls?window=15m");
+    let calls = switch.json("/api/calls?window=15m");
     assert_eq!(stats["short_abandoned"], 1, "left within 5 s: {stats:#} {calls:#}");
     assert_eq!(stats["abandoned"], 1, "{stats:#}");
     assert_eq!(stats["offered"], 1, "short abandons are not offered calls: {stats:#}");
@@ -324,7 +288,7 @@ fn callers_who_hang_up_in_the_queue_are_abandons_or_short_abandons() {
     assert_eq!(abandons, 2, "both records say abandoned: {calls:#}");
     // The board is published every second.
     let emptied = common::poll_until(Duration::from_secs(3), || {
-        let board = json(&switch, "/api/queues");
+        let board = switch.json("/api/queues");
         let waiting = board["queues"].as_array()?.iter().find(|q| q["name"] == "support")?["waiting"].as_u64();
         (waiting == Some(0)).then_some(())
     });
@@ -332,7 +296,7 @@ fn callers_who_hang_up_in_the_queue_are_abandons_or_short_abandons() {
 }
 
 fn agent_state(switch: &Switch, agent: &str) -> serde_json::Value {
-    let agents = json(switch, "/api/agents");
+    let agents = switch.json("/api/agents");
     agents["agents"]
         .as_array()
         .unwrap()
@@ -371,7 +335,7 @@ fn agents_pause_and_resume_with_feature_codes_and_the_api() {
     assert_eq!(agent_state(&switch, "1001")["state"], "available");
     feature_code(&switch, "*46");
     assert_eq!(agent_state(&switch, "1001")["state"], "logged_out");
-    let calls = json(&switch, "/api/calls?window=15m");
+    let calls = switch.json("/api/calls?window=15m");
     assert_eq!(
         calls["calls"].as_array().map(Vec::len),
         Some(0),

@@ -11,12 +11,6 @@ use std::time::Duration;
 
 use common::{register_sipp_agent, Sipp, Switch, SwitchConfig, Transport};
 
-fn json(switch: &Switch, path: &str) -> serde_json::Value {
-    let response = switch.http_get(path);
-    assert_eq!(response.status, 200, "GET {path}: {}", response.body);
-    serde_json::from_str(&response.body).unwrap()
-}
-
 /// The subjects (agents) of the marks of `kind` in a record from the API.
 fn marks(record: &serde_json::Value, kind: &str) -> Vec<String> {
     record["marks"]
@@ -95,7 +89,7 @@ fn ring_all_rings_both_agents_and_cancels_the_one_who_did_not_answer() {
         report()
     );
 
-    let calls = json(&switch, "/api/calls?window=15m");
+    let calls = switch.json("/api/calls?window=15m");
     let records = calls["calls"].as_array().unwrap();
     assert_eq!(records.len(), 1, "{calls:#}");
     let record = &records[0];

@@ -439,6 +439,13 @@ impl Switch {
         })
     }
 
+    /// GET `path`, which must answer 200 with JSON.
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let response = self.http_get(path);
+        assert_eq!(response.status, 200, "GET {path}: {}", response.body);
+        serde_json::from_str(&response.body).unwrap()
+    }
+
     /// GET /metrics as text.
     pub fn metrics(&self) -> String {
         let r = self.http_get("/metrics");
@@ -1001,6 +1008,82 @@ pub fn sip_header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
 
 /// Registers `ext` from SIPp on `port` (digest, MD5) and asserts success, so
 /// that a SIPp agent scenario started on the same port can then be called.
+impl SippOutcome {
+    /// The message trace: `(Unix seconds, entry)` per message sent or
+    /// received (SIPp writes local time; its screen gives the offset).
+    pub fn trace(&self) -> Vec<(f64, String)> {
+        let offset = sipp_utc_offset(self);
+        let mut entries = Vec::new();
+        for chunk in self
+            .messages
+            .split("----------------------------------------------- ")
+            .skip(1)
+        {
+            let (stamp, rest) = chunk.split_once('\n').unwrap_or((chunk, ""));
+            let mut parts = stamp.split_whitespace();
+            let (Some(date), Some(time)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Some(local) = local_secs(date, time) else { continue };
+            entries.push((local - offset, rest.to_owned()));
+        }
+        entries
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// "2026-11-23" and "14:05:01.123456" (SIPp's local time) as seconds since
+/// 1970 on the local clock.
+fn local_secs(date: &str, time: &str) -> Option<f64> {
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, dd) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min, s) = (
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+    );
+    Some(days_from_civil(y, m, dd) as f64 * 86400.0 + h * 3600.0 + min * 60.0 + s)
+}
+
+/// Local time minus Unix time in seconds, from SIPp's statistics screen:
+/// "Start Time | 2026-11-23<TAB>13:25:44.823903<TAB>1795440344.823903".
+fn sipp_utc_offset(outcome: &SippOutcome) -> f64 {
+    let line = outcome
+        .screen
+        .lines()
+        .find(|l| l.trim_start().starts_with("Start Time"))
+        .unwrap_or_else(|| panic!("no start time on SIPp's screen:\n{}", outcome.screen));
+    let fields: Vec<&str> = line.split('|').nth(1).unwrap_or("").split_whitespace().collect();
+    let (Some(local), Some(unix)) = (
+        fields.first().zip(fields.get(1)).and_then(|(d, t)| local_secs(d, t)),
+        fields.get(2).and_then(|u| u.parse::<f64>().ok()),
+    ) else {
+        panic!("unreadable start time on SIPp's screen: {line:?}");
+    };
+    // Zones are whole minutes off UTC; both fields are the same instant.
+    ((local - unix) / 60.0).round() * 60.0
+}
+
+/// The user part of a message's From header: the caller's number.
+pub fn sip_from_user(message: &str) -> Option<String> {
+    let from = message
+        .lines()
+        .find(|l| l.starts_with("From:") || l.starts_with("f:"))?;
+    let start = from.find("sip:")? + 4;
+    let end = from[start..].find('@')? + start;
+    Some(from[start..end].to_owned())
+}
+
 pub fn register_sipp_agent(switch: &Switch, ext: &str, port: u16, transport: Transport) -> SippOutcome {
     let outcome = Sipp::new("register")
         .remote(switch.sip_addr())
