@@ -41,13 +41,6 @@ fn schedule(h: &mut Harness) -> Vec<Sent> {
     h.drain()
 }
 
-fn find(out: &[Sent], prefix: &str, to: Peer) -> Sent {
-    out.iter()
-        .find(|s| s.first_line().starts_with(prefix) && s.to == to)
-        .unwrap_or_else(|| panic!("no {prefix} to {to}: {out:#?}"))
-        .clone()
-}
-
 /// The customer's answer to the switch's INVITE.
 fn customer_reply(invite: &Sent, status: &str, to_tag: &str) -> String {
     let h = |n: &str| invite.header(n).unwrap();

@@ -62,11 +62,7 @@ fn a_flow_answers_plays_takes_a_digit_and_calls_a_registered_agent_in() {
         .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
     let out = h.drain();
     // 1002 is not registered; 1001 is, where it registered from.
-    let to_agent = out
-        .iter()
-        .find(|s| s.first_line().starts_with("INVITE "))
-        .expect("agent called")
-        .clone();
+    let to_agent = find(&out, "INVITE ", agent());
     assert_eq!(to_agent.to, agent());
     assert!(
         to_agent.text.contains("m=audio 20004 RTP/AVP 0 8 111 101\r\n"),
@@ -135,11 +131,7 @@ fn survey_call() -> (Harness, Sent) {
     h.send(caller(), &caller_ack(&out[1]));
     h.switch
         .handle_media_event(h.now, media::engine::MediaEvent::Digit { leg: 1, digit: '1' });
-    let to_agent = h
-        .drain()
-        .into_iter()
-        .find(|s| s.first_line().starts_with("INVITE "))
-        .unwrap();
+    let to_agent = find(&h.drain(), "INVITE ", agent());
     h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
     (h, to_agent)
 }
@@ -328,11 +320,7 @@ fn an_agent_on_a_direct_call_gets_no_queue_call_until_it_ends() {
     h.register_agent("pw1001");
     // A customer calls 1001 directly; 1001 rings and answers.
     let out = h.invite("1001");
-    let direct = out
-        .iter()
-        .find(|s| s.first_line().starts_with("INVITE ") && s.to == agent())
-        .expect("1001 rung directly")
-        .clone();
+    let direct = find(&out, "INVITE ", agent());
     h.send(agent(), &agent_reply(&direct, "200 OK", "d1"));
     // Meanwhile a second caller goes through the flow into the queue.
     let out = h.send(

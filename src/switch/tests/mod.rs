@@ -238,6 +238,14 @@ impl Harness {
     }
 }
 
+/// The message sent to `to` whose first line starts with `prefix`.
+fn find(out: &[Sent], prefix: &str, to: Peer) -> Sent {
+    out.iter()
+        .find(|s| s.first_line().starts_with(prefix) && s.to == to)
+        .unwrap_or_else(|| panic!("no {prefix} to {to}: {out:#?}"))
+        .clone()
+}
+
 /// The agent's answer to the INVITE the switch sent it.
 fn agent_reply(invite: &Sent, status: &str, to_tag: &str) -> String {
     let h = |n: &str| invite.header(n).unwrap();
@@ -275,11 +283,7 @@ fn established() -> (Harness, Sent, Sent) {
     h.register_agent("pw1001");
     let out = h.invite("1001");
     assert_eq!(out[0].first_line(), "SIP/2.0 100 Trying");
-    let to_agent = out
-        .iter()
-        .find(|s| s.first_line().starts_with("INVITE "))
-        .unwrap()
-        .clone();
+    let to_agent = find(&out, "INVITE ", agent());
     let ringing = h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
     assert_eq!(ringing[0].first_line(), "SIP/2.0 180 Ringing");
     let answer = h.send(agent(), &agent_reply(&to_agent, "200 OK", "a1"));
@@ -505,11 +509,7 @@ fn cancel_before_answer_gives_487_and_cancels_the_agent() {
     let mut h = Harness::new();
     h.register_agent("pw1001");
     let out = h.invite("1001");
-    let to_agent = out
-        .iter()
-        .find(|s| s.first_line().starts_with("INVITE "))
-        .unwrap()
-        .clone();
+    let to_agent = find(&out, "INVITE ", agent());
     h.send(agent(), &agent_reply(&to_agent, "180 Ringing", "a1"));
     let out = h.send(
         caller(),
@@ -592,11 +592,7 @@ fn a_late_offer_is_answered_in_the_callers_ack() {
          From: <sip:+15550100@127.0.0.2>;tag=c1\nTo: <sip:1001@127.0.0.1>\nCall-ID: late\nCSeq: 1 INVITE\n\
          Contact: <sip:+15550100@127.0.0.2:5070>\nContent-Length: 0\n\n",
     );
-    let to_agent = out
-        .iter()
-        .find(|s| s.first_line().starts_with("INVITE "))
-        .unwrap()
-        .clone();
+    let to_agent = find(&out, "INVITE ", agent());
     assert!(
         to_agent.text.contains("m=audio 20004 RTP/AVP 0 8 111 101\r\n"),
         "all our codecs: {}",
@@ -639,11 +635,7 @@ fn early_media_from_the_agent_is_anchored_and_the_200_repeats_the_answer() {
     let mut h = Harness::new();
     h.register_agent("pw1001");
     let out = h.invite("1001");
-    let to_agent = out
-        .iter()
-        .find(|s| s.first_line().starts_with("INVITE "))
-        .unwrap()
-        .clone();
+    let to_agent = find(&out, "INVITE ", agent());
     // A 183 with the agent's SDP answer (as in a 200).
     let progress = agent_reply(&to_agent, "200 OK", "a1").replacen("SIP/2.0 200 OK", "SIP/2.0 183 Session Progress", 1);
     let early = h.send(agent(), &progress);

@@ -55,13 +55,6 @@ fn register(h: &mut Harness, ext: &str, peer: Peer) {
     assert_eq!(ok[0].first_line(), "SIP/2.0 200 OK");
 }
 
-fn find(out: &[Sent], prefix: &str, to: Peer) -> Sent {
-    out.iter()
-        .find(|s| s.first_line().starts_with(prefix) && s.to == to)
-        .unwrap_or_else(|| panic!("no {prefix} to {to}: {out:#?}"))
-        .clone()
-}
-
 fn count(out: &[Sent], prefix: &str, to: Peer) -> usize {
     out.iter()
         .filter(|s| s.first_line().starts_with(prefix) && s.to == to)
