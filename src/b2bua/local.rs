@@ -295,21 +295,7 @@ impl B2bua {
             provisional,
             ..
         } = offer;
-        if provisional {
-            let cancel = ctx.txl.send_request(ctx.now, build::cancel(&invite), destination);
-            self.clients.insert(cancel, (call_id, ClientRole::Cancel));
-        }
-        self.clients.insert(
-            tx,
-            (
-                call_id,
-                ClientRole::Withdrawn {
-                    invite: Box::new(invite),
-                    destination,
-                    provisional,
-                },
-            ),
-        );
+        self.withdraw_invite(ctx, call_id, tx, invite, destination, provisional);
     }
 
     /// Stops ringing every agent of a call (the call ends, or it goes
@@ -323,6 +309,30 @@ impl B2bua {
         for offer in offers {
             self.withdraw_offer(ctx, call_id, offer);
         }
+    }
+
+    /// Gives up an INVITE the switch sent for `call_id`: CANCEL now if it
+    /// rang, else at its first provisional; its responses are then handled
+    /// by [`B2bua::withdrawn_response`].
+    pub(super) fn withdraw_invite(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        call_id: u64,
+        tx: TransactionId,
+        invite: Request,
+        destination: Peer,
+        provisional: bool,
+    ) {
+        if provisional {
+            let cancel = ctx.txl.send_request(ctx.now, build::cancel(&invite), destination);
+            self.clients.insert(cancel, (call_id, ClientRole::Cancel));
+        }
+        let role = ClientRole::Withdrawn {
+            invite: Box::new(invite),
+            destination,
+            provisional,
+        };
+        self.clients.insert(tx, (call_id, role));
     }
 
     /// A response to a withdrawn offer: CANCEL on the first provisional if

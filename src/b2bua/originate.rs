@@ -158,21 +158,7 @@ impl B2bua {
         };
         let provisional = dialling.provisional;
         let (invite, destination, tx) = (call.caller_invite.clone(), call.caller_source, call.caller_tx);
-        if provisional {
-            let cancel = ctx.txl.send_request(ctx.now, build::cancel(&invite), destination);
-            self.clients.insert(cancel, (call_id, ClientRole::Cancel));
-        }
-        self.clients.insert(
-            tx,
-            (
-                call_id,
-                ClientRole::Withdrawn {
-                    invite: Box::new(invite),
-                    destination,
-                    provisional,
-                },
-            ),
-        );
+        self.withdraw_invite(ctx, call_id, tx, invite, destination, provisional);
         tracing::debug!(call = call_id, code, "dialling given up");
         self.dialling_failed(call_id, code);
     }
