@@ -159,14 +159,7 @@ impl Switch {
             Ok(target) => target,
             Err(why) => {
                 tracing::warn!(callback = id, number = %callback.number, why, "call-back not dialled");
-                metrics::counter!("callback_attempts_total", "outcome" => "not_dialled").increment(1);
-                self.acd_event(
-                    now,
-                    AcdEvent::CallbackResult {
-                        callback: id,
-                        answered: false,
-                    },
-                );
+                self.attempt_failed(now, id, "not_dialled");
                 return;
             }
         };
@@ -204,14 +197,7 @@ impl Switch {
                 agent_first,
                 "call-back not dialled: no call or media port left, or the agent's phone is not registered"
             );
-            metrics::counter!("callback_attempts_total", "outcome" => "not_dialled").increment(1);
-            self.acd_event(
-                now,
-                AcdEvent::CallbackResult {
-                    callback: id,
-                    answered: false,
-                },
-            );
+            self.attempt_failed(now, id, "not_dialled");
             return;
         };
         tracing::info!(callback = id, call, %agent, number = %callback.number, attempt = callback.attempts + 1, agent_first, "dialling a call-back");
@@ -291,14 +277,7 @@ impl Switch {
                 code,
                 "agent-first call-back: the agent's phone did not answer"
             );
-            metrics::counter!("callback_attempts_total", "outcome" => "agent_no_answer").increment(1);
-            self.acd_event(
-                now,
-                AcdEvent::CallbackResult {
-                    callback: attempt.callback.id,
-                    answered: false,
-                },
-            );
+            self.attempt_failed(now, attempt.callback.id, "agent_no_answer");
             return;
         }
         let outcome = Self::outcome(code);
@@ -309,11 +288,17 @@ impl Switch {
             outcome,
             "call-back attempt did not reach the customer"
         );
+        self.attempt_failed(now, attempt.callback.id, outcome);
+    }
+
+    /// A dial attempt of `callback` failed (`outcome` for the metric): the
+    /// ACD frees the agent and retries later, or gives up.
+    fn attempt_failed(&mut self, now: Instant, callback: CallbackId, outcome: &'static str) {
         metrics::counter!("callback_attempts_total", "outcome" => outcome).increment(1);
         self.acd_event(
             now,
             AcdEvent::CallbackResult {
-                callback: attempt.callback.id,
+                callback,
                 answered: false,
             },
         );
@@ -364,15 +349,8 @@ impl Switch {
                 callback = attempt.callback.id,
                 "agent-first call-back: the customer cannot be dialled"
             );
-            metrics::counter!("callback_attempts_total", "outcome" => "not_dialled").increment(1);
             self.end_call(now, call);
-            self.acd_event(
-                now,
-                AcdEvent::CallbackResult {
-                    callback: attempt.callback.id,
-                    answered: false,
-                },
-            );
+            self.attempt_failed(now, attempt.callback.id, "not_dialled");
             return;
         };
         tracing::info!(call, callback = attempt.callback.id, agent = %attempt.agent, "agent-first call-back: the agent answered, dialling the customer");
@@ -493,15 +471,8 @@ impl Switch {
             outcome,
             "agent-first call-back did not reach the customer: hanging up the agent"
         );
-        metrics::counter!("callback_attempts_total", "outcome" => outcome).increment(1);
         self.end_call(now, call);
-        self.acd_event(
-            now,
-            AcdEvent::CallbackResult {
-                callback: attempt.callback.id,
-                answered: false,
-            },
-        );
+        self.attempt_failed(now, attempt.callback.id, outcome);
         true
     }
 }
