@@ -553,11 +553,7 @@ impl Switch {
                 None => return,
             },
         };
-        let caller_number = headers::from_value(&request.headers)
-            .ok()
-            .and_then(|f| headers::user_of(headers::uri_of(f)))
-            .unwrap_or_default()
-            .to_owned();
+        let caller_number = caller_number(&request);
         if let Some(flow) = self.ivr.flow_for(&number, &caller_number) {
             return self.start_flow(now, id, request, source, flow, (&number, &caller_number));
         }
@@ -565,8 +561,6 @@ impl Switch {
             metrics::counter!("sip_calls_rejected_total", "reason" => "unknown_number").increment(1);
             return self.respond(now, id, &request, 404);
         }
-        // Several devices of one agent would be forked to in parallel; until
-        // then the most recent, highest-q contact rings.
         let Some(target) = self.registered_target(now, &number) else {
             metrics::counter!("sip_calls_rejected_total", "reason" => "not_registered").increment(1);
             return self.respond(now, id, &request, 480);
@@ -617,11 +611,7 @@ impl Switch {
     fn feature(&mut self, now: Instant, id: TransactionId, request: Request, source: Peer, event: queue::acd::Event) {
         tracing::info!(?event, "feature code");
         metrics::counter!("acd_feature_codes_total").increment(1);
-        let caller = headers::from_value(&request.headers)
-            .ok()
-            .and_then(|f| headers::user_of(headers::uri_of(f)))
-            .unwrap_or_default()
-            .to_owned();
+        let caller = caller_number(&request);
         let started = self.b2bua.start_local(
             &mut Ctx {
                 now,
@@ -638,6 +628,15 @@ impl Switch {
             self.beep_and_hang_up(call);
         }
     }
+}
+
+/// The caller's number: the user part of the From URI (empty if none).
+fn caller_number(request: &Request) -> String {
+    headers::from_value(&request.headers)
+        .ok()
+        .and_then(|f| headers::user_of(headers::uri_of(f)))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[allow(dead_code)]
