@@ -362,7 +362,7 @@ impl Switch {
             if self.is_acd_talk(call) {
                 self.wrapping_up.insert(agent.clone(), record.clone());
             }
-            self.mark(now, call, Milestone::TalkEnded { agent });
+            self.mark(now, call, Milestone::TalkEnded { agent: agent.clone() });
         }
         self.ending_by = Some(by);
         self.acd_event(now, AcdEvent::CallerLeft { call });
@@ -375,7 +375,7 @@ impl Switch {
         // its handle time is whole.
         if record.is_empty() {
             // A service call, not recorded.
-        } else if self.wrapping_up.values().any(|r| *r == record) {
+        } else if self.wrapping_up.get(&agent) == Some(&record) {
             self.ended_in_wrap_up.insert(record);
         } else {
             self.record_out.push_back(Command::CallEnded {
