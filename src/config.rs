@@ -203,6 +203,22 @@ pub(crate) struct Http {
     /// Listen address of the HTTP server.
     #[serde(default = "default_http_listen")]
     pub(crate) listen: SocketAddr,
+    /// Bearer tokens for the API (`[[http.tokens]]`); without any, every
+    /// request under /api is refused.
+    #[serde(default)]
+    pub(crate) tokens: Vec<ApiToken>,
+}
+
+/// `[[http.tokens]]`: one bearer token of the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApiToken {
+    /// Who holds it (a wallboard, the CRM, a QA tool); written in audit logs.
+    pub(crate) name: String,
+    /// The secret. Absent: one is generated at start-up and printed.
+    pub(crate) token: Option<String>,
+    /// What it may do.
+    pub(crate) scope: crate::http_auth::Scope,
 }
 
 /// `[[agents]]`
@@ -513,6 +529,7 @@ impl Default for Http {
     fn default() -> Self {
         Http {
             listen: default_http_listen(),
+            tokens: Vec::new(),
         }
     }
 }
@@ -665,6 +682,21 @@ impl Config {
                 ));
             }
         }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.http.tokens.iter().enumerate() {
+            if t.name.is_empty() || !names.insert(t.name.as_str()) {
+                return Err((
+                    format!("http.tokens[{i}].name"),
+                    "must be set and differ from the other tokens' names".into(),
+                ));
+            }
+            if t.token.as_deref().is_some_and(|s| s.len() < 16) {
+                return Err((
+                    format!("http.tokens[{i}].token"),
+                    "must be at least 16 characters (leave it out to generate one)".into(),
+                ));
+            }
+        }
         for (i, trunk) in self.trunks.iter().enumerate() {
             if let Some(template) = &trunk.dial {
                 check_dial_template(template).map_err(|e| (format!("trunks[{i}].dial"), e))?;
@@ -725,6 +757,21 @@ impl Config {
                 let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 12);
                 generated.push((agent.extension.clone(), password.clone()));
                 agent.password = Some(password);
+            }
+        }
+        generated
+    }
+
+    /// Fills in generated secrets for API tokens without one; returns the
+    /// tokens' names, scopes and secrets it generated, to print at start-up.
+    pub(crate) fn generate_missing_tokens(&mut self) -> Vec<(String, crate::http_auth::Scope, String)> {
+        use rand::distributions::{Alphanumeric, DistString};
+        let mut generated = Vec::new();
+        for t in &mut self.http.tokens {
+            if t.token.is_none() {
+                let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+                generated.push((t.name.clone(), t.scope, secret.clone()));
+                t.token = Some(secret);
             }
         }
         generated

@@ -26,6 +26,8 @@ pub(crate) struct AppState {
     pub(crate) queues: std::sync::Arc<[String]>,
     /// The site's time zone, for "today".
     pub(crate) timezone: chrono_tz::Tz,
+    /// The API's bearer tokens.
+    pub(crate) tokens: std::sync::Arc<crate::http_auth::Tokens>,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade. Queue waits
@@ -55,6 +57,10 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .merge(crate::wallboard::routes())
         .merge(crate::http_acd::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.tokens.clone(),
+            crate::http_auth::require_token,
+        ))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(%e, "HTTP server stopped");

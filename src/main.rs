@@ -5,6 +5,7 @@ mod config;
 mod days;
 mod http;
 mod http_acd;
+mod http_auth;
 mod ivr_cli;
 mod ivr_load;
 mod plan_cli;
@@ -117,6 +118,13 @@ fn serve(path: Option<PathBuf>) -> std::process::ExitCode {
         println!("Agent accounts (generated passwords, valid until restart):");
         for (extension, password) in &generated {
             println!("  sip:{extension}@{}  password {password}", config.sip.domain);
+        }
+    }
+    let tokens = config.generate_missing_tokens();
+    if !tokens.is_empty() {
+        println!("API tokens (generated, valid until restart):");
+        for (name, scope, secret) in &tokens {
+            println!("  {name} ({scope}): {secret}");
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

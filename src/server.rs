@@ -109,6 +109,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             stats: stats_tx.clone(),
             queues: config.queues.iter().map(|q| q.name.clone()).collect(),
             timezone: config.timezone(),
+            tokens: std::sync::Arc::new(crate::http_auth::Tokens::new(&config.http.tokens)),
         },
     ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");

@@ -574,7 +574,7 @@ fn compare(dom: &Dom, before: &Value, after: &Value) -> Result<(), String> {
 fn the_wallboard_shows_the_live_figures_of_a_queue_with_a_caller_waiting() {
     chromium();
     let switch = demo_switch();
-    let url = format!("http://127.0.0.1:{}/", switch.http_port);
+    let url = format!("http://127.0.0.1:{}/#token={}", switch.http_port, common::READ_TOKEN);
 
     // Agent 1001 answers one of two callers; the other one waits.
     let agent_port = common::free_port();

@@ -256,6 +256,14 @@ impl SwitchConfig {
         let _ = writeln!(t, "nonce_lifetime_secs = 300");
         let _ = writeln!(t, "algorithms = [{}]", list(&self.algorithms));
         let _ = writeln!(t, "\n[http]\nlisten = \"{LOCALHOST}:{http_port}\"");
+        let _ = writeln!(
+            t,
+            "[[http.tokens]]\nname = \"test-reader\"\nscope = \"read\"\ntoken = \"{READ_TOKEN}\""
+        );
+        let _ = writeln!(
+            t,
+            "[[http.tokens]]\nname = \"test-controller\"\nscope = \"control\"\ntoken = \"{CONTROL_TOKEN}\""
+        );
         for a in &self.agents {
             let _ = writeln!(t, "\n[[agents]]");
             let _ = writeln!(
@@ -524,6 +532,13 @@ impl HttpResponse {
     }
 }
 
+/// The API token of scope "read" that test switches accept.
+#[allow(dead_code)]
+pub const READ_TOKEN: &str = "test-read-token-0123456789";
+/// The API token of scope "control" that test switches accept, and that
+/// [`http_get`] and [`http_post`] send.
+pub const CONTROL_TOKEN: &str = "test-control-token-0123456789";
+
 /// A minimal HTTP/1.1 GET with `Connection: close`.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<HttpResponse> {
     http_request(addr, "GET", path, None)
@@ -536,14 +551,29 @@ pub fn http_post(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<Ht
 }
 
 fn http_request(addr: SocketAddr, method: &str, path: &str, json: Option<&str>) -> std::io::Result<HttpResponse> {
+    http_request_as(addr, method, path, json, Some(CONTROL_TOKEN))
+}
+
+/// A minimal HTTP/1.1 request with `Connection: close`, with `token` as the
+/// bearer token, or none.
+pub fn http_request_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    token: Option<&str>,
+) -> std::io::Result<HttpResponse> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
     let body = json.unwrap_or_default();
-    let content = match json {
+    let mut content = match json {
         Some(_) => format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()),
         None => String::new(),
     };
+    if let Some(token) = token {
+        content.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{content}Connection: close\r\n\r\n{body}"
