@@ -335,6 +335,7 @@ pub fn transport_of(uri: &str) -> Option<Transport> {
         match value.trim().to_ascii_lowercase().as_str() {
             "udp" => Some(Transport::Udp),
             "tcp" => Some(Transport::Tcp),
+            "ws" | "wss" => Some(Transport::Ws),
             _ => None,
         }
     })

@@ -12,6 +12,8 @@
 //! - [`auth`] and [`registrar`]: digest authentication (RFC 7616/8760) and the
 //!   location service of section 10, both pure and clock-free.
 //! - [`net`]: the tokio UDP and TCP transports, the only part here that does I/O.
+//! - [`ws`]: SIP over WebSocket (RFC 7118), a connection the HTTP server
+//!   accepted as a flow of the same network.
 
 pub mod auth;
 pub mod dialog;
@@ -22,5 +24,6 @@ pub mod registrar;
 pub mod response;
 pub mod transaction;
 pub mod transport;
+pub mod ws;
 
 pub use rsip;

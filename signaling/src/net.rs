@@ -55,9 +55,11 @@ const UDP_RECEIVERS: usize = 2;
 /// `closing` for [`TCP_LINGER`]: responses still owed to requests it carried
 /// go out on it (section 18.2.2), while new requests open a new connection.
 #[derive(Debug, Default)]
-struct ConnectionTable {
+pub(crate) struct ConnectionTable {
     open: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
     closing: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
+    /// WebSocket flows by remote address (see [`crate::ws`]).
+    pub(crate) ws: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
 }
 
 impl ConnectionTable {
@@ -72,16 +74,16 @@ impl ConnectionTable {
     }
 }
 
-type Connections = Arc<Mutex<ConnectionTable>>;
+pub(crate) type Connections = Arc<Mutex<ConnectionTable>>;
 
 /// The bound sockets. Cheap to clone; all clones send through the same sockets.
 #[derive(Debug, Clone)]
 pub struct Network {
     udp: Vec<Arc<UdpSocket>>,
     tcp_local: Vec<SocketAddr>,
-    connections: Connections,
-    events: mpsc::Sender<NetEvent>,
-    limits: Limits,
+    pub(crate) connections: Connections,
+    pub(crate) events: mpsc::Sender<NetEvent>,
+    pub(crate) limits: Limits,
 }
 
 impl Network {
@@ -122,6 +124,8 @@ impl Network {
         match transport {
             Transport::Udp => self.udp.first().and_then(|s| s.local_addr().ok()),
             Transport::Tcp => self.tcp_local.first().copied(),
+            // WebSocket flows arrive on the HTTP server; they have no SIP socket.
+            Transport::Ws => None,
         }
     }
 
@@ -146,6 +150,7 @@ impl Network {
                 }
             }
             Transport::Tcp => self.send_tcp(destination.addr, payload),
+            Transport::Ws => self.send_ws(destination.addr, payload),
         }
     }
 

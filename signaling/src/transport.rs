@@ -10,12 +10,15 @@ pub enum Transport {
     Udp,
     /// TCP: reliable, messages framed by Content-Length.
     Tcp,
+    /// WebSocket (RFC 7118): reliable, one message per WebSocket message. The
+    /// connection is always the browser's, so requests to it reuse it.
+    Ws,
 }
 
 impl Transport {
     /// Reliable transports need no retransmissions and no waiting for stray ones.
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Ws)
     }
 
     /// The token used in a Via header.
@@ -23,6 +26,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Ws => "WS",
         }
     }
 }
@@ -64,6 +68,16 @@ impl Peer {
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.transport, self.addr)
+    }
+}
+
+impl Peer {
+    /// A WebSocket peer, named by the remote address of its connection.
+    pub fn ws(addr: SocketAddr) -> Self {
+        Peer {
+            transport: Transport::Ws,
+            addr,
+        }
     }
 }
 

@@ -25,7 +25,7 @@ impl Local {
     fn host_port(&self, transport: Transport) -> String {
         let addr = match transport {
             Transport::Udp => self.udp.or(self.tcp),
-            Transport::Tcp => self.tcp.or(self.udp),
+            Transport::Tcp | Transport::Ws => self.tcp.or(self.udp),
         };
         match addr {
             Some(a) if !a.ip().is_unspecified() => a.to_string(),
@@ -46,10 +46,10 @@ impl Local {
 
     /// Our Contact for a dialog over `transport`.
     pub(crate) fn contact(&self, transport: Transport) -> String {
-        let param = if transport == Transport::Tcp {
-            ";transport=tcp"
-        } else {
-            ""
+        let param = match transport {
+            Transport::Tcp => ";transport=tcp",
+            Transport::Ws => ";transport=ws",
+            Transport::Udp => "",
         };
         format!("<sip:switchboard@{}{param}>", self.host_port(transport))
     }
