@@ -259,6 +259,7 @@ async fn callback(
         number: request.number,
         queue: request.queue,
         at,
+        attributes: Default::default(),
     };
     let (done, rx) = oneshot::channel();
     if state.queries.send(Query::AcdEvent(event, done)).await.is_err() || rx.await.is_err() {

@@ -256,6 +256,7 @@ fn scheduled_call_backs_wait_for_their_time() {
         number: "+441234".into(),
         queue: "q".into(),
         at,
+        attributes: Default::default(),
     });
     let cb = stored(&out).pop().unwrap();
     assert_eq!((cb.due_at, cb.requested_at), (at, at));
@@ -267,6 +268,7 @@ fn scheduled_call_backs_wait_for_their_time() {
         number: "1".into(),
         queue: "nope".into(),
         at,
+        attributes: Default::default(),
     });
     assert!(matches!(
         &out[..],
@@ -312,6 +314,7 @@ fn restored_call_backs_take_their_places_after_a_restart() {
         number: "5".into(),
         queue: "q".into(),
         at: sim.now,
+        attributes: Default::default(),
     });
     let fresh = stored(&out).pop().unwrap();
     assert!(fresh.id > first.id.max(second.id));
@@ -326,4 +329,50 @@ fn caller_taking_a_call_back_while_ringing_releases_the_agent() {
     // The freed agent is reserved for the call-back straight away.
     assert_eq!(dialled(&out).len(), 1);
     assert_eq!(sim.state("a"), AgentStateKind::Ringing);
+}
+
+#[test]
+fn a_scheduled_call_back_keeps_its_attributes_and_can_be_cancelled_until_dialled() {
+    let mut sim = busy();
+    let at = sim.now + Duration::from_secs(600);
+    let id = sim.acd.next_callback_id();
+    let attributes: std::collections::BTreeMap<String, String> = [("order".to_string(), "A-17".to_string())].into();
+    let out = sim.ev(Event::ScheduleCallback {
+        number: "+34600111222".into(),
+        queue: "q".into(),
+        at,
+        attributes: attributes.clone(),
+    });
+    let cb = stored(&out).pop().unwrap();
+    assert_eq!((cb.id, &cb.attributes), (id, &attributes));
+    let (seen, state) = sim.acd.callback(id).unwrap();
+    assert_eq!((seen.number.as_str(), state), ("+34600111222", "scheduled"));
+    let out = sim.ev(Event::CancelCallback { callback: id });
+    assert_eq!(
+        out,
+        [Action::CallbackRemoved {
+            callback: id,
+            placed: false
+        }]
+    );
+    assert!(sim.acd.callback(id).is_none());
+    assert_eq!(sim.queue("q").callbacks_later, 0);
+    // Nothing is dialled when its time comes.
+    assert_eq!(dialled(&sim.advance(700.0)), []);
+}
+
+#[test]
+fn a_call_back_being_dialled_is_not_cancelled() {
+    let mut sim = Sim::new(vec![cb_queue()], agents(&["a"]));
+    let id = sim.acd.next_callback_id();
+    let out = sim.ev(Event::ScheduleCallback {
+        number: "+441234".into(),
+        queue: "q".into(),
+        at: sim.now,
+        attributes: Default::default(),
+    });
+    assert_eq!(dialled(&out).len(), 1);
+    assert_eq!(sim.acd.callback(id).map(|(_, s)| s), Some("dialling"));
+    assert_eq!(sim.ev(Event::CancelCallback { callback: id }), []);
+    assert!(sim.acd.callback(id).is_some());
 }

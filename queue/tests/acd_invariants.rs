@@ -298,6 +298,7 @@ impl Oracle {
                 number: format!("sched{delay}"),
                 queue: QUEUES.get(usize::from(q)).unwrap_or(&"nowhere").to_string(),
                 at: now + std::time::Duration::from_millis(u64::from(delay) * 2),
+                attributes: Default::default(),
             },
             Op::CallbackResult(i, answered) => {
                 let callback = pick(&dialled, i).or_else(|| pick(&sorted(self.cb_talking.keys().copied()), i))?;

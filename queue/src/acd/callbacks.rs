@@ -51,6 +51,7 @@ impl Acd {
             attempts: 0,
             priority: e.key.0 .0,
             skills: skills.clone(),
+            attributes: Default::default(),
         };
         e.what = What::Callback(cb.clone());
         e.status = Status::Waiting;
@@ -61,7 +62,13 @@ impl Acd {
         self.work.push_back(Work::Entry(eid));
     }
 
-    pub(super) fn on_schedule_callback(&mut self, number: String, queue: String, at: crate::Millis) {
+    pub(super) fn on_schedule_callback(
+        &mut self,
+        number: String,
+        queue: String,
+        at: crate::Millis,
+        attributes: std::collections::BTreeMap<String, String>,
+    ) {
         let when = at.max(self.now);
         let cb = Callback {
             id: self.fresh_callback_id(),
@@ -72,6 +79,7 @@ impl Acd {
             attempts: 0,
             priority: 0,
             skills: Vec::new(),
+            attributes,
         };
         let Some(&qx) = self.queue_ix.get(&cb.queue) else {
             self.emit(Action::CallbackRefused {
@@ -82,6 +90,40 @@ impl Acd {
         };
         self.emit(Action::CallbackStored(cb.clone()));
         self.add_callback(qx, cb);
+    }
+
+    pub(super) fn on_cancel_callback(&mut self, id: CallbackId) {
+        let Some(&eid) = self.callbacks.get(&id) else { return };
+        if matches!(
+            self.entries.get(&eid).map(|e| &e.status),
+            Some(Status::Reserved(_)) | None
+        ) {
+            return;
+        }
+        self.remove_entry(eid);
+        self.emit(Action::CallbackRemoved {
+            callback: id,
+            placed: false,
+        });
+    }
+
+    /// The id the next call-back will get (so that a requester can be told
+    /// it before the ACD takes the request).
+    pub fn next_callback_id(&self) -> CallbackId {
+        self.next_callback
+    }
+
+    /// A call-back still to be placed, and where it is: `scheduled` (not
+    /// due yet), `waiting` (in line) or `dialling`.
+    pub fn callback(&self, id: CallbackId) -> Option<(&Callback, &'static str)> {
+        let e = self.entries.get(self.callbacks.get(&id)?)?;
+        let What::Callback(cb) = &e.what else { return None };
+        let state = match e.status {
+            Status::Later => "scheduled",
+            Status::Reserved(_) => "dialling",
+            Status::Waiting | Status::Offered(_) => "waiting",
+        };
+        Some((cb, state))
     }
 
     pub(super) fn on_restore_callback(&mut self, cb: Callback) {

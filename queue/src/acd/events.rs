@@ -1,5 +1,6 @@
 //! What goes into the ACD ([`Event`]) and what comes out ([`Action`]).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,15 @@ pub enum Event {
         queue: String,
         /// Not served before this.
         at: Millis,
+        /// What the requester knows of the customer (order number, chat
+        /// transcript link...): shown to the agent who calls back.
+        attributes: BTreeMap<String, String>,
+    },
+    /// A call-back is no longer wanted: it leaves its queue (not while it is
+    /// being dialled) with `CallbackRemoved { placed: false }`.
+    CancelCallback {
+        /// The call-back.
+        callback: CallbackId,
     },
     /// The outcome of a [`Action::DialCallback`]. Not answered: the agent is
     /// freed and the call-back retried, up to its queue's `max_attempts`.
@@ -300,4 +310,7 @@ pub struct Callback {
     pub priority: i32,
     /// As a call's skill requirements.
     pub skills: Vec<String>,
+    /// What the requester knows of the customer, for the agent's screen.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }

@@ -36,6 +36,7 @@ fn schedule(h: &mut Harness) -> Vec<Sent> {
             number: "+15550123".into(),
             queue: "support".into(),
             at,
+            attributes: Default::default(),
         },
     );
     h.drain()
