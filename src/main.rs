@@ -6,9 +6,11 @@ mod days;
 mod http;
 mod http_acd;
 mod http_auth;
+mod http_ws;
 mod ivr_cli;
 mod ivr_load;
 mod plan_cli;
+mod recording;
 mod report_cli;
 mod server;
 mod stats;
@@ -125,6 +127,9 @@ fn serve(path: Option<PathBuf>) -> std::process::ExitCode {
         println!("API tokens (generated, valid until restart):");
         for (name, scope, secret) in &tokens {
             println!("  {name} ({scope}): {secret}");
+        }
+        if let Some((_, _, secret)) = tokens.iter().find(|(_, scope, _)| *scope == http_auth::Scope::Read) {
+            println!("Wallboard: http://{}/#token={secret}", config.http.listen);
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
