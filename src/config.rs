@@ -60,6 +60,12 @@ pub(crate) struct Config {
     /// Where the centre is.
     #[serde(default)]
     pub(crate) site: Site,
+    /// Call recording.
+    #[serde(default)]
+    pub(crate) recording: crate::recording::RecordingConfig,
+    /// Quality evaluation of recordings.
+    #[serde(default)]
+    pub(crate) qa: crate::recording::QaConfig,
     /// Logging.
     #[serde(default)]
     pub(crate) log: Log,
@@ -744,6 +750,9 @@ impl Config {
         if let Err(e) = self.acd_config().validate() {
             return Err(("queues".into(), e.to_string()));
         }
+        let queues: Vec<String> = self.queues.iter().map(|q| q.name.clone()).collect();
+        self.recording.validate(&queues)?;
+        self.qa.validate()?;
         Ok(())
     }
 

@@ -32,6 +32,13 @@ pub(crate) enum StatsRequest {
     },
     /// The ACD now: publish the board (queues with the last 15 minutes).
     Board(Box<Snapshot>),
+    /// A QA evaluation of a call's recording (stored already).
+    Evaluation {
+        /// The call record.
+        call_id: String,
+        /// The score.
+        score: queue::record::QaScore,
+    },
 }
 
 /// Today's records and agent log.
@@ -102,7 +109,7 @@ impl LiveRecords {
                 }
             }
             Command::AgentState(state) => self.agent_log.push(state),
-            Command::CallbackStored { .. } | Command::CallbackRemoved(_) => {}
+            Command::CallbackStored { .. } | Command::CallbackRemoved(_) | Command::Recording(_) => {}
         }
     }
 
@@ -200,6 +207,11 @@ pub(crate) fn run(
     while let Some(request) = requests.blocking_recv() {
         match request {
             StatsRequest::Record(command) => live.apply(command),
+            StatsRequest::Evaluation { call_id, score } => {
+                if let Some(r) = live.get(&call_id) {
+                    r.evaluations.push(score);
+                }
+            }
             StatsRequest::Stats { window, filter, reply } => {
                 let _ = reply.send(live.stats(window, &filter));
             }

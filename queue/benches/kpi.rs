@@ -149,6 +149,7 @@ fn day() -> (Vec<CallRecord>, Vec<AgentStateRecord>) {
             marks,
             surveys,
             legs: Vec::new(),
+            evaluations: Vec::new(),
             end: Some(End::Completed),
         });
     }

@@ -28,6 +28,9 @@ pub struct CallRecord {
     /// The quality of each media leg, as it was when the leg closed.
     #[serde(default)]
     pub legs: Vec<LegReport>,
+    /// Quality evaluations of the call's recordings.
+    #[serde(default)]
+    pub evaluations: Vec<QaScore>,
     /// How the call ended; `None` while it is live.
     pub end: Option<End>,
 }
@@ -155,6 +158,18 @@ pub struct SurveyAnswer {
     pub at: Millis,
 }
 
+/// A quality evaluation of a call's recording: an evaluator's scored form,
+/// as a weighted total out of 10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QaScore {
+    /// The agent evaluated (the one recorded).
+    pub agent: Option<String>,
+    /// The weighted total, 0 to 10.
+    pub total: f64,
+    /// When it was posted.
+    pub at: Millis,
+}
+
 /// The scale of a survey question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -254,6 +269,7 @@ impl CallRecord {
             }],
             surveys: Vec::new(),
             legs: Vec::new(),
+            evaluations: Vec::new(),
             end: None,
         }
     }

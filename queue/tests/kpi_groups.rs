@@ -30,6 +30,7 @@ fn record(id: &str, caller: &str, arrival: u64, marks: Vec<(u64, Milestone)>) ->
             .collect(),
         surveys: Vec::new(),
         legs: Vec::new(),
+        evaluations: Vec::new(),
         end: Some(End::Completed),
     }
 }

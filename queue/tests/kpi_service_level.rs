@@ -23,6 +23,7 @@ fn record(id: &str, marks: Vec<(u64, Milestone)>) -> CallRecord {
             .collect(),
         surveys: Vec::new(),
         legs: Vec::new(),
+        evaluations: Vec::new(),
         end: Some(End::Completed),
     }
 }

@@ -83,6 +83,7 @@
 mod codec;
 mod milestone;
 mod read;
+pub(crate) mod recordings;
 mod recover;
 mod schema;
 mod writer;
@@ -129,6 +130,9 @@ pub(crate) enum StoreError {
     /// The writer thread has stopped (shut down, or it panicked).
     #[error("the store's writer thread has stopped")]
     WriterGone,
+    /// A file beside the database (a recording) could not be changed.
+    #[error("file: {0}")]
+    Io(std::io::Error),
     /// The writer thread did not finish its work in time at shut-down.
     #[error("the store's writer did not finish in time; {0} commands were not written")]
     ShutdownTimeout(u64),

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use queue::record::{AgentStateRecord, CallRecord, LegReport, Mark, Milestone, SurveyAnswer};
+use queue::record::{AgentStateRecord, CallRecord, LegReport, Mark, Milestone, QaScore, SurveyAnswer};
 use queue::Millis;
 use rusqlite::{params, Row};
 
@@ -211,6 +211,7 @@ impl Calls {
                     marks,
                     surveys: Vec::new(),
                     legs: Vec::new(),
+                    evaluations: Vec::new(),
                     end: ended.map(parse_name).transpose()?,
                 },
             ))
@@ -287,6 +288,20 @@ impl Calls {
                 })
             },
             |record, leg| record.legs.push(leg),
+        )?;
+        self.fill_from(
+            store,
+            &index,
+            "QA evaluation",
+            "SELECT call, agent, total, at_ms FROM qa_evaluations WHERE call BETWEEN ?1 AND ?2 ORDER BY call, id",
+            |row| {
+                Ok(QaScore {
+                    agent: row.get(1)?,
+                    total: row.get(2)?,
+                    at: millis_from_sql(row.get(3)?),
+                })
+            },
+            |record, score| record.evaluations.push(score),
         )
     }
 

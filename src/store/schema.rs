@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The schema version this build writes.
-pub(super) const VERSION: i64 = 3;
+pub(super) const VERSION: i64 = 4;
 
 /// How long a statement waits for another connection's lock before failing
 /// with "busy" (readers never wait for the writer in WAL mode; this is for
@@ -138,6 +138,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if found < 3 {
         tx.execute_batch(V3)?;
+    }
+    if found < 4 {
+        tx.execute_batch(super::recordings::V4)?;
     }
     if found < VERSION {
         tx.pragma_update(None, "user_version", VERSION)?;

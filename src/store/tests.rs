@@ -637,7 +637,7 @@ fn a_version_1_database_is_migrated_with_its_marks() {
     // Reading only does not upgrade, and says how to.
     assert!(matches!(
         Store::open_read_only(&path),
-        Err(StoreError::OlderSchema { found: 1, current: 3 })
+        Err(StoreError::OlderSchema { found: 1, current }) if current == super::schema::VERSION
     ));
     let store = Store::open(&path).unwrap();
     // The call was open: recovery closed it, and found its hang-up.

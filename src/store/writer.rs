@@ -69,6 +69,8 @@ pub(crate) enum Command {
     },
     /// A call-back is done or cancelled.
     CallbackRemoved(u64),
+    /// A call recording's index entry (see `recordings.rs`).
+    Recording(super::recordings::RecordingCommand),
 }
 
 /// Tuning of the writer thread.
@@ -497,6 +499,9 @@ fn apply(tx: &Transaction<'_>, live: &mut HashMap<String, LiveCall>, command: &C
                 .and_then(|mut s| s.execute(params![key]))
                 .map(drop)
                 .map_err(|e| Failure::from_sqlite(e, || format!("removal of call-back {id}")))
+        }
+        Command::Recording(c) => {
+            super::recordings::apply(tx, c).map_err(|e| Failure::from_sqlite(e, || format!("recording: {c:?}")))
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Running sums for one set of figures, and the figures they give.
 
-use crate::record::{SurveyAnswer, SurveyKind};
+use crate::record::{QaScore, SurveyAnswer, SurveyKind};
 
 use super::occupancy::Times;
 use super::segment::{Outcome, Segment};
@@ -34,6 +34,8 @@ pub(super) struct Acc {
     nps_answers: u64,
     promoters: u64,
     detractors: u64,
+    qa_evaluations: u64,
+    qa_sum: f64,
 }
 
 impl Acc {
@@ -131,6 +133,14 @@ impl Acc {
         }
     }
 
+    /// Counts a QA evaluation (a total off the 0-10 scale is ignored).
+    pub(super) fn add_qa(&mut self, score: &QaScore) {
+        if (0.0..=10.0).contains(&score.total) {
+            self.qa_evaluations += 1;
+            self.qa_sum += score.total;
+        }
+    }
+
     /// The figures, with the agents' time for occupancy.
     pub(super) fn finish(self, settings: &KpiSettings, times: Times) -> Stats {
         let secs = |ms: u64| ms as f64 / 1000.0;
@@ -184,6 +194,8 @@ impl Acc {
                 100.0 * (self.promoters as f64 - self.detractors as f64),
                 self.nps_answers,
             ),
+            qa_evaluations: self.qa_evaluations,
+            quality_rate: ratio(self.qa_sum / 10.0, self.qa_evaluations),
         }
     }
 

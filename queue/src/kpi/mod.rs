@@ -82,6 +82,9 @@
 //!   **NPS**: promoters (9-10) minus detractors (0-6), in points of 100; from
 //!   the surveys of the calls counted, and with an agent filter, only the
 //!   answers about that agent. Scores off the scale are ignored.
+//! - **Quality rate**: the mean of the QA evaluations' totals (out of 10) of
+//!   the calls counted, as a share of 10; with an agent filter, only the
+//!   evaluations of that agent. Totals off the scale are ignored.
 //!
 //! # Filters and groups
 //!
@@ -229,6 +232,12 @@ pub struct Stats {
     pub nps_answers: u64,
     /// Promoters (9-10) minus detractors (0-6), in points (-100 to 100).
     pub nps: Option<f64>,
+    /// QA evaluations counted.
+    #[serde(default)]
+    pub qa_evaluations: u64,
+    /// The quality rate: the mean QA total as a share of its maximum (0 to 1).
+    #[serde(default)]
+    pub quality_rate: Option<f64>,
 }
 
 /// The figures of the calls in `window` that pass `filter`.
@@ -263,6 +272,11 @@ pub fn compute(
             for survey in &record.surveys {
                 if filter.agent.is_none() || survey.agent == filter.agent {
                     acc.add_survey(survey);
+                }
+            }
+            for score in &record.evaluations {
+                if filter.agent.is_none() || score.agent == filter.agent {
+                    acc.add_qa(score);
                 }
             }
         }
@@ -324,6 +338,11 @@ pub fn compute_by(
             for survey in &record.surveys {
                 if key != GroupBy::Agent || survey.agent.as_deref() == Some(*name) {
                     acc.add_survey(survey);
+                }
+            }
+            for score in &record.evaluations {
+                if key != GroupBy::Agent || score.agent.as_deref() == Some(*name) {
+                    acc.add_qa(score);
                 }
             }
         }

@@ -1,0 +1,473 @@
+//! Call recording, the switch's side: which calls are recorded (the queue's
+//! or flow's policy, a seeded draw for sampled queues, the API for on-demand
+//! ones), where the file goes, its pauses, and the index entry that the
+//! call record points to. The audio itself is the media engine's: it writes
+//! the stereo WAV in streaming chunks on a writer thread of its own.
+//!
+//! [`Book`] is pure: the switch asks it what to do with a time, and carries
+//! out the media and store commands itself.
+//!
+//! A recording's life: `recording` (row inserted when it starts) then
+//! `complete` (ended normally), `failed` (the engine could not write it:
+//! disk full, an I/O error; the call went on), or `interrupted` (the switch
+//! stopped in the middle: the next start repairs the WAV header from the
+//! data written and marks it so). Deleting (by API or by retention) keeps
+//! the row, with `deleted_at`/`deleted_by`, and an audit entry.
+
+pub(crate) mod config;
+pub(crate) mod retention;
+pub(crate) mod wav;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use queue::Millis;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+pub(crate) use self::config::{Layout, Policy, QaConfig, RecordingConfig};
+
+/// A paused span of a recording (silence in the file), in Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Pause {
+    /// When the pause began.
+    pub(crate) from_ms: u64,
+    /// When it ended (the recording's end for a pause never resumed).
+    pub(crate) to_ms: u64,
+}
+
+/// What a recording holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Kind {
+    /// The caller and the agent, in stereo.
+    Call,
+    /// The caller alone, in an IVR flow until an agent answers.
+    Ivr,
+    /// A message left by a caller (a flow's record node, an overflow to voicemail).
+    Voicemail,
+}
+
+/// Where a recording stands, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum State {
+    /// Being written.
+    Recording,
+    /// Ended normally.
+    Complete,
+    /// The engine stopped writing it (disk full, I/O error); what was
+    /// written is kept.
+    Failed,
+    /// The switch stopped in the middle; repaired at the next start.
+    Interrupted,
+}
+
+impl State {
+    /// The stored name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            State::Recording => "recording",
+            State::Complete => "complete",
+            State::Failed => "failed",
+            State::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A recording's index entry as it starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Started {
+    /// The recording's id (`<call record>-r<n>`).
+    pub(crate) id: String,
+    /// The call record it belongs to.
+    pub(crate) call_id: String,
+    /// The WAV file.
+    pub(crate) path: PathBuf,
+    /// What it holds.
+    pub(crate) kind: Kind,
+    /// The queue of the call, if any.
+    pub(crate) queue: Option<String>,
+    /// The agent recorded, if any.
+    pub(crate) agent: Option<String>,
+    /// The caller's number.
+    pub(crate) caller: String,
+    /// When it started.
+    pub(crate) started_ms: u64,
+    /// The codec of the caller's leg (upper case).
+    pub(crate) codec: String,
+    /// Sample rate of the file.
+    pub(crate) rate: u32,
+    /// Days it is kept (0: until deleted by hand).
+    pub(crate) retention_days: u32,
+}
+
+/// A recording in progress.
+#[derive(Debug, Clone)]
+pub(crate) struct Active {
+    /// Its index entry.
+    pub(crate) started: Started,
+    /// The media leg the engine knows it by (the caller's).
+    pub(crate) leg: media::engine::LegId,
+    /// Pauses so far.
+    pub(crate) pauses: Vec<Pause>,
+    /// Paused since then, if paused now.
+    pub(crate) paused_since: Option<u64>,
+}
+
+impl Active {
+    /// The pauses, a pause still open ending at `now`.
+    pub(crate) fn pauses_until(&self, now: Millis) -> Vec<Pause> {
+        let mut pauses = self.pauses.clone();
+        if let Some(from_ms) = self.paused_since {
+            pauses.push(Pause { from_ms, to_ms: now.0 });
+        }
+        pauses
+    }
+}
+
+/// The ending of a recording, for the store (and the sidecar next to the file).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Ended {
+    /// The recording's id.
+    pub(crate) id: String,
+    /// When it ended.
+    pub(crate) ended_ms: u64,
+    /// How.
+    pub(crate) state: State,
+    /// Its pauses.
+    pub(crate) pauses: Vec<Pause>,
+    /// Why it failed, if it did.
+    pub(crate) error: Option<String>,
+    /// The JSON written beside the file (`<file>.json`).
+    pub(crate) sidecar: serde_json::Value,
+    /// Where the sidecar goes.
+    pub(crate) sidecar_path: PathBuf,
+}
+
+/// Why an API request about a call's recording was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RecordingRefused {
+    /// No live call with that id.
+    #[error("no call `{0}` in progress")]
+    NoCall(String),
+    /// The call's queue never records.
+    #[error("recording is off for this call's queue")]
+    Forbidden,
+    /// Not recording (pause, resume) or already recording (start).
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The call has no agent yet: there is nothing to record in stereo.
+    #[error("the call has no agent yet")]
+    NotBridged,
+}
+
+/// What the API may ask of a call's recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// Start an on-demand recording.
+    Start,
+    /// Pause (silence until resumed).
+    Pause,
+    /// Resume.
+    Resume,
+}
+
+/// The sidecar's path for a recording's file: `<file>.json`.
+pub(crate) fn sidecar_path(wav: &Path) -> PathBuf {
+    wav.with_extension("json")
+}
+
+/// The layout of the files: `<dir>/<yyyy>/<mm>/<dd>/<queue>/<id>.wav` by
+/// the UTC date the recording started (`_none` when no queue), names made
+/// safe for any file system.
+pub(crate) fn path_for(dir: &Path, started: Millis, queue: Option<&str>, id: &str) -> PathBuf {
+    let date = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(i64::try_from(started.0).unwrap_or(0))
+        .unwrap_or_default();
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect()
+    };
+    dir.join(date.format("%Y/%m/%d").to_string())
+        .join(safe(queue.unwrap_or("_none")))
+        .join(format!("{}.wav", safe(id)))
+}
+
+/// The recordings of the calls in progress, and the decisions about them.
+pub(crate) struct Book {
+    config: RecordingConfig,
+    draw: rand::rngs::StdRng,
+    active: HashMap<u64, Active>,
+    /// Recordings made per call record so far (ids stay unique per call).
+    made: HashMap<String, u32>,
+}
+
+impl Book {
+    /// A book for `config`; its sampling draw is seeded from the config, or
+    /// at random.
+    pub(crate) fn new(config: RecordingConfig) -> Book {
+        let draw = match config.sample_seed {
+            Some(seed) => rand::rngs::StdRng::seed_from_u64(seed),
+            None => rand::rngs::StdRng::from_entropy(),
+        };
+        Book {
+            config,
+            draw,
+            active: HashMap::new(),
+            made: HashMap::new(),
+        }
+    }
+
+    /// The configuration.
+    pub(crate) fn config(&self) -> &RecordingConfig {
+        &self.config
+    }
+
+    /// Whether a queue's bridged call is recorded by its policy (a sampled
+    /// queue draws once per call).
+    pub(crate) fn records_queue_call(&mut self, queue: &str) -> bool {
+        match self.config.queue_policy(queue) {
+            Policy::Always => true,
+            Policy::Never | Policy::OnDemand => false,
+            Policy::Sampled(percent) => self.draw.gen_range(0..100) < u32::from(percent),
+        }
+    }
+
+    /// Whether the API may start a recording of a call in `queue`.
+    pub(crate) fn may_record_on_demand(&self, queue: Option<&str>) -> bool {
+        let policy = match queue {
+            Some(q) => self.config.queue_policy(q),
+            None => self.config.default,
+        };
+        policy != Policy::Never
+    }
+
+    /// The index entry of a new recording of `call` (its record's id).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn begin(
+        &mut self,
+        call: u64,
+        leg: media::engine::LegId,
+        kind: Kind,
+        record: &str,
+        (queue, agent, caller): (Option<&str>, Option<&str>, &str),
+        codecs: &[&str],
+        now: Millis,
+    ) -> Started {
+        let n = self.made.entry(record.to_owned()).or_default();
+        *n += 1;
+        let id = format!("{record}-r{n}");
+        let path = path_for(&self.config.dir, now, queue, &id);
+        let rate = match kind {
+            Kind::Call | Kind::Ivr => self.config.sample_rate.rate_for(codecs.iter().copied()),
+            // The engine records messages at 8 kHz mono.
+            Kind::Voicemail => 8000,
+        };
+        let started = Started {
+            id,
+            call_id: record.to_owned(),
+            path,
+            kind,
+            queue: queue.map(str::to_owned),
+            agent: agent.map(str::to_owned),
+            caller: caller.to_owned(),
+            started_ms: now.0,
+            codec: codecs.first().map(|c| c.to_ascii_uppercase()).unwrap_or_default(),
+            rate,
+            retention_days: self.config.retention_days(queue),
+        };
+        if kind != Kind::Voicemail {
+            self.active.insert(
+                call,
+                Active {
+                    started: started.clone(),
+                    leg,
+                    pauses: Vec::new(),
+                    paused_since: None,
+                },
+            );
+        }
+        started
+    }
+
+    /// The recording in progress for `call`.
+    pub(crate) fn active(&self, call: u64) -> Option<&Active> {
+        self.active.get(&call)
+    }
+
+    /// The call whose recording the engine knows by `leg`.
+    pub(crate) fn call_of_leg(&self, leg: media::engine::LegId) -> Option<u64> {
+        self.active.iter().find(|(_, a)| a.leg == leg).map(|(c, _)| *c)
+    }
+
+    /// Pauses a call's recording; `false` if it is not recording or paused already.
+    pub(crate) fn pause(&mut self, call: u64, now: Millis) -> bool {
+        match self.active.get_mut(&call) {
+            Some(a) if a.paused_since.is_none() => {
+                a.paused_since = Some(now.0);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Resumes a paused recording; `false` if it is not paused.
+    pub(crate) fn resume(&mut self, call: u64, now: Millis) -> bool {
+        match self.active.get_mut(&call) {
+            Some(a) => match a.paused_since.take() {
+                Some(from_ms) => {
+                    a.pauses.push(Pause { from_ms, to_ms: now.0 });
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        }
+    }
+
+    /// Ends a call's recording: its ending and the sidecar; `None` if none
+    /// was going. `extra` joins the sidecar (the legs' quality, the engine's figures).
+    pub(crate) fn end(
+        &mut self,
+        call: u64,
+        now: Millis,
+        state: State,
+        error: Option<String>,
+        extra: serde_json::Value,
+    ) -> Option<Ended> {
+        let active = self.active.remove(&call)?;
+        Some(ending(
+            &active.started,
+            active.pauses_until(now),
+            now,
+            state,
+            error,
+            extra,
+        ))
+    }
+}
+
+/// The ending and sidecar of a recording that started as `started`.
+pub(crate) fn ending(
+    started: &Started,
+    pauses: Vec<Pause>,
+    now: Millis,
+    state: State,
+    error: Option<String>,
+    extra: serde_json::Value,
+) -> Ended {
+    let sidecar = serde_json::json!({
+        "id": started.id,
+        "call_id": started.call_id,
+        "kind": started.kind,
+        "queue": started.queue,
+        "agent": started.agent,
+        "caller": started.caller,
+        "started_ms": started.started_ms,
+        "ended_ms": now.0,
+        "duration_ms": now.0.saturating_sub(started.started_ms),
+        "pauses": pauses,
+        "codec": started.codec,
+        "sample_rate": started.rate,
+        "state": state,
+        "error": error,
+        "file": started.path.file_name().map(|f| f.to_string_lossy().into_owned()),
+        "quality": extra,
+    });
+    Ended {
+        id: started.id.clone(),
+        ended_ms: now.0,
+        state,
+        pauses,
+        error,
+        sidecar,
+        sidecar_path: sidecar_path(&started.path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(text: &str) -> Book {
+        #[derive(Deserialize)]
+        struct Doc {
+            recording: RecordingConfig,
+        }
+        let doc: Doc = toml::from_str(text).unwrap();
+        Book::new(doc.recording)
+    }
+
+    #[test]
+    fn a_seeded_draw_samples_about_its_share_and_repeats() {
+        let text = "[recording]\nsample_seed = 7\n[recording.queues.q]\nrecording = { sample_percent = 30 }\n";
+        let draws = |mut b: Book| (0..1000).map(|_| b.records_queue_call("q")).collect::<Vec<_>>();
+        let first = draws(book(text));
+        assert_eq!(first, draws(book(text)), "same seed, same calls");
+        let n = first.iter().filter(|&&r| r).count();
+        assert!((240..=360).contains(&n), "{n} of 1000 at 30%");
+        let mut never = book("[recording]\ndefault = \"on_demand\"\n");
+        assert!(!never.records_queue_call("q"));
+        assert!(never.may_record_on_demand(Some("q")));
+        assert!(!book("[recording]\n").may_record_on_demand(Some("q")));
+    }
+
+    #[test]
+    fn pauses_are_kept_and_an_open_one_ends_with_the_recording() {
+        let mut b = book("[recording]\ndir = \"rec\"\n[recording.queues.support]\nrecording = \"always\"\n");
+        let s = b.begin(
+            1,
+            10,
+            Kind::Call,
+            "99-1",
+            (Some("support"), Some("1001"), "600"),
+            &["PCMU"],
+            Millis(1_700_000_000_000),
+        );
+        assert_eq!(s.id, "99-1-r1");
+        assert_eq!(s.path, PathBuf::from("rec/2023/11/14/support/99-1-r1.wav"));
+        assert_eq!(s.rate, 8000);
+        assert!(b.pause(1, Millis(1_700_000_001_000)));
+        assert!(!b.pause(1, Millis(1_700_000_001_500)), "paused already");
+        assert!(b.resume(1, Millis(1_700_000_002_000)));
+        assert!(!b.resume(1, Millis(1_700_000_002_500)), "not paused");
+        assert!(b.pause(1, Millis(1_700_000_003_000)));
+        let end = b
+            .end(
+                1,
+                Millis(1_700_000_004_000),
+                State::Complete,
+                None,
+                serde_json::Value::Null,
+            )
+            .unwrap();
+        assert_eq!(
+            end.pauses,
+            [
+                Pause {
+                    from_ms: 1_700_000_001_000,
+                    to_ms: 1_700_000_002_000
+                },
+                Pause {
+                    from_ms: 1_700_000_003_000,
+                    to_ms: 1_700_000_004_000
+                }
+            ]
+        );
+        assert_eq!(end.sidecar["duration_ms"], 4000);
+        assert_eq!(end.sidecar_path, PathBuf::from("rec/2023/11/14/support/99-1-r1.json"));
+        assert!(b
+            .end(
+                1,
+                Millis(1_700_000_005_000),
+                State::Complete,
+                None,
+                serde_json::Value::Null
+            )
+            .is_none());
+        let again = b.begin(1, 10, Kind::Call, "99-1", (None, None, "600"), &["opus"], Millis(0));
+        assert_eq!(again.id, "99-1-r2");
+        assert_eq!(again.rate, 48_000);
+    }
+}
