@@ -28,6 +28,8 @@ pub(crate) struct AppState {
     pub(crate) timezone: chrono_tz::Tz,
     /// The API's bearer tokens.
     pub(crate) tokens: std::sync::Arc<crate::http_auth::Tokens>,
+    /// The recordings index and the QA form.
+    pub(crate) recordings: crate::http_recordings::RecordingsApi,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade. Queue waits
@@ -56,6 +58,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .route("/api/flows/reload", axum::routing::post(reload_flows))
         .merge(crate::wallboard::routes())
         .merge(crate::http_acd::routes())
+        .merge(crate::http_recordings::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.tokens.clone(),

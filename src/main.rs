@@ -6,6 +6,7 @@ mod days;
 mod http;
 mod http_acd;
 mod http_auth;
+mod http_recordings;
 mod http_ws;
 mod ivr_cli;
 mod ivr_load;

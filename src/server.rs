@@ -30,6 +30,12 @@ pub(crate) enum Query {
     Acd(oneshot::Sender<queue::acd::Snapshot>),
     /// An agent state change or a call-back request for the ACD.
     AcdEvent(queue::acd::Event, oneshot::Sender<()>),
+    /// Start, pause or resume the recording of a live call (by its record's id).
+    Recording {
+        call: String,
+        control: crate::recording::Control,
+        reply: oneshot::Sender<Result<String, crate::recording::RecordingRefused>>,
+    },
 }
 
 /// Runs the switch until ctrl-c or SIGTERM.
@@ -64,6 +70,14 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             "calls left open by the previous run were closed as interrupted"
         );
     }
+    // Recordings the previous run left open: headers repaired, marked
+    // interrupted; then retention, at start and hourly.
+    match crate::recording::wav::recover(&config.storage.path) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(recordings = n, "recordings left open by the previous run were repaired"),
+        Err(e) => tracing::error!(%e, "interrupted recordings not repaired"),
+    }
+    tokio::spawn(crate::recording::retention::run(config.storage.path.clone()));
     let (writer, writer_thread) = store
         .writer(crate::store::WriterOptions::default())
         .context("starting the call-record writer")?;
@@ -110,6 +124,10 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             queues: config.queues.iter().map(|q| q.name.clone()).collect(),
             timezone: config.timezone(),
             tokens: std::sync::Arc::new(crate::http_auth::Tokens::new(&config.http.tokens)),
+            recordings: crate::http_recordings::RecordingsApi {
+                db: config.storage.path.clone(),
+                qa: std::sync::Arc::new(config.qa.clone()),
+            },
         },
     ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");
@@ -143,6 +161,9 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 Query::AcdEvent(event, reply) => {
                     switch.agent_command(Instant::now(), event);
                     let _ = reply.send(());
+                }
+                Query::Recording { call, control, reply } => {
+                    let _ = reply.send(switch.recording_control(Instant::now(), &call, control));
                 }
                 query => answer(&switch, query),
             },
@@ -246,7 +267,7 @@ fn answer(switch: &Switch, query: Query) {
         Query::Acd(reply) => {
             let _ = reply.send(switch.acd_snapshot(Instant::now()));
         }
-        Query::ReloadFlows(_) | Query::AcdEvent(..) => {}
+        Query::ReloadFlows(_) | Query::AcdEvent(..) | Query::Recording { .. } => {}
     }
 }
 

@@ -116,6 +116,13 @@ pub enum Milestone {
         /// Agent id.
         agent: String,
     },
+    /// A recording of the call started: the call record points to it.
+    Recorded {
+        /// The recording's id (in the recordings index).
+        recording: String,
+        /// Its WAV file.
+        path: String,
+    },
     /// The call ended.
     HungUp {
         /// Who ended it.

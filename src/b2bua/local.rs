@@ -416,6 +416,16 @@ impl B2bua {
         }
     }
 
+    /// The codecs of a call's legs: the caller's, then the agent's.
+    pub(crate) fn codecs(&self, call_id: u64) -> Vec<String> {
+        self.calls.get(&call_id).map(|c| c.media.codecs()).unwrap_or_default()
+    }
+
+    /// The media engine, to record calls.
+    pub(crate) fn media(&mut self) -> &mut dyn super::MediaControl {
+        self.media.as_mut()
+    }
+
     /// The call a media leg belongs to.
     pub(crate) fn call_of_leg(&self, leg: ::media::engine::LegId) -> Option<u64> {
         self.legs.get(&leg).copied()

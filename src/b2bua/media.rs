@@ -28,6 +28,28 @@ pub(crate) trait MediaControl: Send {
     fn record(&mut self, leg: LegId, path: std::path::PathBuf, max: std::time::Duration);
     /// Ends a recording early.
     fn stop_recording(&mut self, leg: LegId);
+    /// Records a call into a stereo WAV (`agent` absent: the caller alone,
+    /// in an IVR flow); the recording is known by the caller's leg.
+    fn record_call(&mut self, caller: LegId, agent: Option<LegId>, spec: CallRecordingSpec);
+    /// Pauses a call's recording: silence is written until it resumes.
+    fn pause_call_recording(&mut self, caller: LegId);
+    /// Resumes a paused call recording.
+    fn resume_call_recording(&mut self, caller: LegId);
+    /// Ends a call's recording; the engine finishes the file.
+    fn stop_call_recording(&mut self, caller: LegId);
+}
+
+/// How a call is recorded, for the media engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallRecordingSpec {
+    /// The WAV file (its directories are made by the engine).
+    pub(crate) path: std::path::PathBuf,
+    /// Sample rate of the file.
+    pub(crate) sample_rate: u32,
+    /// The caller on the left channel (else the agent).
+    pub(crate) caller_left: bool,
+    /// Also write a mono mix beside it.
+    pub(crate) mono_mix: bool,
 }
 
 impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
@@ -54,6 +76,18 @@ impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
     }
     fn stop_recording(&mut self, leg: LegId) {
         media::engine::MediaEngine::stop_recording(self, leg);
+    }
+    fn record_call(&mut self, caller: LegId, agent: Option<LegId>, spec: CallRecordingSpec) {
+        tracing::warn!(caller, ?agent, path = %spec.path.display(), "the media engine cannot record calls yet");
+    }
+    fn pause_call_recording(&mut self, caller: LegId) {
+        tracing::debug!(caller, "pause call recording");
+    }
+    fn resume_call_recording(&mut self, caller: LegId) {
+        tracing::debug!(caller, "resume call recording");
+    }
+    fn stop_call_recording(&mut self, caller: LegId) {
+        tracing::debug!(caller, "stop call recording");
     }
 }
 
@@ -464,6 +498,11 @@ impl CallMedia {
             sdp::answer(&offer, &caps, leg.local.ip(), leg.local.port(), origin).map_err(failure)?;
         control.configure(leg.id, leg_config(&negotiated));
         Ok(ours.to_bytes())
+    }
+
+    /// The codecs negotiated so far: the caller's, then the agent's.
+    pub(crate) fn codecs(&self) -> Vec<String> {
+        self.caller_codec.iter().chain(&self.agent_codec).cloned().collect()
     }
 
     /// Whether the caller's leg negotiated Opus.

@@ -28,7 +28,7 @@ use signaling::transaction::{Timer, TransactionId, TransactionLayer};
 use signaling::transport::Peer;
 
 pub(crate) use build::{Local, ALLOW};
-pub(crate) use media::MediaControl;
+pub(crate) use media::{CallRecordingSpec, MediaControl};
 use media::{AgentOffer, CallMedia};
 
 /// Which dialog of a call: the caller's or the agent's.

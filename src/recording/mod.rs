@@ -201,6 +201,8 @@ pub(crate) struct Book {
     active: HashMap<u64, Active>,
     /// Recordings made per call record so far (ids stay unique per call).
     made: HashMap<String, u32>,
+    /// Messages being recorded, by the leg recorded.
+    messages: HashMap<media::engine::LegId, Started>,
 }
 
 impl Book {
@@ -216,6 +218,7 @@ impl Book {
             draw,
             active: HashMap::new(),
             made: HashMap::new(),
+            messages: HashMap::new(),
         }
     }
 
@@ -289,6 +292,16 @@ impl Book {
             );
         }
         started
+    }
+
+    /// A message (voicemail) is being recorded on `leg`.
+    pub(crate) fn hold_message(&mut self, leg: media::engine::LegId, started: Started) {
+        self.messages.insert(leg, started);
+    }
+
+    /// The message recorded on `leg`, once it is finished.
+    pub(crate) fn take_message(&mut self, leg: media::engine::LegId) -> Option<Started> {
+        self.messages.remove(&leg)
     }
 
     /// The recording in progress for `call`.

@@ -35,6 +35,7 @@ pub(super) fn to_columns(m: &Milestone) -> (&'static str, Option<&str>, Option<&
         Milestone::CallbackPlaced => ("callback_placed", None, None),
         Milestone::TalkEnded { agent } => ("talk_ended", Some(agent), None),
         Milestone::WrapUpEnded { agent } => ("wrap_up_ended", Some(agent), None),
+        Milestone::Recorded { recording, path } => ("recorded", Some(recording), Some(path)),
         Milestone::HungUp { by } => ("hung_up", Some(party(*by)), None),
     }
 }
@@ -76,6 +77,10 @@ pub(super) fn from_columns(kind: &str, subject: Option<&str>, target: Option<&st
         "transferred" => Milestone::Transferred { to: target()? },
         "callback_requested" => Milestone::CallbackRequested { queue: subject()? },
         "callback_placed" => Milestone::CallbackPlaced,
+        "recorded" => Milestone::Recorded {
+            recording: subject()?,
+            path: target()?,
+        },
         "talk_ended" => Milestone::TalkEnded { agent: subject()? },
         "wrap_up_ended" => Milestone::WrapUpEnded { agent: subject()? },
         "hung_up" => Milestone::HungUp {

@@ -285,14 +285,6 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Option<RecordingRow>, S
     Ok(conn.prepare_cached(&sql)?.query_row(params![id], row).optional()?)
 }
 
-/// The recordings of one call record.
-pub(crate) fn of_call(conn: &Connection, call_id: &str) -> Result<Vec<RecordingRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM recordings WHERE call_id = ?1 ORDER BY started_ms");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![call_id], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Deletes a recording's files and marks its row, with an audit entry, in
 /// one transaction. `Ok(None)`: no such recording; `Ok(Some(false))`: it
 /// was deleted already.

@@ -61,6 +61,10 @@ fn every_milestone() -> Vec<Milestone> {
             queue: "support".into(),
         },
         Milestone::CallbackPlaced,
+        Milestone::Recorded {
+            recording: "r1".into(),
+            path: "recordings/2026/11/23/support/r1.wav".into(),
+        },
         Milestone::WrapUpEnded { agent: agent() },
         Milestone::HungUp { by: Party::Caller },
         Milestone::HungUp { by: Party::Agent },

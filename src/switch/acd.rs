@@ -280,6 +280,9 @@ impl Switch {
         // Out of the queue: what plays from now on is the call's own (a
         // survey after the agent), not hold music.
         let queue = t.queue.take();
+        if queue.is_some() {
+            t.answered_queue.clone_from(&queue);
+        }
         if let (Some(q), Some(at)) = (&queue, t.enqueued_at) {
             metrics::histogram!("acd_queue_wait_seconds", "queue" => q.clone())
                 .record(now.saturating_duration_since(at).as_secs_f64());
@@ -291,6 +294,7 @@ impl Switch {
         self.mark(now, call, Milestone::AgentAnswered { agent: agent.clone() });
         self.mark(now, call, Milestone::Bridged { agent: agent.clone() });
         self.record_agent_leg(call, &agent);
+        self.record_on_bridge(now, call, queue.as_deref());
         if queue.is_some() {
             self.acd_event(now, AcdEvent::Answered { call, agent });
         }
@@ -344,6 +348,7 @@ impl Switch {
         t.talking = false;
         let agent = t.agent.clone().unwrap_or_default();
         let record = t.record.clone();
+        self.end_recording(now, call, crate::recording::State::Complete, None);
         if self.is_acd_talk(call) {
             self.wrapping_up.insert(agent.clone(), record);
         }
@@ -364,6 +369,7 @@ impl Switch {
             }
             self.mark(now, call, Milestone::TalkEnded { agent: agent.clone() });
         }
+        self.end_recording(now, call, crate::recording::State::Complete, None);
         self.ending_by = Some(by);
         self.acd_event(now, AcdEvent::CallerLeft { call });
         self.ending_by = None;
@@ -452,6 +458,7 @@ impl Switch {
                 let path = self.ivr.voicemail_path(&mailbox, self.clock.utc(now), leg);
                 // A beep tells the caller to speak; the recording starts with it.
                 self.beep(call);
+                self.voicemail_started(now, call, leg, &path);
                 self.b2bua.record(leg, path, std::time::Duration::from_secs(120));
             }
             OverflowTarget::Uri(uri) => {

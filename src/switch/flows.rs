@@ -155,6 +155,7 @@ impl Switch {
                         }
                         self.beep(call);
                     }
+                    self.voicemail_started(now, call, leg, &path);
                     self.b2bua.record(leg, path, max);
                 }
                 Step::Http { url, body, timeout } => self.http_out.push_back(HttpCall {
@@ -194,6 +195,7 @@ impl Switch {
         let Ok((call, leg)) = started else { return };
         let rate = self.b2bua.caller_rate(call);
         self.track(now, call, leg, rate, (caller, number));
+        self.record_flow(now, call, number);
         self.run_flow(now, call, flow, number, caller);
     }
 

@@ -24,6 +24,7 @@ mod flows;
 mod hold;
 mod ivr;
 mod records;
+mod recording;
 pub(crate) use self::acd::publish_gauges;
 pub(crate) use self::ivr::IvrSetup;
 use self::ivr::{Session, WallClock};
@@ -91,6 +92,8 @@ pub(crate) struct Switch {
     /// Media legs of recorded calls: (record, side, agent), for the leg's
     /// quality when the engine reports it closed (after the B2BUA forgot it).
     leg_records: HashMap<media::engine::LegId, (String, queue::record::LegSide, Option<String>)>,
+    /// Call recordings in progress and the decisions about them.
+    recordings: crate::recording::Book,
 }
 
 /// An HTTP request a flow asked for (the `http` node).
@@ -178,6 +181,7 @@ impl Switch {
             ending_by: None,
             busy_elsewhere: HashMap::new(),
             leg_records: HashMap::new(),
+            recordings: crate::recording::Book::new(config.recording.clone()),
             acd_music: config
                 .queues
                 .iter()
@@ -259,6 +263,7 @@ impl Switch {
             }
             media::engine::MediaEvent::RecordingFinished { leg } => {
                 tracing::debug!(leg, "recording finished");
+                self.voicemail_finished(now, leg);
                 let utc = self.clock.utc(now);
                 let call = self.b2bua.call_of_leg(leg);
                 if call.is_some_and(|call| self.queue_recording_finished(now, call)) {

@@ -35,6 +35,8 @@ pub(crate) struct Tracked {
     pub(crate) queue: Option<String>,
     /// When it joined that queue.
     pub(crate) enqueued_at: Option<Instant>,
+    /// The queue whose agent answered the call (kept after it left the queue).
+    pub(crate) answered_queue: Option<String>,
     /// The agent who took the call (talking, then wrap-up), or the
     /// extension of a direct call.
     pub(crate) agent: Option<String>,
@@ -93,6 +95,7 @@ impl Switch {
                 rate,
                 queue: None,
                 enqueued_at: None,
+                answered_queue: None,
                 agent: None,
                 ringing: Vec::new(),
                 talking: false,

@@ -68,6 +68,22 @@ impl MediaControl for FakeMedia {
     fn stop_recording(&mut self, leg: LegId) {
         self.log.lock().unwrap().push(format!("stop recording {leg}"));
     }
+    fn record_call(&mut self, caller: LegId, agent: Option<LegId>, spec: crate::b2bua::CallRecordingSpec) {
+        self.log.lock().unwrap().push(format!(
+            "record call {caller} {agent:?} {} {}Hz",
+            spec.path.display(),
+            spec.sample_rate
+        ));
+    }
+    fn pause_call_recording(&mut self, caller: LegId) {
+        self.log.lock().unwrap().push(format!("pause call recording {caller}"));
+    }
+    fn resume_call_recording(&mut self, caller: LegId) {
+        self.log.lock().unwrap().push(format!("resume call recording {caller}"));
+    }
+    fn stop_call_recording(&mut self, caller: LegId) {
+        self.log.lock().unwrap().push(format!("stop call recording {caller}"));
+    }
 }
 
 impl FakeMedia {
