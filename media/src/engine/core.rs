@@ -98,6 +98,8 @@ pub enum MediaEvent {
         /// The leg.
         leg: LegId,
     },
+    /// A call recording started, stopped or failed.
+    CallRecording(super::tap::CallRecordingEvent),
     /// A leg was removed; its counters and quality, for the call record.
     Closed {
         /// The leg.
@@ -170,6 +172,8 @@ pub struct MediaCore {
     pub(super) transmits: VecDeque<MediaTransmit>,
     /// Decoded audio of recorded legs, for the worker's writer.
     pub(super) recorded: VecDeque<(LegId, Vec<i16>)>,
+    /// Audio packets copied for call recordings, and recordings ended.
+    pub(super) taps: super::tap::Taps,
     inactivity: Duration,
     /// The wall clock at one instant, for NTP timestamps in reports.
     epoch: (Instant, NtpTimestamp),
@@ -193,6 +197,7 @@ impl MediaCore {
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             recorded: VecDeque::new(),
+            taps: super::tap::Taps::default(),
             inactivity,
             epoch,
             digits: Vec::new(),
@@ -218,6 +223,10 @@ impl MediaCore {
     pub fn configure(&mut self, now: Instant, leg: LegId, config: LegConfig) {
         let Some(l) = self.legs.get_mut(&leg) else { return };
         l.set_config(config);
+        let codec = l.config.as_ref().and_then(|c| codec_of(&c.codec));
+        if let Some(tap) = l.tap.as_mut() {
+            tap.codec = codec;
+        }
         if let Some(peer) = l.peer {
             self.setup_transcoding(now, leg, peer);
         }
@@ -279,6 +288,7 @@ impl MediaCore {
     /// Removes a leg and reports its counters and quality.
     pub fn remove_leg(&mut self, leg: LegId) {
         self.stop_recording(leg);
+        self.stop_call_recording(leg);
         self.unbridge(leg);
         if let Some(l) = self.legs.remove(&leg) {
             let mut stats = l.counters.clone();
@@ -366,6 +376,9 @@ impl MediaCore {
             if let Some(t) = l.transcoding.as_mut() {
                 t.insert(now, ssrc, seq, ts, marker, payload);
                 decoded = true;
+            }
+            if let Some(copy) = l.tap.as_ref().and_then(|t| t.copy(now, ssrc, ts, payload)) {
+                self.taps.packets.push_back(copy);
             }
         }
         if !self.digits.is_empty() && l.playback.as_mut().is_some_and(|p| p.interrupt()) {

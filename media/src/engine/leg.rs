@@ -117,6 +117,8 @@ pub(crate) struct Leg {
     pub(crate) event_ts: u32,
     /// Recording the peer's audio: its decoder, and when it must stop.
     pub(crate) recording: Option<(crate::codec::Decoder, Instant)>,
+    /// This leg's part in a call recording.
+    pub(crate) tap: Option<super::tap::Tap>,
 }
 
 impl Leg {
@@ -142,6 +144,7 @@ impl Leg {
             digits_out: std::collections::VecDeque::new(),
             event_ts: 0,
             recording: None,
+            tap: None,
         }
     }
 

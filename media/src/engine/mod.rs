@@ -7,6 +7,7 @@
 //! removes legs by sending commands to the leg's worker. Events (a dead leg,
 //! a closed leg's counters) come back on one channel.
 
+mod call_writer;
 pub mod core;
 mod decoded;
 mod generate;
@@ -14,6 +15,7 @@ pub mod latch;
 mod leg;
 pub mod port_pool;
 mod recorder;
+mod tap;
 mod worker;
 
 use std::io;
@@ -29,6 +31,7 @@ use mio::{Poll, Waker};
 pub use self::core::{Direction, LegConfig, LegId, LegStats, MediaEvent, MediaTransmit};
 use port_pool::PortPool;
 pub use port_pool::PortsExhausted;
+pub use tap::{CallRecordingEvent, CallRecordingSpec, Channel, Tapped};
 use worker::{Command, Worker};
 
 /// Engine settings.
@@ -112,7 +115,7 @@ impl MediaEngine {
                 events: events_tx.clone(),
                 pool: pool.clone(),
                 core: core::MediaCore::new(config.inactivity, wall_clock_epoch()),
-                writer: recorder::Writer::start(format!("media-{i}-wav"))?,
+                writer: recorder::Writer::start(format!("media-{i}-wav"), events_tx.clone())?,
             };
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -229,6 +232,40 @@ impl MediaEngine {
     /// Ends a recording early (a terminator key).
     pub fn stop_recording(&self, leg: LegId) {
         self.send(leg, Command::StopRecording { leg });
+    }
+
+    /// Records a call: what `caller` and `agent` send, aligned by RTP
+    /// timestamp into a stereo WAV (the caller alone, in mono, without an
+    /// agent), written by the worker's writer thread.
+    /// [`MediaEvent::CallRecording`] tells when it started, stopped or failed;
+    /// the recording is known by `caller` from here on. Both legs must be
+    /// on one worker (one call's group).
+    pub fn record_call(&self, caller: LegId, agent: Option<LegId>, spec: CallRecordingSpec) {
+        self.send(
+            caller,
+            Command::RecordCall {
+                caller,
+                agent,
+                spec: Box::new(spec),
+            },
+        );
+    }
+
+    /// Pauses a call recording: silence is written from now until it resumes.
+    pub fn pause_call_recording(&self, caller: LegId) {
+        self.send(caller, Command::PauseCallRecording { caller, paused: true });
+    }
+
+    /// Resumes a paused call recording.
+    pub fn resume_call_recording(&self, caller: LegId) {
+        self.send(caller, Command::PauseCallRecording { caller, paused: false });
+    }
+
+    /// Ends a call recording; the files are finished and
+    /// [`CallRecordingEvent::Stopped`] follows. Releasing a recorded leg
+    /// ends its recording too.
+    pub fn stop_call_recording(&self, caller: LegId) {
+        self.send(caller, Command::StopCallRecording { caller });
     }
 
     /// Stops what plays on the leg.

@@ -25,6 +25,8 @@ use super::port_pool::PortPool;
 /// Largest datagram read; RTP packets are far smaller.
 const MAX_DATAGRAM: usize = 2048;
 pub(crate) const WAKER: Token = Token(usize::MAX);
+/// How soon the worker looks again when recording control waits for room.
+const PENDING_RETRY: Duration = Duration::from_millis(5);
 
 /// Instructions from the engine handle.
 #[derive(Debug)]
@@ -66,6 +68,18 @@ pub(crate) enum Command {
     StopRecording {
         leg: LegId,
     },
+    RecordCall {
+        caller: LegId,
+        agent: Option<LegId>,
+        spec: Box<super::tap::CallRecordingSpec>,
+    },
+    PauseCallRecording {
+        caller: LegId,
+        paused: bool,
+    },
+    StopCallRecording {
+        caller: LegId,
+    },
     Remove {
         leg: LegId,
     },
@@ -96,10 +110,14 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
-            let timeout = self
+            let mut timeout = self
                 .core
                 .poll_timeout()
                 .map(|t| t.saturating_duration_since(Instant::now()));
+            if self.writer.has_pending() {
+                // Recording control waits for room in the writer's queue.
+                timeout = Some(timeout.map_or(PENDING_RETRY, |t| t.min(PENDING_RETRY)));
+            }
             if let Err(e) = self
                 .poll
                 .poll(&mut events, timeout.map(|t| t.max(Duration::from_millis(1))))
@@ -165,6 +183,13 @@ impl Worker {
             while let Some((leg, pcm)) = self.core.poll_recorded() {
                 self.writer.samples(leg, pcm);
             }
+            while let Some(packet) = self.core.poll_tapped() {
+                self.writer.packet(packet);
+            }
+            while let Some(recording) = self.core.poll_recording_ended() {
+                self.writer.close_call(recording, now);
+            }
+            self.writer.pump();
             while let Some(event) = self.core.poll_event() {
                 if let MediaEvent::RecordingFinished { leg } = event {
                     self.writer.close(leg);
@@ -229,6 +254,12 @@ impl Worker {
                 }
             }
             Command::StopRecording { leg } => self.core.stop_recording(leg),
+            Command::RecordCall { caller, agent, spec } => self.record_call(now, caller, agent, spec),
+            Command::PauseCallRecording { caller, paused } => {
+                self.core.pause_call_recording(caller, paused);
+                self.writer.pause_call(caller, now, paused);
+            }
+            Command::StopCallRecording { caller } => self.core.stop_call_recording(caller),
             Command::SendDigit { leg, digit, duration } => {
                 if !self.core.send_digit(now, leg, digit, duration) {
                     tracing::debug!(leg, %digit, "no telephone-event on the leg: digit not sent");
@@ -252,6 +283,40 @@ impl Worker {
             }
             Command::Shutdown => {}
         }
+    }
+}
+
+impl Worker {
+    fn record_call(
+        &mut self,
+        now: Instant,
+        caller: LegId,
+        agent: Option<LegId>,
+        spec: Box<super::tap::CallRecordingSpec>,
+    ) {
+        let caller_left = spec.caller_left() || agent.is_none();
+        if !self.core.record_call(caller, agent, caller_left) {
+            tracing::warn!(caller, ?agent, "call recording: legs not found");
+            let event = super::tap::CallRecordingEvent::Failed {
+                leg: caller,
+                path: spec.spec.wav.clone(),
+                reason: "the call's media legs are gone".into(),
+                sidecar: None,
+            };
+            let _ = self.events.send(MediaEvent::CallRecording(event));
+            return;
+        }
+        // A recording these legs were in ends before the new one opens.
+        while let Some(recording) = self.core.poll_recording_ended() {
+            self.writer.close_call(recording, now);
+        }
+        let (caller_codec, agent_codec) = (self.core.leg_codec(caller), agent.and_then(|a| self.core.leg_codec(a)));
+        let codecs = if caller_left {
+            [caller_codec, agent_codec]
+        } else {
+            [agent_codec, caller_codec]
+        };
+        self.writer.open_call(caller, spec, now, codecs, agent.is_none());
     }
 }
 
