@@ -1,0 +1,394 @@
+//! Scenario files: who calls what, at which rate, what callers press and how
+//! long everyone talks. TOML, so test plans live in version control; the
+//! format is documented in docs/loadtest.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Why a scenario could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is not a scenario.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{0}")]
+    Invalid(String),
+    /// The audio file could not be loaded.
+    #[error("audio {path}: {reason}")]
+    Audio {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A whole test plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A name for the report.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The platform under test.
+    pub target: Target,
+    /// How calls are started.
+    pub load: Load,
+    /// What each caller does.
+    pub caller: Caller,
+    /// The simulated agents (none: calls are answered by whatever the target routes to).
+    #[serde(default)]
+    pub agents: Option<Agents>,
+}
+
+fn default_name() -> String {
+    "load test".into()
+}
+
+/// The platform under test.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Its SIP address (UDP), e.g. "127.0.0.1:5060".
+    pub sip: SocketAddr,
+    /// The SIP domain: Request-URI host of calls and the registrar's realm.
+    #[serde(default = "default_domain")]
+    pub domain: String,
+    /// Our own SIP socket ("127.0.0.1:0": any free port).
+    #[serde(default = "default_bind")]
+    pub bind: SocketAddr,
+}
+
+fn default_domain() -> String {
+    "127.0.0.1".into()
+}
+
+fn default_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// The call pattern.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// The number dialled.
+    pub number: String,
+    /// Callers' numbers are this prefix followed by the call's index.
+    #[serde(default = "default_prefix")]
+    pub caller_prefix: String,
+    /// The rate plan, one phase after another.
+    pub phases: Vec<Phase>,
+    /// Calls in progress at most; a call due above it waits.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    /// Stop starting calls after this many (all phases together).
+    #[serde(default)]
+    pub max_calls: Option<u64>,
+    /// After the last phase, how long calls in progress may take to end.
+    #[serde(default = "default_drain")]
+    pub drain_secs: f64,
+}
+
+fn default_prefix() -> String {
+    "555".into()
+}
+
+fn default_max_concurrent() -> usize {
+    1000
+}
+
+fn default_drain() -> f64 {
+    120.0
+}
+
+/// One phase of the rate plan: a constant rate, or a ramp from `rate` to
+/// `to_rate` over the phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// Calls per second at the start of the phase.
+    pub rate: f64,
+    /// Calls per second at its end (a linear ramp); the same rate when absent.
+    #[serde(default)]
+    pub to_rate: Option<f64>,
+    /// How long the phase lasts.
+    pub secs: f64,
+}
+
+impl Load {
+    /// The number of calls due by `t` since the start (the integral of the rate).
+    pub fn calls_due(&self, t: Duration) -> f64 {
+        let mut t = t.as_secs_f64();
+        let mut due = 0.0;
+        for p in &self.phases {
+            let span = t.min(p.secs);
+            let to = p.to_rate.unwrap_or(p.rate);
+            let slope = if p.secs > 0.0 { (to - p.rate) / p.secs } else { 0.0 };
+            due += p.rate * span + slope * span * span / 2.0;
+            t -= span;
+            if t <= 0.0 {
+                break;
+            }
+        }
+        due
+    }
+
+    /// How long the plan starts calls.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.phases.iter().map(|p| p.secs).sum::<f64>().max(0.0))
+    }
+}
+
+/// What a caller does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caller {
+    /// The WAV file the caller's microphone plays, in a loop (any rate, mono
+    /// or stereo; resampled to 8 kHz); relative to the scenario file.
+    pub audio: PathBuf,
+    /// "PCMU" or "PCMA".
+    #[serde(default = "default_codec")]
+    pub codec: String,
+    /// The IVR navigation after the answer, in order.
+    #[serde(default)]
+    pub ivr: Vec<Step>,
+    /// What the flow plays between the last digit and the queue (e.g. a
+    /// welcome prompt), in ms: the IVR's end is the last digit's first packet
+    /// plus this. 0 for a flow that queues on the digit.
+    #[serde(default)]
+    pub queue_after_ms: u64,
+    /// How long the caller talks once an agent answered (seconds).
+    pub talk_secs: Dist,
+    /// How long the caller waits for an agent after the IVR before hanging up
+    /// (seconds); never when absent.
+    #[serde(default)]
+    pub patience_secs: Option<Dist>,
+    /// Without agents: the call is "answered" when the IVR ends, and talk
+    /// time counts from there.
+    #[serde(default)]
+    pub expect_agent: Option<bool>,
+}
+
+fn default_codec() -> String {
+    "PCMU".into()
+}
+
+/// One step of IVR navigation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Wait this long first (ms), e.g. while a menu prompt plays.
+    #[serde(default)]
+    pub wait_ms: u64,
+    /// Then press these keys (RFC 4733), if any.
+    #[serde(default)]
+    pub digits: String,
+    /// How long each key is held (ms).
+    #[serde(default = "default_digit_ms")]
+    pub digit_ms: u64,
+    /// Pause between keys (ms).
+    #[serde(default = "default_gap_ms")]
+    pub gap_ms: u64,
+}
+
+fn default_digit_ms() -> u64 {
+    100
+}
+
+fn default_gap_ms() -> u64 {
+    100
+}
+
+/// The simulated agents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agents {
+    /// Extensions, listed.
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// Or a range: `first`, `first + 1`, ... (`count` of them).
+    #[serde(default)]
+    pub first: Option<u64>,
+    /// How many in the range.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// The digest password; `{ext}` is replaced by the extension.
+    pub password: String,
+    /// The WAV file the agents' microphones play.
+    pub audio: PathBuf,
+    /// Time from the offer (INVITE) to the answer (seconds).
+    pub ring_secs: Dist,
+    /// Talk time, after which the agent hangs up (seconds).
+    pub handle_secs: Dist,
+    /// After-call work: offers in this time after a call are refused with 486.
+    #[serde(default)]
+    pub wrap_up_secs: f64,
+    /// Registration lifetime asked for.
+    #[serde(default = "default_expires")]
+    pub expires_secs: u32,
+}
+
+fn default_expires() -> u32 {
+    3600
+}
+
+impl Agents {
+    /// Every extension with its password.
+    pub fn accounts(&self) -> Vec<(String, String)> {
+        let mut out: Vec<String> = self.extensions.clone();
+        if let (Some(first), Some(count)) = (self.first, self.count) {
+            out.extend((first..first + count).map(|n| n.to_string()));
+        }
+        out.into_iter()
+            .map(|ext| {
+                let password = self.password.replace("{ext}", &ext);
+                (ext, password)
+            })
+            .collect()
+    }
+}
+
+/// A random duration, in seconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Dist {
+    /// Always this.
+    Fixed(f64),
+    /// One of the shapes.
+    Shaped(Shape),
+}
+
+/// The shapes of [`Dist`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Shape {
+    /// Uniform in [min, max].
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// Exponential with this mean (Erlang's classic holding time).
+    Exponential {
+        /// The mean.
+        mean: f64,
+    },
+    /// Normal, cut at 0.
+    Normal {
+        /// The mean.
+        mean: f64,
+        /// The standard deviation.
+        sd: f64,
+    },
+}
+
+impl Dist {
+    /// A draw.
+    pub fn draw(&self, rng: &mut impl Rng) -> Duration {
+        let secs = match *self {
+            Dist::Fixed(s) => s,
+            Dist::Shaped(Shape::Uniform { min, max }) => {
+                if max > min {
+                    rng.gen_range(min..=max)
+                } else {
+                    min
+                }
+            }
+            Dist::Shaped(Shape::Exponential { mean }) => {
+                let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+                -u.ln() * mean
+            }
+            Dist::Shaped(Shape::Normal { mean, sd }) => {
+                // Box-Muller.
+                let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+                let u2: f64 = rng.gen_range(0.0..1.0);
+                mean + sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+            }
+        };
+        Duration::from_secs_f64(secs.clamp(0.0, 86_400.0))
+    }
+}
+
+impl Scenario {
+    /// Reads a scenario file; relative audio paths are made relative to it.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut s: Scenario = toml::from_str(&text).map_err(|source| ScenarioError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        s.caller.audio = dir.join(&s.caller.audio);
+        if let Some(a) = s.agents.as_mut() {
+            a.audio = dir.join(&a.audio);
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks ranges and consistency.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let bad = |m: &str| Err(ScenarioError::Invalid(m.to_string()));
+        if self.load.phases.is_empty() {
+            return bad("load.phases: at least one phase");
+        }
+        for p in &self.load.phases {
+            if !(p.rate >= 0.0 && p.to_rate.unwrap_or(0.0) >= 0.0 && p.secs >= 0.0) {
+                return bad("load.phases: rates and secs must be 0 or more");
+            }
+        }
+        if self.load.max_concurrent == 0 {
+            return bad("load.max_concurrent must be above 0");
+        }
+        if !matches!(self.caller.codec.as_str(), "PCMU" | "PCMA") {
+            return bad("caller.codec: PCMU or PCMA");
+        }
+        for step in &self.caller.ivr {
+            if let Some(c) = step
+                .digits
+                .chars()
+                .find(|c| media::dtmf::Digit::from_char(*c).is_none())
+            {
+                return Err(ScenarioError::Invalid(format!("caller.ivr: {c:?} is not a DTMF key")));
+            }
+        }
+        if let Some(a) = &self.agents {
+            if a.accounts().is_empty() {
+                return bad("agents: no extensions (extensions, or first and count)");
+            }
+        }
+        Ok(())
+    }
+
+    /// The payload type of the callers' codec.
+    pub fn codec_pt(&self) -> u8 {
+        if self.caller.codec == "PCMA" {
+            8
+        } else {
+            0
+        }
+    }
+}
