@@ -21,6 +21,8 @@ declare -A PEERS=(
     [sipp]=sip-tester
     [baresip]=baresip
     [chromium]=chromium
+    # reads recordings in tests/recording.rs (a second WAV reader beside hound)
+    [sox]=sox
 )
 
 install_peers() {

@@ -223,6 +223,10 @@ fn table(window: Window, stats: &BTreeMap<String, Stats>) -> String {
         Some(n) => format!("{n:+.0} (n={})", s.nps_answers),
         None => "-".into(),
     });
+    row("quality (QA)", &|s| match s.quality_rate {
+        Some(q) => format!("{} (n={})", percent(Some(q)), s.qa_evaluations),
+        None => "-".into(),
+    });
     let label_width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns.len())
         .map(|i| rows.iter().map(|(_, cells)| cells[i].len()).max().unwrap_or(0))

@@ -77,7 +77,10 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         Ok(n) => tracing::warn!(recordings = n, "recordings left open by the previous run were repaired"),
         Err(e) => tracing::error!(%e, "interrupted recordings not repaired"),
     }
-    tokio::spawn(crate::recording::retention::run(config.storage.path.clone()));
+    tokio::spawn(crate::recording::retention::run(
+        config.storage.path.clone(),
+        crate::recording::retention::policy(&config.recording),
+    ));
     let (writer, writer_thread) = store
         .writer(crate::store::WriterOptions::default())
         .context("starting the call-record writer")?;

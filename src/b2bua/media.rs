@@ -39,17 +39,14 @@ pub(crate) trait MediaControl: Send {
     fn stop_call_recording(&mut self, caller: LegId);
 }
 
-/// How a call is recorded, for the media engine.
+/// How a call is recorded, for the media engine: the files, rate and
+/// layout, and the sidecar its recorder keeps beside the WAV.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CallRecordingSpec {
-    /// The WAV file (its directories are made by the engine).
-    pub(crate) path: std::path::PathBuf,
-    /// Sample rate of the file.
-    pub(crate) sample_rate: u32,
-    /// The caller on the left channel (else the agent).
-    pub(crate) caller_left: bool,
-    /// Also write a mono mix beside it.
-    pub(crate) mono_mix: bool,
+    /// Files, rate, layout.
+    pub(crate) spec: recordings::RecorderSpec,
+    /// The sidecar as the recording starts.
+    pub(crate) sidecar: recordings::Sidecar,
 }
 
 impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
@@ -78,16 +75,20 @@ impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
         media::engine::MediaEngine::stop_recording(self, leg);
     }
     fn record_call(&mut self, caller: LegId, agent: Option<LegId>, spec: CallRecordingSpec) {
-        tracing::warn!(caller, ?agent, path = %spec.path.display(), "the media engine cannot record calls yet");
+        let spec = media::engine::CallRecordingSpec {
+            spec: spec.spec,
+            sidecar: spec.sidecar,
+        };
+        media::engine::MediaEngine::record_call(self, caller, agent, spec);
     }
     fn pause_call_recording(&mut self, caller: LegId) {
-        tracing::debug!(caller, "pause call recording");
+        media::engine::MediaEngine::pause_call_recording(self, caller);
     }
     fn resume_call_recording(&mut self, caller: LegId) {
-        tracing::debug!(caller, "resume call recording");
+        media::engine::MediaEngine::resume_call_recording(self, caller);
     }
     fn stop_call_recording(&mut self, caller: LegId) {
-        tracing::debug!(caller, "stop call recording");
+        media::engine::MediaEngine::stop_call_recording(self, caller);
     }
 }
 

@@ -47,7 +47,7 @@ impl TryFrom<PolicyText> for Policy {
 }
 
 /// Which channel carries whom in a stereo recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Layout {
     /// Caller on the left channel, agent on the right (the usual layout of

@@ -26,6 +26,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use self::config::{Layout, Policy, QaConfig, RecordingConfig};
+pub(crate) use self::wav::recover;
 
 /// A paused span of a recording (silence in the file), in Unix milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +101,10 @@ pub(crate) struct Started {
     pub(crate) rate: u32,
     /// Days it is kept (0: until deleted by hand).
     pub(crate) retention_days: u32,
+    /// Who is on which channel.
+    pub(crate) layout: Layout,
+    /// A mono mix is written beside it.
+    pub(crate) mono_mix: bool,
 }
 
 /// A recording in progress.
@@ -143,6 +148,9 @@ pub(crate) struct Ended {
     pub(crate) sidecar: serde_json::Value,
     /// Where the sidecar goes.
     pub(crate) sidecar_path: PathBuf,
+    /// The switch writes the sidecar (a message); a call's is written by
+    /// the media engine's recorder, which knows the audio's figures.
+    pub(crate) write_sidecar: bool,
 }
 
 /// Why an API request about a call's recording was refused.
@@ -175,7 +183,7 @@ pub(crate) enum Control {
 
 /// The sidecar's path for a recording's file: `<file>.json`.
 pub(crate) fn sidecar_path(wav: &Path) -> PathBuf {
-    wav.with_extension("json")
+    recordings::Sidecar::path_for(wav)
 }
 
 /// The layout of the files: `<dir>/<yyyy>/<mm>/<dd>/<queue>/<id>.wav` by
@@ -279,6 +287,8 @@ impl Book {
             codec: codecs.first().map(|c| c.to_ascii_uppercase()).unwrap_or_default(),
             rate,
             retention_days: self.config.retention_days(queue),
+            layout: self.config.layout,
+            mono_mix: self.config.mono_mix && kind == Kind::Call,
         };
         if kind != Kind::Voicemail {
             self.active.insert(
@@ -361,7 +371,8 @@ impl Book {
     }
 }
 
-/// The ending and sidecar of a recording that started as `started`.
+/// The ending of a recording that started as `started`, with its sidecar
+/// (in the `recordings` crate's format).
 pub(crate) fn ending(
     started: &Started,
     pauses: Vec<Pause>,
@@ -370,33 +381,66 @@ pub(crate) fn ending(
     error: Option<String>,
     extra: serde_json::Value,
 ) -> Ended {
-    let sidecar = serde_json::json!({
-        "id": started.id,
-        "call_id": started.call_id,
-        "kind": started.kind,
-        "queue": started.queue,
-        "agent": started.agent,
-        "caller": started.caller,
-        "started_ms": started.started_ms,
-        "ended_ms": now.0,
-        "duration_ms": now.0.saturating_sub(started.started_ms),
-        "pauses": pauses,
-        "codec": started.codec,
-        "sample_rate": started.rate,
-        "state": state,
-        "error": error,
-        "file": started.path.file_name().map(|f| f.to_string_lossy().into_owned()),
-        "quality": extra,
-    });
+    let mut sidecar = sidecar_of(started);
+    sidecar.ended_unix_ms = Some(now.0);
+    sidecar.duration_ms = now.0.saturating_sub(started.started_ms);
+    sidecar.pauses = pauses
+        .iter()
+        .map(|p| recordings::PauseSpan {
+            start_ms: p.from_ms.saturating_sub(started.started_ms),
+            end_ms: Some(p.to_ms.saturating_sub(started.started_ms)),
+        })
+        .collect();
+    sidecar.quality.left.codecs = extra["codecs"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c.as_str().map(str::to_owned)).take(1).collect())
+        .unwrap_or_default();
+    sidecar.state = match state {
+        State::Recording => recordings::State::Recording,
+        State::Complete => recordings::State::Complete,
+        State::Failed => recordings::State::Failed {
+            reason: error.clone().unwrap_or_default(),
+        },
+        State::Interrupted => recordings::State::Interrupted {
+            reason: error.clone().unwrap_or_default(),
+        },
+    };
     Ended {
         id: started.id.clone(),
         ended_ms: now.0,
         state,
         pauses,
         error,
-        sidecar,
+        sidecar: serde_json::to_value(&sidecar).unwrap_or_default(),
         sidecar_path: sidecar_path(&started.path),
+        write_sidecar: started.kind == Kind::Voicemail,
     }
+}
+
+/// The sidecar of a recording as it starts (state `recording`).
+pub(crate) fn sidecar_of(started: &Started) -> recordings::Sidecar {
+    let mut sidecar = recordings::Sidecar::new(&started.call_id, started.started_ms);
+    sidecar.queue.clone_from(&started.queue);
+    sidecar.agent.clone_from(&started.agent);
+    sidecar.caller = Some(started.caller.clone());
+    sidecar.sample_rate = started.rate;
+    sidecar.layout = match (started.kind, started.layout) {
+        (Kind::Ivr | Kind::Voicemail, _) => recordings::ChannelLayout::Mono,
+        (Kind::Call, Layout::CallerLeft) => recordings::ChannelLayout::CallerLeftAgentRight,
+        (Kind::Call, Layout::AgentLeft) => recordings::ChannelLayout::AgentLeftCallerRight,
+    };
+    sidecar.file = started
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    sidecar.mono_mix = started.mono_mix.then(|| {
+        format!(
+            "{}.mix.wav",
+            started.path.file_stem().unwrap_or_default().to_string_lossy()
+        )
+    });
+    sidecar
 }
 
 #[cfg(test)]
@@ -469,6 +513,9 @@ mod tests {
             ]
         );
         assert_eq!(end.sidecar["duration_ms"], 4000);
+        assert_eq!(end.sidecar["state"], "complete");
+        assert_eq!(end.sidecar["pauses"][0]["start_ms"], 1000);
+        assert_eq!(end.sidecar["layout"], "caller_left_agent_right");
         assert_eq!(end.sidecar_path, PathBuf::from("rec/2023/11/14/support/99-1-r1.json"));
         assert!(b
             .end(

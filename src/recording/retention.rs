@@ -14,20 +14,36 @@ pub(crate) const WHO: &str = "retention";
 /// How often retention runs.
 pub(crate) const PERIOD: Duration = Duration::from_secs(3600);
 
-/// Whether a recording that started at `started_ms` and is kept
-/// `retention_days` (0: forever) is due for deletion at `now_ms`.
-pub(crate) fn is_due(started_ms: i64, retention_days: u32, now_ms: i64) -> bool {
-    retention_days > 0 && now_ms.saturating_sub(started_ms) >= i64::from(retention_days) * 86_400_000
+/// The retention of `config` in the `recordings` crate's terms.
+pub(crate) fn policy(config: &super::RecordingConfig) -> ::recordings::RetentionPolicy {
+    let days = |d: u32| (d > 0).then_some(d);
+    ::recordings::RetentionPolicy {
+        default_days: days(config.retention_days),
+        per_queue: config
+            .queues
+            .iter()
+            .chain(&config.flows)
+            .filter_map(|(name, rule)| Some((name.clone(), rule.retention_days?)))
+            .filter(|(_, d)| *d > 0)
+            .collect(),
+    }
 }
 
-/// One pass: deletes what is due at `now_ms`; returns how many were deleted.
-pub(crate) fn run_once(db: &std::path::Path, now_ms: i64) -> Result<usize, crate::store::StoreError> {
+/// One pass: deletes what is due at `now_ms` by `policy` (the index rows
+/// of recordings that ended and are not deleted are listed, the
+/// `recordings` crate decides); returns how many were deleted.
+pub(crate) fn run_once(
+    db: &std::path::Path,
+    policy: &::recordings::RetentionPolicy,
+    now_ms: i64,
+) -> Result<usize, crate::store::StoreError> {
     let mut conn = recordings::open(db)?;
+    let listing = recordings::retained(&conn)?;
+    let due = ::recordings::due_for_deletion(u64::try_from(now_ms).unwrap_or(0), policy, &listing);
     let mut deleted = 0;
-    for (id, started_ms, days) in recordings::retained(&conn)? {
-        if !is_due(started_ms, days, now_ms) {
-            continue;
-        }
+    for id in due {
+        let queue = listing.iter().find(|l| l.key == id).and_then(|l| l.queue.clone());
+        let days = policy.days_for(queue.as_deref()).unwrap_or(0);
         let why = format!("retention of {days} days");
         match recordings::delete(&mut conn, &id, WHO, Some(&why), now_ms) {
             Ok(Some(true)) => deleted += 1,
@@ -43,13 +59,13 @@ pub(crate) fn run_once(db: &std::path::Path, now_ms: i64) -> Result<usize, crate
 }
 
 /// Runs retention at start and every [`PERIOD`], until the runtime stops.
-pub(crate) async fn run(db: PathBuf) {
+pub(crate) async fn run(db: PathBuf, policy: ::recordings::RetentionPolicy) {
     let mut tick = tokio::time::interval(PERIOD);
     loop {
         tick.tick().await;
-        let db = db.clone();
+        let (db, policy) = (db.clone(), policy.clone());
         let now_ms = chrono::Utc::now().timestamp_millis();
-        match tokio::task::spawn_blocking(move || run_once(&db, now_ms)).await {
+        match tokio::task::spawn_blocking(move || run_once(&db, &policy, now_ms)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(%e, "retention pass failed"),
             Err(e) => tracing::error!(%e, "retention pass stopped"),
@@ -62,11 +78,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn due_after_the_days_and_never_without_a_retention() {
-        let day = 86_400_000;
-        assert!(!is_due(0, 0, 1000 * day));
-        assert!(!is_due(0, 30, 30 * day - 1));
-        assert!(is_due(0, 30, 30 * day));
-        assert!(!is_due(10 * day, 30, 5 * day), "a clock set back deletes nothing");
+    fn the_policy_names_queues_and_flows_with_days() {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            recording: super::super::RecordingConfig,
+        }
+        let doc: Doc = toml::from_str(
+            "[recording]\nretention_days = 90\n[recording.queues.a]\nretention_days = 7\n\
+             [recording.queues.b]\nrecording = \"always\"\n[recording.flows.\"100\"]\nretention_days = 1\n",
+        )
+        .unwrap();
+        let p = policy(&doc.recording);
+        assert_eq!(p.days_for(Some("a")), Some(7));
+        assert_eq!(p.days_for(Some("b")), Some(90));
+        assert_eq!(p.days_for(Some("100")), Some(1));
+        assert_eq!(p.days_for(None), Some(90));
     }
 }

@@ -299,6 +299,7 @@ impl Switch {
                     self.first_audio(now, call, leg);
                 }
             }
+            media::engine::MediaEvent::CallRecording(event) => self.call_recording_event(now, event),
             media::engine::MediaEvent::Closed { leg, stats, quality } => {
                 self.leg_closed(leg, &quality);
                 tracing::debug!(leg, ?stats, ?quality, "media leg closed");

@@ -15,7 +15,7 @@ use queue::record::Milestone;
 
 use super::Switch;
 use crate::b2bua::CallRecordingSpec;
-use crate::recording::{Control, Kind, Layout, RecordingRefused, State};
+use crate::recording::{Control, Kind, RecordingRefused, State};
 use crate::store::recordings::RecordingCommand;
 use crate::store::Command;
 
@@ -68,12 +68,15 @@ impl Switch {
             &codecs,
             at,
         );
-        let config = self.recordings.config();
+        let sidecar = crate::recording::sidecar_of(&started);
         let spec = CallRecordingSpec {
-            path: started.path.clone(),
-            sample_rate: started.rate,
-            caller_left: config.layout == Layout::CallerLeft,
-            mono_mix: config.mono_mix,
+            spec: recordings::RecorderSpec {
+                wav: started.path.clone(),
+                mono_mix: started.mono_mix.then(|| started.path.with_extension("mix.wav")),
+                sample_rate: started.rate,
+                layout: sidecar.layout,
+            },
+            sidecar,
         };
         self.b2bua.media().record_call(leg, agent_leg, spec);
         metrics::counter!("recordings_started_total", "kind" => kind_name(kind)).increment(1);
@@ -110,10 +113,28 @@ impl Switch {
         }
     }
 
+    /// What the engine says of a call recording.
+    pub(super) fn call_recording_event(&mut self, now: Instant, event: media::engine::CallRecordingEvent) {
+        match event {
+            media::engine::CallRecordingEvent::Started { leg, path } => {
+                tracing::debug!(leg, path = %path.display(), "recording files open");
+            }
+            media::engine::CallRecordingEvent::Stopped { leg, path, sidecar } => {
+                tracing::debug!(leg, path = %path.display(), duration_ms = sidecar.duration_ms, dropped = sidecar.dropped_frames, "recording files finished");
+                if sidecar.dropped_frames > 0 {
+                    metrics::counter!("recording_dropped_frames_total").increment(sidecar.dropped_frames);
+                }
+            }
+            media::engine::CallRecordingEvent::Failed { leg, path, reason, .. } => {
+                tracing::debug!(leg, path = %path.display(), "recording failed");
+                self.recording_failed(now, leg, reason);
+            }
+        }
+    }
+
     /// The engine could not write a call's recording (disk full, I/O
     /// error): the recording stops with its error, the call goes on.
-    #[cfg_attr(not(test), allow(dead_code))] // fed by the engine's recording events
-    pub(super) fn recording_failed(&mut self, now: Instant, leg: LegId, error: String) {
+    fn recording_failed(&mut self, now: Instant, leg: LegId, error: String) {
         let Some(call) = self.recordings.call_of_leg(leg) else {
             return;
         };

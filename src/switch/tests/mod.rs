@@ -71,8 +71,8 @@ impl MediaControl for FakeMedia {
     fn record_call(&mut self, caller: LegId, agent: Option<LegId>, spec: crate::b2bua::CallRecordingSpec) {
         self.log.lock().unwrap().push(format!(
             "record call {caller} {agent:?} {} {}Hz",
-            spec.path.display(),
-            spec.sample_rate
+            spec.spec.wav.display(),
+            spec.spec.sample_rate
         ));
     }
     fn pause_call_recording(&mut self, caller: LegId) {
