@@ -47,6 +47,8 @@ struct Registration {
     tries: u32,
     refresh_at: Option<Instant>,
     expires: u32,
+    /// The un-REGISTER was answered 2xx.
+    removed: bool,
 }
 
 /// Runs agent `ext` until `stop` turns true; `ready` hears once whether it registered.
@@ -70,7 +72,9 @@ pub(crate) async fn agent(
         tries: 0,
         refresh_at: None,
         expires: config.expires_secs,
+        removed: false,
     };
+    let mut stop_deadline: Option<Instant> = None;
     ua.route(&reg.call_id, tx);
     send_register(&shared, &ext, &mut reg, None);
     let mut ready = Some(ready);
@@ -117,10 +121,13 @@ pub(crate) async fn agent(
             reg.tries = 0;
             send_register(&shared, &ext, &mut reg, None);
         }
-        if stopping && leg.is_none() {
+        if stopping && leg.is_none() && (reg.removed || stop_deadline.is_some_and(|d| d <= now)) {
             break;
         }
-        let next = next_deadline(&leg, wrap_up_until, reg.refresh_at);
+        let next = next_deadline(&leg, wrap_up_until, reg.refresh_at)
+            .into_iter()
+            .chain(stop_deadline)
+            .min();
         tokio::select! {
             _ = tick.tick(), if leg.as_ref().is_some_and(|l| l.dialog.is_some()) => {
                 if let Some(l) = leg.as_mut() {
@@ -138,6 +145,7 @@ pub(crate) async fn agent(
             changed = stop.changed(), if !stopping => {
                 if changed.is_err() || *stop.borrow() {
                     stopping = true;
+                    stop_deadline = Some(Instant::now() + Duration::from_secs(3));
                     // Unregister; calls in progress end on their own.
                     reg.expires = 0;
                     reg.tries = 0;
@@ -234,6 +242,7 @@ fn on_register_response(
     };
     match code {
         200..=299 => {
+            reg.removed = reg.expires == 0;
             if reg.expires > 0 {
                 reg.refresh_at = Some(Instant::now() + Duration::from_secs(u64::from(reg.expires / 2).max(1)));
             }
