@@ -66,6 +66,9 @@ pub(crate) struct Config {
     /// Quality evaluation of recordings.
     #[serde(default)]
     pub(crate) qa: crate::recording::QaConfig,
+    /// Event subscriptions, overflow decision hooks, the service-level watch.
+    #[serde(default)]
+    pub(crate) hooks: crate::hooks::HooksConfig,
     /// Logging.
     #[serde(default)]
     pub(crate) log: Log,
@@ -753,6 +756,7 @@ impl Config {
         let queues: Vec<String> = self.queues.iter().map(|q| q.name.clone()).collect();
         self.recording.validate(&queues)?;
         self.qa.validate()?;
+        self.hooks.validate()?;
         Ok(())
     }
 

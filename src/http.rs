@@ -30,6 +30,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: std::sync::Arc<crate::http_auth::Tokens>,
     /// The recordings index and the QA form.
     pub(crate) recordings: crate::http_recordings::RecordingsApi,
+    /// The hooks' dead letters and the live event stream.
+    pub(crate) hooks: crate::hooks::HooksApi,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade. Queue waits
@@ -58,8 +60,10 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .route("/api/flows/reload", axum::routing::post(reload_flows))
         .merge(crate::wallboard::routes())
         .merge(crate::http_acd::routes())
+        .merge(crate::http_api::routes())
         .merge(crate::http_recordings::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.tokens.clone(),
             crate::http_auth::require_token,
@@ -85,6 +89,14 @@ pub(crate) fn error(status: StatusCode, code: &'static str, message: impl Into<S
         }),
     )
         .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 async fn not_found() -> Response {

@@ -22,10 +22,9 @@ use crate::stats::StatsRequest;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/queues/{name}/stats", get(queue_stats))
-        .route("/api/calls", get(calls))
+        .route("/api/calls", get(calls).post(crate::http_api::originate))
         .route("/api/agents", get(agents))
-        .route("/api/agents/{id}/state", post(agent_state))
-        .route("/api/callbacks", post(callback))
+        .route("/api/agents/{id}/state", post(agent_state).put(agent_state))
 }
 
 fn unavailable() -> Response {
@@ -167,14 +166,11 @@ struct StateChange {
 async fn agent_state(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<StateChange>, axum::extract::rejection::JsonRejection>,
+    body: Result<crate::http_api_body::ApiJson<StateChange>, crate::http_api_body::ApiError>,
 ) -> Response {
-    let Ok(Json(change)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            "expected {\"state\": \"login|logout|pause|resume|ready\", \"reason\": \"...\"}",
-        );
+    let change = match body {
+        Ok(crate::http_api_body::ApiJson(change)) => change,
+        Err(e) => return e.into_response(),
     };
     let agent = id.clone();
     let event = match change.state.as_str() {
@@ -187,11 +183,11 @@ async fn agent_state(
         "resume" => Event::Resume { agent },
         "ready" => Event::EndWrapUp { agent },
         other => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_state",
+            return crate::http_api_body::ApiError::field(
+                "state",
                 format!("state `{other}` is not login, logout, pause, resume or ready"),
             )
+            .into_response()
         }
     };
     let (reply, rx) = oneshot::channel();
@@ -216,58 +212,4 @@ async fn agent_state(
     }
 }
 
-/// `{"number": "+34600111222", "queue": "support", "at": "2026-11-23T16:00:00Z"}`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallbackRequest {
-    number: String,
-    queue: String,
-    #[serde(default)]
-    at: Option<String>,
-}
-
-async fn callback(
-    State(state): State<AppState>,
-    body: Result<Json<CallbackRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Ok(Json(request)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            "expected {\"number\": \"...\", \"queue\": \"...\", \"at\": \"RFC 3339 (optional)\"}",
-        );
-    };
-    if !state.queues.contains(&request.queue) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "unknown_queue",
-            format!("no queue `{}`", request.queue),
-        );
-    }
-    if request.number.is_empty() || !request.number.chars().all(|c| c.is_ascii_digit() || c == '+') {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_number",
-            "number must be digits with an optional +",
-        );
-    }
-    let at = match request.at.as_deref().map(parse_time).transpose() {
-        Ok(at) => at.unwrap_or_else(now_millis),
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_time", e),
-    };
-    let event = Event::ScheduleCallback {
-        number: request.number,
-        queue: request.queue,
-        at,
-        attributes: Default::default(),
-    };
-    let (done, rx) = oneshot::channel();
-    if state.queries.send(Query::AcdEvent(event, done)).await.is_err() || rx.await.is_err() {
-        return unavailable();
-    }
-    (
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "scheduled_at_ms": at.0 })),
-    )
-        .into_response()
-}
+// POST /api/callbacks is in crate::http_api, with the other channels' API.

@@ -30,6 +30,8 @@ pub(crate) enum Query {
     Acd(oneshot::Sender<queue::acd::Snapshot>),
     /// An agent state change or a call-back request for the ACD.
     AcdEvent(queue::acd::Event, oneshot::Sender<()>),
+    /// Call-backs by id and call control, for other channels.
+    Control(crate::http_api::Control),
     /// Start, pause or resume the recording of a live call (by its record's id).
     Recording {
         call: String,
@@ -113,6 +115,8 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
     let (board_tx, board) = tokio::sync::watch::channel(serde_json::json!({ "queues": [] }));
+    let (mut hooks, mut hook_inputs) =
+        crate::hooks::shell::HookShell::start(&config, wall, stats_tx.clone()).context("starting the hooks")?;
     std::thread::Builder::new()
         .name("live-kpis".into())
         .spawn(move || crate::stats::run(live, stats_rx, board_tx))
@@ -131,6 +135,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 db: config.storage.path.clone(),
                 qa: std::sync::Arc::new(config.qa.clone()),
             },
+            hooks: hooks.api(),
         },
     ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");
@@ -168,9 +173,11 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 Query::Recording { call, control, reply } => {
                     let _ = reply.send(switch.recording_control(Instant::now(), &call, control));
                 }
+                Query::Control(control) => crate::http_api::control(&mut switch, Instant::now(), control),
                 query => answer(&switch, query),
             },
             Some((call, result)) = http_results.recv() => switch.handle_http_result(Instant::now(), call, result),
+            Some(input) = hook_inputs.recv() => hooks.input(&mut switch, input),
             _ = flow_check.tick() => {
                 let stamps = flow_file_stamps(&config);
                 if stamps != flow_stamps {
@@ -188,6 +195,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 metrics::gauge!("store_backlog").set(store.backlog as f64);
                 metrics::gauge!("store_commands_lost").set(store.lost as f64);
                 let _ = stats_tx.send(crate::stats::StatsRequest::Board(Box::new(snapshot)));
+                hooks.tick(&switch, Instant::now());
             }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
@@ -195,12 +203,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
         // Records first: once a peer sees an answer, the API shows its effect.
-        while let Some(command) = switch.poll_record() {
-            if let Err(e) = writer.send(command.clone()) {
-                tracing::error!(%e, "call record not stored");
-            }
-            let _ = stats_tx.send(crate::stats::StatsRequest::Record(command));
-        }
+        hooks.pump(&mut switch, &writer, &stats_tx);
         while let Some(transmit) = switch.poll_transmit() {
             network.send(transmit);
         }
@@ -208,7 +211,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             let done = http_done.clone();
             tokio::task::spawn_blocking(move || {
                 let call = request.call;
-                let _ = done.send((call, data_dip(&request)));
+                let _ = done.send((call, crate::hooks::client::data_dip(&request)));
             });
         }
         let (transactions, bindings, calls) = switch.gauges();
@@ -220,9 +223,8 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     // Calls still up are closed as interrupted at the next start; what was
     // recorded so far is written now.
     switch.close_agent_log(Instant::now());
-    while let Some(command) = switch.poll_record() {
-        let _ = writer.send(command);
-    }
+    hooks.pump(&mut switch, &writer, &stats_tx);
+    hooks.stop();
     drop(writer);
     match writer_thread.shutdown(Duration::from_secs(10)) {
         Ok(stats) => tracing::info!(written = stats.written, "call records written"),
@@ -270,26 +272,8 @@ fn answer(switch: &Switch, query: Query) {
         Query::Acd(reply) => {
             let _ = reply.send(switch.acd_snapshot(Instant::now()));
         }
-        Query::ReloadFlows(_) | Query::AcdEvent(..) | Query::Recording { .. } => {}
+        Query::ReloadFlows(_) | Query::AcdEvent(..) | Query::Recording { .. } | Query::Control(_) => {}
     }
-}
-
-/// POSTs a flow's data dip and reads the JSON answer (blocking: runs on
-/// tokio's blocking pool).
-fn data_dip(request: &crate::switch::HttpCall) -> Result<serde_json::Value, ivr::HttpError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(request.timeout))
-        .build()
-        .into();
-    let mut response = agent.post(&request.url).send_json(&request.body).map_err(|e| match e {
-        ureq::Error::StatusCode(code) => ivr::HttpError::Status(code),
-        ureq::Error::Timeout(_) => ivr::HttpError::Timeout,
-        other => ivr::HttpError::Connection(other.to_string()),
-    })?;
-    response
-        .body_mut()
-        .read_json::<serde_json::Value>()
-        .map_err(|_| ivr::HttpError::NotJson)
 }
 
 /// Modification times of the routed flow files.

@@ -353,7 +353,7 @@ fn agents_pause_and_resume_with_feature_codes_and_the_api() {
         (agent["state"].as_str(), agent["reason"].as_str()),
         (Some("paused"), Some("lunch"))
     );
-    assert_eq!(post(r#"{"state": "asleep"}"#, "1001").status, 400);
+    assert_eq!(post(r#"{"state": "asleep"}"#, "1001").status, 422);
     assert_eq!(post(r#"{"state": "login"}"#, "9999").status, 404);
     assert_eq!(post("not json", "1001").status, 400);
     // Gauges of agents by state, refreshed every second.

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The schema version this build writes.
-pub(super) const VERSION: i64 = 4;
+pub(super) const VERSION: i64 = 5;
 
 /// How long a statement waits for another connection's lock before failing
 /// with "busy" (readers never wait for the writer in WAL mode; this is for
@@ -102,6 +102,33 @@ CREATE TABLE legs (
 CREATE INDEX legs_call ON legs (call);
 ";
 
+/// Version 5: the hook outbox (see `crate::hooks::outbox`): events as sent,
+/// and one delivery row per subscription until it is delivered or dead.
+const V5: &str = "
+CREATE TABLE hook_events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    order_key TEXT,
+    body TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE hook_deliveries (
+    id INTEGER PRIMARY KEY,
+    event INTEGER NOT NULL,
+    subscription TEXT NOT NULL,
+    order_key TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at_ms INTEGER NOT NULL,
+    last_error TEXT,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX hook_deliveries_line ON hook_deliveries (subscription, state, event);
+CREATE INDEX hook_deliveries_order ON hook_deliveries (subscription, order_key, event) WHERE state = 'pending';
+CREATE INDEX hook_deliveries_event ON hook_deliveries (event);
+";
+
 /// Per-connection settings for a connection that writes: WAL with
 /// `synchronous = NORMAL` (see the module docs for why), and a busy timeout.
 pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -141,6 +168,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if found < 4 {
         tx.execute_batch(super::recordings::V4)?;
+    }
+    if found < 5 {
+        tx.execute_batch(V5)?;
     }
     if found < VERSION {
         tx.pragma_update(None, "user_version", VERSION)?;

@@ -102,7 +102,7 @@ impl Switch {
         }
     }
 
-    fn acd_action(&mut self, now: Instant, action: AcdAction) {
+    pub(super) fn acd_action(&mut self, now: Instant, action: AcdAction) {
         match action {
             AcdAction::Offer { call, agent, queue } => self.offer(now, call, agent, &queue),
             AcdAction::CancelOffer { call, agent } => {
@@ -162,7 +162,10 @@ impl Switch {
                 metrics::histogram!("acd_abandon_wait_seconds", "queue" => queue.clone()).record(waited.as_secs_f64());
                 self.mark(now, call, Milestone::Abandoned { queue });
             }
-            AcdAction::DialCallback { callback, agent } => self.dial_callback(now, callback, agent),
+            AcdAction::DialCallback { callback, agent } => {
+                self.callback_attempted(now, &callback, &agent);
+                self.dial_callback(now, callback, agent);
+            }
             AcdAction::CallbackStored(callback) => {
                 if let Ok(json) = serde_json::to_value(&callback) {
                     self.record_out.push_back(Command::CallbackStored {
@@ -172,8 +175,9 @@ impl Switch {
                     });
                 }
             }
-            AcdAction::CallbackRemoved { callback, .. } => {
+            AcdAction::CallbackRemoved { callback, placed } => {
                 self.record_out.push_back(Command::CallbackRemoved(callback));
+                self.callback_removed(now, callback, placed);
             }
             AcdAction::CallbackRefused { callback, reason } => {
                 tracing::info!(number = %callback.number, queue = %callback.queue, ?reason, "call-back refused");
@@ -427,7 +431,12 @@ impl Switch {
         tracing::info!(call, %queue, ?target, ?reason, "overflow");
         metrics::counter!("acd_overflows_total", "queue" => queue.clone()).increment(1);
         let to = target.to_string();
-        self.mark(now, call, Milestone::Overflowed { queue, to });
+        self.mark(now, call, Milestone::Overflowed { queue: queue.clone(), to });
+        if let OverflowTarget::Hook(name) = &target {
+            // The caller keeps the queue's music while the hook decides.
+            metrics::counter!("acd_overflow_hooks_total", "hook" => name.clone()).increment(1);
+            return self.ask_overflow_hook(now, call, queue, name, reason);
+        }
         if let OverflowTarget::Queue(next) = &target {
             let music = self.acd_music.get(next).cloned();
             if let Some(t) = self.tracked.get_mut(&call) {
@@ -466,14 +475,8 @@ impl Switch {
                     self.end_call(now, call);
                 }
             }
-            OverflowTarget::Hook(name) => {
-                // The hook point for other channels: the event is counted and
-                // logged here; the hooks layer delivers it. The caller hears
-                // that the queue is full.
-                tracing::info!(call, hook = %name, "overflow hook");
-                metrics::counter!("acd_overflow_hooks_total", "hook" => name).increment(1);
-                self.play_and_hang_up(call, "queue_full");
-            }
+            // Asked above, before the music stops.
+            OverflowTarget::Hook(_) => {}
         }
     }
 

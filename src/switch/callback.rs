@@ -130,6 +130,18 @@ impl Dialler {
         })
     }
 
+    /// Where the API's originated calls to `number` go, as whom, and how
+    /// long they ring.
+    pub(super) fn dial_target(&self, number: &str) -> Result<(Target, String, Duration), &'static str> {
+        let target = self.target(number)?;
+        Ok((target, self.caller_id.clone(), self.ring_timeout))
+    }
+
+    /// The number customers see when the centre calls.
+    pub(super) fn caller_id(&self) -> &str {
+        &self.caller_id
+    }
+
     /// The call dialling for call-back `id`, if any.
     fn call_of(&self, id: CallbackId) -> Option<u64> {
         self.dialling
@@ -230,6 +242,7 @@ impl Switch {
         let rate = self.b2bua.caller_rate(call);
         let caller_id = self.dialler.caller_id.clone();
         self.track(now, call, leg, rate, (&callback.number, &caller_id));
+        self.callback_call(call, &callback);
         let music = self.acd_music.get(&callback.queue).cloned();
         if let Some(t) = self.tracked.get_mut(&call) {
             t.music = music;
@@ -318,6 +331,7 @@ impl Switch {
         let rate = self.b2bua.caller_rate(call);
         let caller_id = self.dialler.caller_id.clone();
         self.track(now, call, attempt.leg, rate, (&attempt.callback.number, &caller_id));
+        self.callback_call(call, &attempt.callback);
         let music = self.acd_music.get(&attempt.callback.queue).cloned();
         if let Some(t) = self.tracked.get_mut(&call) {
             t.music = music;

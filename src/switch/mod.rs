@@ -22,10 +22,12 @@ mod acd;
 mod callback;
 mod flows;
 mod hold;
+mod hooks;
 mod ivr;
 mod records;
 mod recording;
 pub(crate) use self::acd::publish_gauges;
+pub(crate) use self::hooks::{ControlRefused, CoreHooks, Destination, OverflowAsk, Out};
 pub(crate) use self::ivr::IvrSetup;
 use self::ivr::{Session, WallClock};
 
@@ -92,6 +94,8 @@ pub(crate) struct Switch {
     /// Media legs of recorded calls: (record, side, agent), for the leg's
     /// quality when the engine reports it closed (after the B2BUA forgot it).
     leg_records: HashMap<media::engine::LegId, (String, queue::record::LegSide, Option<String>)>,
+    /// Facts for the events, overflow hooks, the API's call control.
+    hooks: CoreHooks,
     /// Call recordings in progress and the decisions about them.
     recordings: crate::recording::Book,
 }
@@ -181,6 +185,7 @@ impl Switch {
             ending_by: None,
             busy_elsewhere: HashMap::new(),
             leg_records: HashMap::new(),
+            hooks: CoreHooks::new(config),
             recordings: crate::recording::Book::new(config.recording.clone()),
             acd_music: config
                 .queues
@@ -412,8 +417,16 @@ impl Switch {
                         self.agent_answered(now, call, offer);
                     }
                 }
-                CallEvent::CustomerAnswered { call } => self.customer_answered(now, call),
-                CallEvent::CustomerFailed { call, code } => self.customer_failed(now, call, code),
+                CallEvent::CustomerAnswered { call } => {
+                    if !self.originated_answered(now, call) {
+                        self.customer_answered(now, call);
+                    }
+                }
+                CallEvent::CustomerFailed { call, code } => {
+                    if !self.originated_failed(call, code) {
+                        self.customer_failed(now, call, code);
+                    }
+                }
             }
         }
     }
