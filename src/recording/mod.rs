@@ -15,6 +15,8 @@
 //! the row, with `deleted_at`/`deleted_by`, and an audit entry.
 
 pub(crate) mod config;
+#[cfg(test)]
+mod index_tests;
 pub(crate) mod retention;
 pub(crate) mod wav;
 
@@ -23,89 +25,9 @@ use std::path::{Path, PathBuf};
 
 use queue::Millis;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
 
 pub(crate) use self::config::{Layout, Policy, QaConfig, RecordingConfig};
-pub(crate) use self::wav::recover;
-
-/// A paused span of a recording (silence in the file), in Unix milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Pause {
-    /// When the pause began.
-    pub(crate) from_ms: u64,
-    /// When it ended (the recording's end for a pause never resumed).
-    pub(crate) to_ms: u64,
-}
-
-/// What a recording holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Kind {
-    /// The caller and the agent, in stereo.
-    Call,
-    /// The caller alone, in an IVR flow until an agent answers.
-    Ivr,
-    /// A message left by a caller (a flow's record node, an overflow to voicemail).
-    Voicemail,
-}
-
-/// Where a recording stands, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum State {
-    /// Being written.
-    Recording,
-    /// Ended normally.
-    Complete,
-    /// The engine stopped writing it (disk full, I/O error); what was
-    /// written is kept.
-    Failed,
-    /// The switch stopped in the middle; repaired at the next start.
-    Interrupted,
-}
-
-impl State {
-    /// The stored name.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            State::Recording => "recording",
-            State::Complete => "complete",
-            State::Failed => "failed",
-            State::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// A recording's index entry as it starts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Started {
-    /// The recording's id (`<call record>-r<n>`).
-    pub(crate) id: String,
-    /// The call record it belongs to.
-    pub(crate) call_id: String,
-    /// The WAV file.
-    pub(crate) path: PathBuf,
-    /// What it holds.
-    pub(crate) kind: Kind,
-    /// The queue of the call, if any.
-    pub(crate) queue: Option<String>,
-    /// The agent recorded, if any.
-    pub(crate) agent: Option<String>,
-    /// The caller's number.
-    pub(crate) caller: String,
-    /// When it started.
-    pub(crate) started_ms: u64,
-    /// The codec of the caller's leg (upper case).
-    pub(crate) codec: String,
-    /// Sample rate of the file.
-    pub(crate) rate: u32,
-    /// Days it is kept (0: until deleted by hand).
-    pub(crate) retention_days: u32,
-    /// Who is on which channel.
-    pub(crate) layout: Layout,
-    /// A mono mix is written beside it.
-    pub(crate) mono_mix: bool,
-}
+pub(crate) use crate::store::recordings::{Ended, Kind, Pause, Started, State};
 
 /// A recording in progress.
 #[derive(Debug, Clone)]
@@ -129,28 +51,6 @@ impl Active {
         }
         pauses
     }
-}
-
-/// The ending of a recording, for the store (and the sidecar next to the file).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Ended {
-    /// The recording's id.
-    pub(crate) id: String,
-    /// When it ended.
-    pub(crate) ended_ms: u64,
-    /// How.
-    pub(crate) state: State,
-    /// Its pauses.
-    pub(crate) pauses: Vec<Pause>,
-    /// Why it failed, if it did.
-    pub(crate) error: Option<String>,
-    /// The JSON written beside the file (`<file>.json`).
-    pub(crate) sidecar: serde_json::Value,
-    /// Where the sidecar goes.
-    pub(crate) sidecar_path: PathBuf,
-    /// The switch writes the sidecar (a message); a call's is written by
-    /// the media engine's recorder, which knows the audio's figures.
-    pub(crate) write_sidecar: bool,
 }
 
 /// Why an API request about a call's recording was refused.
@@ -287,7 +187,10 @@ impl Book {
             codec: codecs.first().map(|c| c.to_ascii_uppercase()).unwrap_or_default(),
             rate,
             retention_days: self.config.retention_days(queue),
-            layout: self.config.layout,
+            layout: match self.config.layout {
+                Layout::CallerLeft => recordings::ChannelLayout::CallerLeftAgentRight,
+                Layout::AgentLeft => recordings::ChannelLayout::AgentLeftCallerRight,
+            },
             mono_mix: self.config.mono_mix && kind == Kind::Call,
         };
         if kind != Kind::Voicemail {
@@ -424,10 +327,9 @@ pub(crate) fn sidecar_of(started: &Started) -> recordings::Sidecar {
     sidecar.agent.clone_from(&started.agent);
     sidecar.caller = Some(started.caller.clone());
     sidecar.sample_rate = started.rate;
-    sidecar.layout = match (started.kind, started.layout) {
-        (Kind::Ivr | Kind::Voicemail, _) => recordings::ChannelLayout::Mono,
-        (Kind::Call, Layout::CallerLeft) => recordings::ChannelLayout::CallerLeftAgentRight,
-        (Kind::Call, Layout::AgentLeft) => recordings::ChannelLayout::AgentLeftCallerRight,
+    sidecar.layout = match started.kind {
+        Kind::Ivr | Kind::Voicemail => recordings::ChannelLayout::Mono,
+        Kind::Call => started.layout,
     };
     sidecar.file = started
         .path
@@ -448,7 +350,7 @@ mod tests {
     use super::*;
 
     fn book(text: &str) -> Book {
-        #[derive(Deserialize)]
+        #[derive(serde::Deserialize)]
         struct Doc {
             recording: RecordingConfig,
         }

@@ -10,10 +10,110 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::recording::{Ended, Pause, Started};
+
+/// A paused span of a recording (silence in the file), in Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Pause {
+    /// When the pause began.
+    pub(crate) from_ms: u64,
+    /// When it ended (the recording's end for a pause never resumed).
+    pub(crate) to_ms: u64,
+}
+
+/// What a recording holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Kind {
+    /// The caller and the agent, in stereo.
+    Call,
+    /// The caller alone, in an IVR flow until an agent answers.
+    Ivr,
+    /// A message left by a caller (a flow's record node, an overflow to voicemail).
+    Voicemail,
+}
+
+/// Where a recording stands, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum State {
+    /// Being written.
+    Recording,
+    /// Ended normally.
+    Complete,
+    /// The engine stopped writing it (disk full, I/O error); what was
+    /// written is kept.
+    Failed,
+    /// The switch stopped in the middle; repaired at the next start.
+    Interrupted,
+}
+
+impl State {
+    /// The stored name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            State::Recording => "recording",
+            State::Complete => "complete",
+            State::Failed => "failed",
+            State::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A recording's index entry as it starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Started {
+    /// The recording's id (`<call record>-r<n>`).
+    pub(crate) id: String,
+    /// The call record it belongs to.
+    pub(crate) call_id: String,
+    /// The WAV file.
+    pub(crate) path: PathBuf,
+    /// What it holds.
+    pub(crate) kind: Kind,
+    /// The queue of the call, if any.
+    pub(crate) queue: Option<String>,
+    /// The agent recorded, if any.
+    pub(crate) agent: Option<String>,
+    /// The caller's number.
+    pub(crate) caller: String,
+    /// When it started.
+    pub(crate) started_ms: u64,
+    /// The codec of the caller's leg (upper case).
+    pub(crate) codec: String,
+    /// Sample rate of the file.
+    pub(crate) rate: u32,
+    /// Days it is kept (0: until deleted by hand).
+    pub(crate) retention_days: u32,
+    /// Who is on which channel of a call.
+    pub(crate) layout: recordings::ChannelLayout,
+    /// A mono mix is written beside it.
+    pub(crate) mono_mix: bool,
+}
+
+/// The ending of a recording, for the store (and the sidecar next to the file).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Ended {
+    /// The recording's id.
+    pub(crate) id: String,
+    /// When it ended.
+    pub(crate) ended_ms: u64,
+    /// How.
+    pub(crate) state: State,
+    /// Its pauses.
+    pub(crate) pauses: Vec<Pause>,
+    /// Why it failed, if it did.
+    pub(crate) error: Option<String>,
+    /// The JSON written beside the file (`<file>.json`).
+    pub(crate) sidecar: serde_json::Value,
+    /// Where the sidecar goes.
+    pub(crate) sidecar_path: PathBuf,
+    /// The switch writes the sidecar (a message); a call's is written by
+    /// the media engine's recorder, which knows the audio's figures.
+    pub(crate) write_sidecar: bool,
+}
 
 /// Version 4: recordings, QA evaluations and the audit log.
 pub(super) const V4: &str = "
@@ -85,7 +185,7 @@ pub(crate) enum RecordingCommand {
 }
 
 /// Writes one command in the writer's transaction.
-pub(super) fn apply(tx: &Transaction<'_>, command: &RecordingCommand) -> rusqlite::Result<()> {
+pub(crate) fn apply(tx: &Transaction<'_>, command: &RecordingCommand) -> rusqlite::Result<()> {
     match command {
         RecordingCommand::Started(s) => {
             tx.prepare_cached(
@@ -329,7 +429,7 @@ pub(crate) fn delete(
 /// Removes a recording's WAV, its mix and its sidecar; a file already gone is fine.
 fn remove_files(wav: &Path) -> Result<(), StoreError> {
     let mix = wav.with_extension("mix.wav");
-    for file in [wav.to_path_buf(), mix, crate::recording::sidecar_path(wav)] {
+    for file in [wav.to_path_buf(), mix, recordings::Sidecar::path_for(wav)] {
         match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -483,155 +583,4 @@ pub(crate) fn evaluations(conn: &Connection, recording: &str) -> Result<Vec<Eval
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::recording::{ending, Kind, Layout, Pause, Started, State};
-
-    const DAY: u64 = 86_400_000;
-
-    fn started(id: &str, queue: &str, at: u64, dir: &Path) -> Started {
-        Started {
-            id: id.into(),
-            call_id: format!("call-{id}"),
-            path: dir.join(format!("{id}.wav")),
-            kind: Kind::Call,
-            queue: Some(queue.into()),
-            agent: Some("1001".into()),
-            caller: "600".into(),
-            started_ms: at,
-            codec: "PCMA".into(),
-            rate: 8000,
-            retention_days: 0,
-            layout: Layout::CallerLeft,
-            mono_mix: false,
-        }
-    }
-
-    fn write(db: &Path, commands: &[RecordingCommand]) {
-        let mut conn = open(db).unwrap();
-        let tx = conn.transaction().unwrap();
-        for c in commands {
-            apply(&tx, c).unwrap();
-        }
-        tx.commit().unwrap();
-    }
-
-    #[test]
-    fn retention_deletes_what_is_due_and_nothing_else_and_audits_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("switchboard.db");
-        drop(super::super::Store::open(&db).unwrap());
-        let now = 1_800_000_000_000_u64;
-        // sales keeps 30 days, everything else 90; one still recording.
-        let cases = [
-            ("old-sales", "sales", now - 31 * DAY, true),
-            ("new-sales", "sales", now - 29 * DAY, true),
-            ("old-support", "support", now - 60 * DAY, true),
-            ("ancient-support", "support", now - 91 * DAY, true),
-            ("live-sales", "sales", now - 40 * DAY, false),
-        ];
-        for (id, queue, at, ended) in cases {
-            let s = started(id, queue, at, dir.path());
-            std::fs::write(&s.path, b"RIFF").unwrap();
-            std::fs::write(crate::recording::sidecar_path(&s.path), b"{}").unwrap();
-            let mut commands = vec![RecordingCommand::Started(s.clone())];
-            if ended {
-                let pauses = vec![Pause {
-                    from_ms: at + 10,
-                    to_ms: at + 20,
-                }];
-                let e = ending(
-                    &s,
-                    pauses,
-                    queue::Millis(at + 60_000),
-                    State::Complete,
-                    None,
-                    serde_json::json!({}),
-                );
-                commands.push(RecordingCommand::Ended(Box::new(e)));
-            }
-            write(&db, &commands);
-        }
-        let policy = recordings::RetentionPolicy {
-            default_days: Some(90),
-            per_queue: [("sales".to_owned(), 30)].into(),
-        };
-        let deleted = crate::recording::retention::run_once(&db, &policy, i64::try_from(now).unwrap()).unwrap();
-        assert_eq!(deleted, 2);
-        let conn = open(&db).unwrap();
-        for (id, _, _, _) in cases {
-            let row = get(&conn, id).unwrap().unwrap();
-            let gone = matches!(id, "old-sales" | "ancient-support");
-            assert_eq!(row.deleted_at_ms.is_some(), gone, "{id}");
-            assert_eq!(Path::new(&row.path).exists(), !gone, "{id}");
-            assert_eq!(
-                crate::recording::sidecar_path(Path::new(&row.path)).exists(),
-                !gone,
-                "{id}"
-            );
-            let audit = audit_of(&conn, id).unwrap();
-            if gone {
-                assert_eq!(row.deleted_by.as_deref(), Some("retention"));
-                assert_eq!(audit.len(), 1);
-                assert_eq!(audit[0].who, "retention");
-                assert_eq!(audit[0].action, "delete_recording");
-            } else {
-                assert!(audit.is_empty(), "{id}");
-            }
-        }
-        let row = get(&conn, "new-sales").unwrap().unwrap();
-        assert_eq!(row.state, "complete");
-        assert_eq!(row.duration_ms, Some(60_000));
-        assert_eq!(row.pauses[0]["from_ms"], now - 29 * DAY + 10);
-        // A second pass finds nothing more, and a list leaves the deleted out.
-        assert_eq!(
-            crate::recording::retention::run_once(&db, &policy, i64::try_from(now).unwrap()).unwrap(),
-            0
-        );
-        let listed = list(
-            &conn,
-            &Search {
-                limit: 10,
-                ..Search::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(listed.len(), 3);
-    }
-
-    #[test]
-    fn a_recording_left_open_is_repaired_and_marked_interrupted_at_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("switchboard.db");
-        drop(super::super::Store::open(&db).unwrap());
-        let s = started("cut", "support", 1_800_000_000_000, dir.path());
-        // A stereo WAV whose header was never finished: 1 s of audio.
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(b"RIFF\0\0\0\0WAVEfmt ");
-        bytes.extend_from_slice(&16u32.to_le_bytes());
-        bytes.extend_from_slice(&1u16.to_le_bytes());
-        bytes.extend_from_slice(&2u16.to_le_bytes());
-        bytes.extend_from_slice(&8000u32.to_le_bytes());
-        bytes.extend_from_slice(&32_000u32.to_le_bytes());
-        bytes.extend_from_slice(&4u16.to_le_bytes());
-        bytes.extend_from_slice(&16u16.to_le_bytes());
-        bytes.extend_from_slice(b"data\0\0\0\0");
-        bytes.extend(std::iter::repeat_n(1u8, 32_000));
-        std::fs::write(&s.path, &bytes).unwrap();
-        write(&db, &[RecordingCommand::Started(s.clone())]);
-        assert_eq!(crate::recording::recover(&db).unwrap(), 1);
-        let conn = open(&db).unwrap();
-        let row = get(&conn, "cut").unwrap().unwrap();
-        assert_eq!(row.state, "interrupted");
-        assert_eq!(row.duration_ms, Some(1000));
-        let reader = hound::WavReader::open(&s.path).unwrap();
-        assert_eq!(reader.len(), 16_000);
-        let sidecar = recordings::Sidecar::read(&crate::recording::sidecar_path(&s.path)).unwrap();
-        assert_eq!(sidecar.duration_ms, 1000);
-        assert!(matches!(sidecar.state, recordings::State::Interrupted { .. }));
-        assert_eq!(crate::recording::recover(&db).unwrap(), 0, "nothing left to repair");
-    }
 }
