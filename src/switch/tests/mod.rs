@@ -666,3 +666,4 @@ fn early_media_from_the_agent_is_anchored_and_the_200_repeats_the_answer() {
 mod callback;
 mod ivr;
 mod ring_all;
+mod recording;
