@@ -214,7 +214,19 @@ fn write_loop(
     let mut stopping = false;
     let mut last_gauges = std::time::Instant::now() - Duration::from_secs(2);
     while !stopping {
-        let Ok(first) = rx.recv() else { return };
+        let first = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(message) => Some(message),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if last_gauges.elapsed() >= Duration::from_secs(1) {
+            last_gauges = std::time::Instant::now();
+            if let Ok((pending, dead)) = outbox.counts() {
+                metrics::gauge!("hook_deliveries_pending").set(pending as f64);
+                metrics::gauge!("hook_dead_letters").set(dead as f64);
+            }
+        }
+        let Some(first) = first else { continue };
         let mut batch = Vec::new();
         let mut next = Some(first);
         while let Some(message) = next.take() {
@@ -236,13 +248,6 @@ fn write_loop(
             }
             if !stopping && batch.len() < 1000 {
                 next = rx.try_recv().ok();
-            }
-        }
-        if last_gauges.elapsed() >= Duration::from_secs(1) {
-            last_gauges = std::time::Instant::now();
-            if let Ok((pending, dead)) = outbox.counts() {
-                metrics::gauge!("hook_deliveries_pending").set(pending as f64);
-                metrics::gauge!("hook_dead_letters").set(dead as f64);
             }
         }
         // Stored before any delivery; a failure that may pass is retried,

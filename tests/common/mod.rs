@@ -380,6 +380,43 @@ impl Switch {
         }
     }
 
+    /// Stops the switch as an operator would (SIGTERM, waiting for it to
+    /// exit) and starts it again on the same configuration, ports and
+    /// database; the log goes on in the same file.
+    #[allow(dead_code)]
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
+        let log2 = log.try_clone().expect("log file clone");
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .expect("spawn switchboard");
+        self.child = Some(child);
+        let up = poll_until(Duration::from_secs(15), || {
+            self.try_http_get("/health").ok().filter(|r| r.status == 200)
+        });
+        assert!(up.is_some(), "switchboard did not come back after a restart:\n{}", self.log());
+    }
+
     pub fn sip_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.sip_port))
     }
