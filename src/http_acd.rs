@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/calls", get(calls).post(crate::http_api::originate))
         .route("/api/agents", get(agents))
         .route("/api/agents/{id}/state", post(agent_state).put(agent_state))
+        .route("/api/agents/{id}/stats", get(agent_stats))
 }
 
 fn unavailable() -> Response {
@@ -113,6 +114,48 @@ async fn queue_stats(
     match rx.await {
         Ok(stats) => Json(serde_json::json!({
             "queue": name,
+            "window": { "from_ms": window.from.0, "to_ms": window.to.0 },
+            "stats": stats,
+        }))
+        .into_response(),
+        Err(_) => unavailable(),
+    }
+}
+
+/// An agent's figures over a window, all queues together: the calls the
+/// agent answered, their handle times, and the surveys and QA evaluations
+/// about the agent (`?window=` or `?from=&to=`, optional `language`).
+async fn agent_stats(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<QueryString<StatsParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(QueryString(params)) = params else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "parameters are window, from, to, language",
+        );
+    };
+    if params.agent.is_some() {
+        return error(StatusCode::BAD_REQUEST, "bad_query", "the agent is in the path");
+    }
+    let window = match window_of(&params, now_millis(), state.timezone) {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_window", e),
+    };
+    let filter = Filter {
+        queue: None,
+        agent: Some(id.clone()),
+        language: params.language,
+    };
+    let (reply, rx) = oneshot::channel();
+    if state.stats.send(StatsRequest::Stats { window, filter, reply }).is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(stats) => Json(serde_json::json!({
+            "agent": id,
             "window": { "from_ms": window.from.0, "to_ms": window.to.0 },
             "stats": stats,
         }))

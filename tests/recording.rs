@@ -299,13 +299,12 @@ fn a_bridged_call_is_recorded_in_stereo_with_a_pause_a_sidecar_an_audit_and_a_sc
     assert!((json(&posted)["total"].as_f64().unwrap() - 6.5).abs() < 1e-9);
     let listed = json(&api(&switch, "GET", &format!("/api/recordings/{id}/evaluations"), None));
     assert_eq!(listed["evaluations"].as_array().map(Vec::len), Some(1));
-    for query in ["", "&agent=1001"] {
-        let stats = json(&api(
-            &switch,
-            "GET",
-            &format!("/api/queues/support/stats?window=15m{query}"),
-            None,
-        ));
+    for path in [
+        "/api/queues/support/stats?window=15m",
+        "/api/queues/support/stats?window=15m&agent=1001",
+        "/api/agents/1001/stats?window=15m",
+    ] {
+        let stats = json(&api(&switch, "GET", path, None));
         assert_eq!(stats["stats"]["qa_evaluations"], 1, "{stats}");
         assert!(
             (stats["stats"]["quality_rate"].as_f64().unwrap() - 0.65).abs() < 1e-9,
