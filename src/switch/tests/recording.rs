@@ -236,3 +236,42 @@ fn a_recording_flow_records_the_caller_alone_until_the_agent_answers() {
         "{updates:?}"
     );
 }
+
+#[test]
+fn a_message_gets_an_index_entry_and_a_sidecar_written_by_the_switch() {
+    let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: vm\nnodes:\n  vm:\n    type: record\n    mailbox: sales\n    max_duration: 60s\n    beep: false\n    terminator: \"#\"\n    next: bye\n  bye:\n    type: hangup\n";
+    let mut setup = setup();
+    setup
+        .flows
+        .insert("100".into(), Arc::new(::ivr::parse_flow("t.yaml", flow).unwrap()));
+    let mut h = Harness::with_ivr(CONFIG, setup);
+    let out = h.invite("100");
+    h.send(caller(), &caller_ack(&out[1]));
+    let record = record_id(&h);
+    let started: Vec<_> = std::iter::from_fn(|| h.switch.poll_record())
+        .filter_map(|c| match c {
+            Command::Recording(RecordingCommand::Started(s)) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].id, format!("{record}-r1"));
+    assert_eq!(started[0].kind, crate::recording::Kind::Voicemail);
+    assert!(started[0].path.starts_with("vm/sales"), "{:?}", started[0].path);
+    h.advance(Duration::from_secs(4));
+    h.switch
+        .handle_media_event(h.now, media::engine::MediaEvent::RecordingFinished { leg: 1 });
+    let ended: Vec<_> = std::iter::from_fn(|| h.switch.poll_record())
+        .filter_map(|c| match c {
+            Command::Recording(RecordingCommand::Ended(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended.len(), 1);
+    let e = &ended[0];
+    assert_eq!((e.state, e.write_sidecar), (State::Complete, true));
+    assert_eq!(e.sidecar_path, started[0].path.with_extension("json"));
+    assert_eq!(e.sidecar["layout"], "mono");
+    assert_eq!(e.sidecar["duration_ms"], 4000);
+    assert_eq!(e.sidecar["caller"], "+15550100");
+}
