@@ -217,6 +217,11 @@ impl Book {
         self.messages.remove(&leg)
     }
 
+    /// A call record is closed: its count of recordings goes.
+    pub(crate) fn forget(&mut self, record: &str) {
+        self.made.remove(record);
+    }
+
     /// The recording in progress for `call`.
     pub(crate) fn active(&self, call: u64) -> Option<&Active> {
         self.active.get(&call)

@@ -373,7 +373,7 @@ impl Switch {
             }
             self.mark(now, call, Milestone::TalkEnded { agent: agent.clone() });
         }
-        self.end_recording(now, call, crate::recording::State::Complete, None);
+        self.recording_call_ended(now, call, &record);
         self.ending_by = Some(by);
         self.acd_event(now, AcdEvent::CallerLeft { call });
         self.ending_by = None;

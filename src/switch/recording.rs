@@ -95,6 +95,13 @@ impl Switch {
         Ok(id)
     }
 
+    /// The call is over: its recording ends, and its count of recordings is
+    /// forgotten.
+    pub(super) fn recording_call_ended(&mut self, now: Instant, call: u64, record: &str) {
+        self.end_recording(now, call, State::Complete, None);
+        self.recordings.forget(record);
+    }
+
     /// Ends the recording of `call`, if one is going.
     pub(super) fn end_recording(&mut self, now: Instant, call: u64, state: State, error: Option<String>) {
         let leg = match self.recordings.active(call) {
