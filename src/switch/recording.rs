@@ -26,7 +26,7 @@ impl Switch {
         self.end_recording(now, call, State::Complete, None);
         let Some(queue) = queue else { return };
         if self.recordings.records_queue_call(queue) {
-            if let Err(e) = self.start_recording(now, call, Kind::Call) {
+            if let Err(e) = self.start_recording(now, call, Kind::Call, None) {
                 tracing::debug!(call, %e, "call not recorded");
             }
         }
@@ -35,14 +35,22 @@ impl Switch {
     /// A flow started: a flow that records keeps the caller's leg until an agent answers.
     pub(super) fn record_flow(&mut self, now: Instant, call: u64, number: &str) {
         if self.recordings.config().flow_policy(number) == crate::recording::Policy::Always {
-            if let Err(e) = self.start_recording(now, call, Kind::Ivr) {
+            if let Err(e) = self.start_recording(now, call, Kind::Ivr, Some(number)) {
                 tracing::debug!(call, %e, "flow not recorded");
             }
         }
     }
 
-    /// Starts recording `call` now.
-    fn start_recording(&mut self, now: Instant, call: u64, kind: Kind) -> Result<String, RecordingRefused> {
+    /// Starts recording `call` now; an IVR recording is filed under its
+    /// `flow` (the number routed to it) where a call's is under its queue,
+    /// as the layout and the retention see both in one namespace.
+    fn start_recording(
+        &mut self,
+        now: Instant,
+        call: u64,
+        kind: Kind,
+        flow: Option<&str>,
+    ) -> Result<String, RecordingRefused> {
         let Some(t) = self.tracked.get(&call).filter(|t| !t.record.is_empty()) else {
             return Err(RecordingRefused::NoCall(call.to_string()));
         };
@@ -55,7 +63,10 @@ impl Switch {
         };
         let (leg, record, caller) = (t.leg, t.record.clone(), t.caller.clone());
         let agent = t.agent.clone().filter(|_| kind == Kind::Call);
-        let queue = t.queue.clone().or_else(|| t.answered_queue.clone());
+        let queue = match flow {
+            Some(flow) => Some(flow.to_owned()),
+            None => t.queue.clone().or_else(|| t.answered_queue.clone()),
+        };
         let codecs = self.b2bua.codecs(call);
         let codecs: Vec<&str> = codecs.iter().map(String::as_str).collect();
         let at = self.millis(now);
@@ -68,7 +79,10 @@ impl Switch {
             &codecs,
             at,
         );
-        let sidecar = crate::recording::sidecar_of(&started);
+        let mut sidecar = crate::recording::sidecar_of(&started);
+        if kind == Kind::Ivr {
+            sidecar.flow = sidecar.queue.take();
+        }
         let spec = CallRecordingSpec {
             spec: recordings::RecorderSpec {
                 wav: started.path.clone(),
@@ -174,7 +188,7 @@ impl Switch {
                 if !self.recordings.may_record_on_demand(queue.as_deref()) {
                     return Err(RecordingRefused::Forbidden);
                 }
-                self.start_recording(now, call, Kind::Call)
+                self.start_recording(now, call, Kind::Call, None)
             }
             Control::Pause | Control::Resume => {
                 let active = self

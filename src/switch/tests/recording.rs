@@ -216,7 +216,7 @@ fn a_recording_flow_records_the_caller_alone_until_the_agent_answers() {
     let log = recording_log(&h);
     assert_eq!(log.len(), 3, "{log:?}");
     assert!(
-        log[0].starts_with("record call 1 None rec"),
+        log[0].starts_with("record call 1 None recordings/2026/11/23/100/"),
         "the caller alone: {log:?}"
     );
     assert_eq!(log[1], "stop call recording 1");
