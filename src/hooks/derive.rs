@@ -60,6 +60,8 @@ pub(crate) enum Occurrence {
         record: String,
         /// The call-back.
         callback: u64,
+        /// Its queue (the call joins none).
+        queue: String,
         /// Its attributes.
         attributes: BTreeMap<String, String>,
     },
@@ -467,10 +469,12 @@ impl Deriver {
             Occurrence::CallbackCall {
                 record,
                 callback,
+                queue,
                 attributes,
             } => {
                 if let Some(live) = self.calls.get_mut(&record) {
                     live.callback = Some(callback);
+                    live.queue = Some(queue);
                     live.attributes = attributes;
                 }
                 Vec::new()

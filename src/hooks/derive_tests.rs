@@ -133,6 +133,7 @@ fn a_call_back_call_offers_carry_its_attributes() {
     d.occurrence(Occurrence::CallbackCall {
         record: "r3".into(),
         callback: 5,
+        queue: "support".into(),
         attributes: [("order".to_string(), "B-2".to_string())].into(),
     });
     d.command(&mark("r3", 0, Milestone::CallbackPlaced));
@@ -141,6 +142,7 @@ fn a_call_back_call_offers_carry_its_attributes() {
     assert_eq!(e[0].agent.as_deref(), Some("1001"));
     assert_eq!(e[0].data["attributes"]["order"], "B-2");
     assert_eq!(e[0].data["callback_id"], 5);
+    assert_eq!(e[0].queue.as_deref(), Some("support"));
 }
 
 #[test]

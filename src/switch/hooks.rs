@@ -418,6 +418,7 @@ impl Switch {
         self.occur(Occurrence::CallbackCall {
             record,
             callback: callback.id,
+            queue: callback.queue.clone(),
             attributes: callback.attributes.clone(),
         });
     }
