@@ -28,6 +28,8 @@ pub(crate) struct AppState {
     pub(crate) timezone: chrono_tz::Tz,
     /// The API's bearer tokens.
     pub(crate) tokens: std::sync::Arc<crate::http_auth::Tokens>,
+    /// The SIP network, for SIP over WebSocket at /ws.
+    pub(crate) sip: Option<signaling::net::Network>,
     /// The recordings index and the QA form.
     pub(crate) recordings: crate::http_recordings::RecordingsApi,
     /// The hooks' dead letters and the live event stream.
@@ -60,6 +62,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .route("/api/flows/reload", axum::routing::post(reload_flows))
         .merge(crate::wallboard::routes())
         .merge(crate::http_acd::routes())
+        .merge(crate::http_ws::routes(state.sip.clone()))
         .merge(crate::http_api::routes())
         .merge(crate::http_recordings::routes())
         .fallback(not_found)
@@ -69,6 +72,8 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
             crate::http_auth::require_token,
         ))
         .with_state(state);
+    // The remote address names a WebSocket flow (see crate::http_ws).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(%e, "HTTP server stopped");
     }

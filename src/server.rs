@@ -136,6 +136,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 qa: std::sync::Arc::new(config.qa.clone()),
             },
             hooks: hooks.api(),
+            sip: Some(network.clone()),
         },
     ));
     tracing::info!(?udp, ?tcp, http = %http_addr, "switchboard is up");

@@ -18,3 +18,4 @@ pub mod jitter;
 pub mod player;
 pub mod rtp;
 pub mod sdp;
+pub mod webrtc;
