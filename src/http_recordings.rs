@@ -21,7 +21,7 @@ use crate::http::{error, AppState};
 use crate::http_auth::ApiCaller;
 use crate::recording::{Control, QaConfig, RecordingRefused};
 use crate::server::Query;
-use crate::store::recordings::{self, EvaluationRow, Search};
+use crate::store::recordings::{self, Deletion, EvaluationRow, Search};
 
 /// What the recordings API needs beside the common state.
 #[derive(Debug, Clone)]
@@ -229,17 +229,22 @@ async fn delete(
     })
     .await;
     match result {
-        Ok(Some(true)) => {
+        Ok(Deletion::Deleted) => {
             tracing::info!(recording = %id, by = %caller.name, "recording deleted");
             metrics::counter!("recordings_deleted_total", "by" => "api").increment(1);
             Json(serde_json::json!({ "deleted": id, "by": caller.name.as_ref(), "at_ms": now })).into_response()
         }
-        Ok(Some(false)) => error(
+        Ok(Deletion::Recording) => error(
+            StatusCode::CONFLICT,
+            "recording",
+            format!("recording `{id}` is still being written; delete it once it ends"),
+        ),
+        Ok(Deletion::AlreadyDeleted) => error(
             StatusCode::GONE,
             "deleted",
             format!("recording `{id}` was deleted already"),
         ),
-        Ok(None) => no_recording(&id),
+        Ok(Deletion::Unknown) => no_recording(&id),
         Err(r) => r,
     }
 }

@@ -343,6 +343,13 @@ fn a_switch_killed_mid_call_leaves_a_recording_that_plays_after_the_next_start()
     })
     .expect("a recording of the call");
     let wav = PathBuf::from(recording["path"].as_str().unwrap());
+    let busy = api(
+        &switch,
+        "DELETE",
+        &format!("/api/recordings/{}", recording["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(busy.status, 409, "not while it is written: {}", busy.body);
     // Let a few seconds of audio reach the disk, then SIGKILL.
     std::thread::sleep(Duration::from_secs(3));
     drop(switch);

@@ -46,7 +46,7 @@ pub(crate) fn run_once(
         let days = policy.days_for(queue.as_deref()).unwrap_or(0);
         let why = format!("retention of {days} days");
         match recordings::delete(&mut conn, &id, WHO, Some(&why), now_ms) {
-            Ok(Some(true)) => deleted += 1,
+            Ok(recordings::Deletion::Deleted) => deleted += 1,
             Ok(_) => {}
             Err(e) => tracing::error!(%e, recording = %id, "retention could not delete a recording"),
         }

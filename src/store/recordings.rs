@@ -387,29 +387,44 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Option<RecordingRow>, S
     Ok(conn.prepare_cached(&sql)?.query_row(params![id], row).optional()?)
 }
 
+/// What became of a deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deletion {
+    /// Files removed, row marked, audited.
+    Deleted,
+    /// No such recording.
+    Unknown,
+    /// Deleted before.
+    AlreadyDeleted,
+    /// Still being written: its files cannot go while the engine writes them.
+    Recording,
+}
+
 /// Deletes a recording's files and marks its row, with an audit entry, in
-/// one transaction. `Ok(None)`: no such recording; `Ok(Some(false))`: it
-/// was deleted already.
+/// one transaction.
 pub(crate) fn delete(
     conn: &mut Connection,
     id: &str,
     who: &str,
     why: Option<&str>,
     now_ms: i64,
-) -> Result<Option<bool>, StoreError> {
+) -> Result<Deletion, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let found: Option<(String, Option<i64>)> = tx
+    let found: Option<(String, Option<i64>, String)> = tx
         .query_row(
-            "SELECT path, deleted_at_ms FROM recordings WHERE id = ?1",
+            "SELECT path, deleted_at_ms, state FROM recordings WHERE id = ?1",
             params![id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let Some((path, deleted)) = found else {
-        return Ok(None);
+    let Some((path, deleted, state)) = found else {
+        return Ok(Deletion::Unknown);
     };
     if deleted.is_some() {
-        return Ok(Some(false));
+        return Ok(Deletion::AlreadyDeleted);
+    }
+    if state == "recording" {
+        return Ok(Deletion::Recording);
     }
     tx.execute(
         "UPDATE recordings SET deleted_at_ms = ?2, deleted_by = ?3, deleted_why = ?4 WHERE id = ?1",
@@ -423,7 +438,7 @@ pub(crate) fn delete(
     // it was and the caller hears of it.
     remove_files(Path::new(&path))?;
     tx.commit()?;
-    Ok(Some(true))
+    Ok(Deletion::Deleted)
 }
 
 /// Removes a recording's WAV, its mix and its sidecar; a file already gone is fine.
