@@ -154,3 +154,87 @@ fn a_recording_left_open_is_repaired_and_marked_interrupted_at_start() {
         "nothing left to repair"
     );
 }
+
+#[test]
+fn an_evaluation_joins_its_calls_stored_record_and_gives_the_quality_rate() {
+    use queue::record::{CallRecord, Mark, Milestone, Party};
+    use queue::Millis;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("switchboard.db");
+    let store = crate::store::Store::open(&db).unwrap();
+    let (w, thread) = store.writer(crate::store::WriterOptions::default()).unwrap();
+    let t0 = Millis(1_800_000_000_000);
+    let mut record = CallRecord::arrived("c1".into(), "600".into(), "100".into(), t0);
+    for (ms, what) in [
+        (
+            1000,
+            Milestone::Enqueued {
+                queue: "support".into(),
+            },
+        ),
+        (2000, Milestone::Offered { agent: "1001".into() }),
+        (3000, Milestone::AgentAnswered { agent: "1001".into() }),
+        (3000, Milestone::Bridged { agent: "1001".into() }),
+        (9000, Milestone::TalkEnded { agent: "1001".into() }),
+        (9000, Milestone::HungUp { by: Party::Caller }),
+    ] {
+        record.marks.push(Mark {
+            at: t0 + Duration::from_millis(ms),
+            what,
+        });
+    }
+    record.end = Some(queue::record::End::Completed);
+    w.send(crate::store::Command::CallStarted(record)).unwrap();
+    let s = started("c1-r1", "support", t0.0 + 3000, dir.path());
+    let s = Started {
+        call_id: "c1".into(),
+        ..s
+    };
+    w.send(crate::store::Command::Recording(RecordingCommand::Started(s)))
+        .unwrap();
+    w.flush().unwrap();
+    let conn = open(&db).unwrap();
+    for (evaluator, total) in [("qa-1", 8.0), ("qa-2", 6.0)] {
+        let e = EvaluationRow {
+            id: 0,
+            recording: "c1-r1".into(),
+            at_ms: i64::try_from(t0.0).unwrap() + 60_000,
+            evaluator: evaluator.into(),
+            agent: Some("1001".into()),
+            queue: Some("support".into()),
+            total,
+            scores: serde_json::json!({}),
+            comment: None,
+        };
+        add_evaluation(&conn, &e).unwrap();
+    }
+    assert_eq!(evaluations(&conn, "c1-r1").unwrap().len(), 2);
+    let records = store.records_arrived(t0, t0 + Duration::from_secs(60)).unwrap();
+    assert_eq!(records[0].evaluations.len(), 2);
+    assert_eq!(records[0].evaluations[0].agent.as_deref(), Some("1001"));
+    let window = queue::kpi::Window {
+        from: t0,
+        to: t0 + Duration::from_secs(60),
+    };
+    let settings = queue::kpi::KpiSettings::default();
+    for agent in [None, Some("1001".to_owned())] {
+        let filter = queue::kpi::Filter {
+            queue: Some("support".into()),
+            agent,
+            language: None,
+        };
+        let stats = queue::kpi::compute(&records, &[], window, &filter, &settings);
+        assert_eq!(stats.qa_evaluations, 2);
+        assert!((stats.quality_rate.unwrap() - 0.7).abs() < 1e-9, "{stats:?}");
+    }
+    let other = queue::kpi::Filter {
+        agent: Some("1002".into()),
+        ..queue::kpi::Filter::default()
+    };
+    let stats = queue::kpi::compute(&records, &[], window, &other, &settings);
+    assert_eq!((stats.qa_evaluations, stats.quality_rate), (0, None));
+    drop(w);
+    thread.shutdown(Duration::from_secs(5)).unwrap();
+}
