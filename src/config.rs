@@ -24,6 +24,9 @@ pub(crate) struct Config {
     /// Media anchoring.
     #[serde(default)]
     pub(crate) media: Media,
+    /// WebRTC media for browser agents.
+    #[serde(default)]
+    pub(crate) webrtc: crate::webrtc::WebRtcSettings,
     /// Registrar and digest authentication.
     #[serde(default)]
     pub(crate) registrar: Registrar,
@@ -251,6 +254,11 @@ pub(crate) struct Agent {
     /// be registered before calls are offered.
     #[serde(default = "yes")]
     pub(crate) logged_in_at_start: bool,
+    /// The agent works in a browser: calls offer WebRTC media
+    /// (UDP/TLS/RTP/SAVPF) even when its phone registered over UDP or TCP
+    /// (agents registered over /ws get WebRTC media anyway).
+    #[serde(default)]
+    pub(crate) webrtc: bool,
 }
 
 fn yes() -> bool {

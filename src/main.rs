@@ -6,10 +6,10 @@ mod days;
 mod http;
 mod http_acd;
 mod http_auth;
+mod http_recordings;
 mod hooks;
 mod http_api;
 mod http_api_body;
-mod http_recordings;
 mod http_ws;
 mod ivr_cli;
 mod ivr_load;
@@ -21,6 +21,7 @@ mod stats;
 mod store;
 mod switch;
 mod wallboard;
+mod webrtc;
 
 use std::path::PathBuf;
 

@@ -88,7 +88,9 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .context("starting the call-record writer")?;
     let started = Instant::now();
     let wall = chrono::Utc::now();
-    let mut switch = Switch::new(&config, udp, tcp, Box::new(engine.clone()), ivr, started, wall);
+    let (webrtc, mut webrtc_events) = start_webrtc(&config)?;
+    let media_control = crate::webrtc::WebRtcMedia::new(engine.clone(), webrtc, browser_agents(&config));
+    let mut switch = Switch::new(&config, udp, tcp, Box::new(media_control), ivr, started, wall);
     let callbacks: Vec<queue::acd::Callback> = store
         .load_callbacks()
         .context("reading stored call-backs")?
@@ -189,6 +191,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
                 }
             }
             Some(event) = media_events.recv() => switch.handle_media_event(Instant::now(), event),
+            Some(event) = webrtc_events.recv() => webrtc_event(&event),
             _ = board_tick.tick() => {
                 let snapshot = switch.acd_snapshot(Instant::now());
                 crate::switch::publish_gauges(&snapshot);
@@ -232,6 +235,49 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::error!(%e, "call records lost at shutdown"),
     }
     Ok(())
+}
+
+/// The WebRTC gateway for browser agents, unless `[webrtc] enabled = false`;
+/// its events arrive on the receiver (which stays empty without one).
+#[allow(clippy::type_complexity)]
+fn start_webrtc(
+    config: &Config,
+) -> anyhow::Result<(
+    Option<Arc<media::webrtc::WebRtcGateway>>,
+    mpsc::UnboundedReceiver<media::webrtc::WebRtcEvent>,
+)> {
+    if !config.webrtc.enabled {
+        let (_none, events) = mpsc::unbounded_channel();
+        return Ok((None, events));
+    }
+    let (gateway, events) =
+        media::webrtc::WebRtcGateway::start(config.webrtc.gateway_config()).context("starting the WebRTC gateway")?;
+    Ok((Some(Arc::new(gateway)), events))
+}
+
+/// Addresses of record of the agents configured as browser agents.
+fn browser_agents(config: &Config) -> std::collections::HashSet<String> {
+    config
+        .agents
+        .iter()
+        .filter(|a| a.webrtc)
+        .map(|a| format!("sip:{}@{}", a.extension, config.sip.domain))
+        .collect()
+}
+
+/// A browser leg connected or went: counted and logged (a browser that
+/// vanishes mid-call ends it through the engine's inactivity watch).
+fn webrtc_event(event: &media::webrtc::WebRtcEvent) {
+    match event.event {
+        media::webrtc::SessionEvent::Connected => {
+            metrics::counter!("webrtc_connected_total").increment(1);
+            tracing::info!(leg = event.session, "browser media connected (ICE and DTLS up)");
+        }
+        media::webrtc::SessionEvent::Disconnected => {
+            metrics::counter!("webrtc_disconnected_total").increment(1);
+            tracing::info!(leg = event.session, "browser media gone");
+        }
+    }
 }
 
 /// Today's records (and the repeat window before) from the store, so the

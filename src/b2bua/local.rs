@@ -104,7 +104,11 @@ impl B2bua {
         if !call.local || call.agent_invite.is_some() || call.dialling.is_some() {
             return None;
         }
-        let (media, offer) = call.media.connect_agent(self.media.as_mut(), call_id).ok()?;
+        // Browser agents (registered over /ws, or flagged in the config)
+        // get WebRTC media.
+        let browser = target.destination.transport == signaling::transport::Transport::Ws
+            || self.media.browser_agent(&target.aor);
+        let (media, offer) = call.media.connect_agent(self.media.as_mut(), call_id, browser).ok()?;
         // The agent of a call we placed sees the customer we dialled (the
         // To of our INVITE) as the caller.
         let from = match (from, call.outbound) {

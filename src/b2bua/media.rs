@@ -37,6 +37,21 @@ pub(crate) trait MediaControl: Send {
     fn resume_call_recording(&mut self, caller: LegId);
     /// Ends a call's recording; the engine finishes the file.
     fn stop_call_recording(&mut self, caller: LegId);
+    /// Whether the agent with this address of record is configured as a
+    /// browser agent (offered WebRTC media whatever its transport).
+    fn browser_agent(&self, _aor: &str) -> bool {
+        false
+    }
+    /// A WebRTC leg in front of engine leg `leg` for a browser: the SDP
+    /// offer for it. `None` without a WebRTC gateway (plain RTP is offered).
+    fn offer_browser(&mut self, _leg: &Leg) -> Option<Vec<u8>> {
+        None
+    }
+    /// The browser's answer to [`MediaControl::offer_browser`]'s offer:
+    /// how to configure the engine leg behind it.
+    fn browser_answered(&mut self, _leg: LegId, _sdp: &[u8]) -> Result<LegConfig, MediaFailure> {
+        Err(MediaFailure::NotAcceptable)
+    }
 }
 
 /// How a call is recorded, for the media engine: the files, rate and
@@ -201,6 +216,8 @@ pub(crate) struct AgentOffer {
     pub(crate) leg: Leg,
     offer: Session,
     origin: LocalOrigin,
+    /// Offered WebRTC media through the gateway (a browser agent).
+    browser: bool,
 }
 
 /// Media state of one call.
@@ -221,6 +238,8 @@ pub(crate) struct CallMedia {
     agent_offer: Option<Session>,
     agent_origin: LocalOrigin,
     agent_codec: Option<String>,
+    /// The agent's leg is a browser's, behind the WebRTC gateway.
+    agent_browser: bool,
 }
 
 impl CallMedia {
@@ -269,6 +288,7 @@ impl CallMedia {
             agent_offer: Some(agent_offer),
             agent_origin,
             agent_codec: None,
+            agent_browser: false,
         };
         Ok((media, body))
     }
@@ -295,6 +315,7 @@ impl CallMedia {
             agent_offer: None,
             agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
             agent_codec: None,
+            agent_browser: false,
         };
         let (ip, port) = (caller.local.ip(), caller.local.port());
         let sdp = match &media.caller_offer {
@@ -355,6 +376,7 @@ impl CallMedia {
             agent_offer: None,
             agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
             agent_codec: None,
+            agent_browser: false,
         };
         Ok((media, body))
     }
@@ -381,10 +403,14 @@ impl CallMedia {
     /// agent and our offer, the caller's codec first so the bridge relays.
     /// Several agents may ring at once, each with its own leg and offer;
     /// the one that answers is [`CallMedia::adopt_agent`]ed.
+    ///
+    /// A `browser` agent is offered WebRTC media through the gateway (the
+    /// engine transcodes its Opus against a G.711 caller) when one runs.
     pub(crate) fn connect_agent(
         &self,
         control: &mut dyn MediaControl,
         group: u64,
+        browser: bool,
     ) -> Result<(AgentOffer, Vec<u8>), MediaFailure> {
         if self.agent.is_some() {
             return Err(MediaFailure::NotAcceptable);
@@ -396,8 +422,31 @@ impl CallMedia {
         };
         let origin = LocalOrigin::new(rand::random::<u32>().into());
         let offer = sdp::offer(&caps, leg.local.ip(), leg.local.port(), Direction::SendRecv, &origin);
+        if browser {
+            if let Some(body) = control.offer_browser(&leg) {
+                let browser = true;
+                return Ok((
+                    AgentOffer {
+                        leg,
+                        offer,
+                        origin,
+                        browser,
+                    },
+                    body,
+                ));
+            }
+        }
         let body = offer.to_bytes();
-        Ok((AgentOffer { leg, offer, origin }, body))
+        let browser = false;
+        Ok((
+            AgentOffer {
+                leg,
+                offer,
+                origin,
+                browser,
+            },
+            body,
+        ))
     }
 
     /// The agent whose offer was answered becomes the call's agent side
@@ -407,6 +456,7 @@ impl CallMedia {
         self.agent_offer = Some(offer.offer);
         self.agent_origin = offer.origin;
         self.agent_codec = None;
+        self.agent_browser = offer.browser;
     }
 
     /// The agent's answer (in a 183 or the 200): configures the agent leg and
@@ -423,6 +473,18 @@ impl CallMedia {
         if self.agent_codec.is_some() {
             // The answer came already (in a 183): the 200 repeats it.
             return Ok(self.caller_sdp.as_ref().map(Session::to_bytes).unwrap_or_default());
+        }
+        if self.agent_browser {
+            // A browser joins a caller the switch answered: the gateway
+            // reads its answer, the engine leg talks to the gateway.
+            let Some(sent) = &self.caller_sdp else {
+                return Err(MediaFailure::NotAcceptable);
+            };
+            let config = control.browser_answered(agent_leg.id, agent_sdp)?;
+            self.agent_codec = Some(config.codec.clone());
+            control.configure(agent_leg.id, config);
+            control.bridge(self.caller.id, agent_leg.id);
+            return Ok(sent.to_bytes());
         }
         let answer = Session::from_bytes(agent_sdp).map_err(failure)?;
         let agent = sdp::process_answer(agent_offer, &answer).map_err(failure)?;
@@ -477,6 +539,11 @@ impl CallMedia {
         from_caller: bool,
         body: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
+        if !from_caller && self.agent_browser {
+            // A browser's re-INVITE (hold) would need the gateway to answer
+            // it; refused (488) for now, the call stays as it is.
+            return Err(MediaFailure::NotAcceptable);
+        }
         let (leg, codec, origin) = match (from_caller, self.agent) {
             (true, _) => (self.caller, &self.caller_codec, &mut self.caller_origin),
             (false, Some(agent)) => (agent, &self.agent_codec, &mut self.agent_origin),

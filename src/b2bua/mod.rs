@@ -28,7 +28,7 @@ use signaling::transaction::{Timer, TransactionId, TransactionLayer};
 use signaling::transport::Peer;
 
 pub(crate) use build::{Local, ALLOW};
-pub(crate) use media::{CallRecordingSpec, MediaControl};
+pub(crate) use media::{CallRecordingSpec, MediaControl, MediaFailure};
 use media::{AgentOffer, CallMedia};
 
 /// Which dialog of a call: the caller's or the agent's.

@@ -22,6 +22,7 @@
 //!
 //! The gateway is one thread with a `mio` poll, like an engine worker.
 
+mod client;
 mod session;
 
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+pub use client::{BrowserClient, ReceivedRtp};
 pub use session::{negotiated, Negotiated, Session, SessionEvent, SessionOutput};
 
 /// Why a browser leg could not be set up.

@@ -1,0 +1,198 @@
+//! A WebRTC client that behaves as a browser does towards the gateway: full
+//! ICE (it sends the checks), DTLS client, SRTP. It answers the gateway's
+//! offer, sends RTP and collects what it receives. Tests and the capacity
+//! benchmark use it in place of Chromium where a browser's page is not the
+//! point (many legs at once, exact payloads).
+//!
+//! It owns one UDP socket and is stepped by its caller; nothing waits.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::change::SdpOffer;
+use str0m::media::Mid;
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use super::WebRtcError;
+
+/// An RTP packet the client received (decrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedRtp {
+    /// Payload type.
+    pub payload_type: u8,
+    /// Sequence number.
+    pub sequence: u16,
+    /// RTP timestamp.
+    pub timestamp: u32,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// A browser-like WebRTC peer. See the module docs.
+pub struct BrowserClient {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    mid: Mid,
+    connected: bool,
+    disconnected: bool,
+    received: Vec<ReceivedRtp>,
+    keep_payloads: bool,
+    count: u64,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for BrowserClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserClient")
+            .field("local", &self.local)
+            .field("connected", &self.connected)
+            .field("received", &self.count)
+            .finish()
+    }
+}
+
+impl BrowserClient {
+    /// A client on a new socket at `bind` that answers `offer` with Opus
+    /// (and PCMU, and telephone-event) as a browser would; returns it with
+    /// its SDP answer.
+    pub fn answer(offer: &str, bind: IpAddr, now: Instant) -> Result<(BrowserClient, String), WebRtcError> {
+        let socket = UdpSocket::bind((bind, 0))?;
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_pcmu(true, false)
+            .build(now);
+        let candidate = Candidate::host(local, "udp").map_err(|e| WebRtcError::Candidate(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| WebRtcError::Sdp(e.to_string()))?
+            .to_sdp_string();
+        let mid = answer
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("a=mid:"))
+            .map(|m| Mid::from(m.trim()))
+            .ok_or(WebRtcError::Sdp("no audio in the answer".into()))?;
+        let client = BrowserClient {
+            rtc,
+            socket,
+            local,
+            mid,
+            connected: false,
+            disconnected: false,
+            received: Vec::new(),
+            keep_payloads: true,
+            count: 0,
+            buf: vec![0; 2048],
+        };
+        Ok((client, answer))
+    }
+
+    /// Counts received packets without keeping them (a long benchmark).
+    pub fn count_only(&mut self) {
+        self.keep_payloads = false;
+    }
+
+    /// ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// ICE failed or the peer closed.
+    pub fn is_disconnected(&self) -> bool {
+        self.disconnected
+    }
+
+    /// RTP packets received so far.
+    pub fn received_count(&self) -> u64 {
+        self.count
+    }
+
+    /// The packets received since the last call (when kept).
+    pub fn take_received(&mut self) -> Vec<ReceivedRtp> {
+        std::mem::take(&mut self.received)
+    }
+
+    /// The client's socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Sends one RTP packet (str0m encrypts it); the packet leaves on the
+    /// next [`BrowserClient::step`].
+    pub fn send_rtp(&mut self, now: Instant, payload_type: u8, sequence: u64, timestamp: u32, payload: &[u8]) {
+        let mut direct = self.rtc.direct_api();
+        if let Some(stream) = direct.stream_tx_by_mid(self.mid, None) {
+            stream.write_rtp(RtpWrite::new(
+                payload_type.into(),
+                SeqNo::from(sequence),
+                timestamp,
+                now,
+                payload,
+            ));
+        }
+    }
+
+    /// Sends what is due and reads every datagram waiting on the socket.
+    pub fn step(&mut self, now: Instant) -> io::Result<()> {
+        let _ = self.rtc.handle_input(Input::Timeout(now));
+        self.drain()?;
+        loop {
+            let (n, from) = match self.socket.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let Some(datagram) = self.buf.get(..n) else { continue };
+            if let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) {
+                let _ = self.rtc.handle_input(Input::Receive(now, receive));
+            }
+            self.drain()?;
+        }
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        loop {
+            let output = match self.rtc.poll_output() {
+                Ok(o) => o,
+                Err(_) => {
+                    self.disconnected = true;
+                    return Ok(());
+                }
+            };
+            match output {
+                Output::Timeout(_) => return Ok(()),
+                Output::Transmit(t) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination);
+                }
+                Output::Event(Event::Connected) => self.connected = true,
+                Output::Event(Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {
+                    self.disconnected = true;
+                }
+                Output::Event(Event::RtpPacket(p)) => {
+                    self.count += 1;
+                    if self.keep_payloads {
+                        self.received.push(ReceivedRtp {
+                            payload_type: *p.header.payload_type,
+                            sequence: p.header.sequence_number,
+                            timestamp: p.header.timestamp,
+                            payload: p.payload.to_vec(),
+                        });
+                    }
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+}

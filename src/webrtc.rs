@@ -1,0 +1,183 @@
+//! Browser agents' media in the switch: the `[webrtc]` settings and the media
+//! control that puts a WebRTC gateway leg (media/src/webrtc) in front of an
+//! engine leg when the agent is a browser.
+//!
+//! Call control offers a browser agent the gateway's SDP (ICE-lite,
+//! DTLS-SRTP, Opus and PCMU) instead of plain RTP; the browser's answer
+//! configures the engine leg to exchange plain RTP with the gateway's
+//! loopback side, with the codec the browser chose. From then on the engine
+//! treats the browser as any RTP phone: it transcodes Opus against a G.711
+//! caller, reads RFC 4733 digits, records and measures the leg.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use media::engine::{AllocateError, Direction, Leg, LegConfig, LegId, MediaEngine};
+use media::webrtc::{WebRtcConfig, WebRtcGateway};
+use serde::Deserialize;
+
+use crate::b2bua::{CallRecordingSpec, MediaControl, MediaFailure};
+
+/// `[webrtc]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebRtcSettings {
+    /// Run the gateway (default true).
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+    /// Address the browser-facing sockets bind to (the ICE host candidate).
+    #[serde(default = "loopback")]
+    pub(crate) bind: IpAddr,
+    /// The address browsers reach `bind` at behind a 1:1 NAT.
+    #[serde(default)]
+    pub(crate) public: Option<IpAddr>,
+}
+
+impl Default for WebRtcSettings {
+    fn default() -> Self {
+        WebRtcSettings {
+            enabled: true,
+            bind: loopback(),
+            public: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn loopback() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+
+impl WebRtcSettings {
+    /// The gateway's configuration.
+    pub(crate) fn gateway_config(&self) -> WebRtcConfig {
+        WebRtcConfig {
+            bind: self.bind,
+            public: self.public,
+        }
+    }
+}
+
+/// The engine with a WebRTC gateway beside it. Legs offered to browsers are
+/// remembered with the gateway's engine-side address, so that the browser's
+/// answer can point the engine leg there and releasing the leg ends the
+/// gateway's session too.
+pub(crate) struct WebRtcMedia {
+    engine: Arc<MediaEngine>,
+    gateway: Option<Arc<WebRtcGateway>>,
+    /// Browser legs: the gateway's loopback address for each engine leg.
+    browsers: HashMap<LegId, SocketAddr>,
+    /// Addresses of record of agents flagged `webrtc = true`.
+    flagged: HashSet<String>,
+}
+
+impl WebRtcMedia {
+    /// The engine, with `gateway` when one runs; `flagged` are the AORs of
+    /// agents configured as browser agents.
+    pub(crate) fn new(
+        engine: Arc<MediaEngine>,
+        gateway: Option<Arc<WebRtcGateway>>,
+        flagged: HashSet<String>,
+    ) -> WebRtcMedia {
+        WebRtcMedia {
+            engine,
+            gateway,
+            browsers: HashMap::new(),
+            flagged,
+        }
+    }
+}
+
+/// The engine leg's settings for a browser that answered with `n`: plain RTP
+/// to and from the gateway's loopback socket, RTCP on the same port (the
+/// gateway drops the engine's reports and makes its own for the browser).
+pub(crate) fn browser_leg_config(n: &media::webrtc::Negotiated, gateway_side: SocketAddr) -> LegConfig {
+    LegConfig {
+        remote_rtp: Some(gateway_side),
+        remote_rtcp: Some(gateway_side),
+        rtcp_mux: true,
+        payload_type: n.payload_type,
+        clock_rate: n.clock_rate,
+        codec: n.codec.to_ascii_uppercase(),
+        telephone_event: n.telephone_event,
+        direction: Direction::SENDRECV,
+    }
+}
+
+impl MediaControl for WebRtcMedia {
+    fn allocate(&mut self, group: u64) -> Result<Leg, AllocateError> {
+        self.engine.allocate(group)
+    }
+    fn configure(&mut self, leg: LegId, config: LegConfig) {
+        self.engine.configure(leg, config);
+    }
+    fn bridge(&mut self, a: LegId, b: LegId) {
+        self.engine.bridge(a, b);
+    }
+    fn release(&mut self, leg: LegId) {
+        if self.browsers.remove(&leg).is_some() {
+            if let Some(gateway) = &self.gateway {
+                gateway.close(leg);
+            }
+        }
+        self.engine.release(leg);
+    }
+    fn play(&mut self, leg: LegId, playlist: media::player::Playlist) {
+        self.engine.play(leg, playlist);
+    }
+    fn stop(&mut self, leg: LegId) {
+        self.engine.stop(leg);
+    }
+    fn record(&mut self, leg: LegId, path: std::path::PathBuf, max: std::time::Duration) {
+        self.engine.record(leg, path, max);
+    }
+    fn stop_recording(&mut self, leg: LegId) {
+        self.engine.stop_recording(leg);
+    }
+    fn record_call(&mut self, caller: LegId, agent: Option<LegId>, spec: CallRecordingSpec) {
+        let mut engine = self.engine.clone();
+        MediaControl::record_call(&mut engine, caller, agent, spec);
+    }
+    fn pause_call_recording(&mut self, caller: LegId) {
+        self.engine.pause_call_recording(caller);
+    }
+    fn resume_call_recording(&mut self, caller: LegId) {
+        self.engine.resume_call_recording(caller);
+    }
+    fn stop_call_recording(&mut self, caller: LegId) {
+        self.engine.stop_call_recording(caller);
+    }
+    fn browser_agent(&self, aor: &str) -> bool {
+        self.flagged.contains(aor)
+    }
+    fn offer_browser(&mut self, leg: &Leg) -> Option<Vec<u8>> {
+        let gateway = self.gateway.as_ref()?;
+        match gateway.offer(leg.id, leg.local) {
+            Ok(browser) => {
+                self.browsers.insert(leg.id, browser.engine_side);
+                Some(browser.sdp.into_bytes())
+            }
+            Err(e) => {
+                tracing::warn!(%e, leg = leg.id, "no WebRTC leg: the browser is offered plain RTP");
+                None
+            }
+        }
+    }
+    fn browser_answered(&mut self, leg: LegId, sdp: &[u8]) -> Result<LegConfig, MediaFailure> {
+        let (Some(gateway), Some(&side)) = (&self.gateway, self.browsers.get(&leg)) else {
+            return Err(MediaFailure::NotAcceptable);
+        };
+        let sdp = std::str::from_utf8(sdp).map_err(|_| MediaFailure::BadSdp)?;
+        match gateway.accept_answer(leg, sdp) {
+            Ok(negotiated) => Ok(browser_leg_config(&negotiated, side)),
+            Err(e) => {
+                tracing::info!(%e, leg, "browser answer refused");
+                Err(MediaFailure::NotAcceptable)
+            }
+        }
+    }
+}
