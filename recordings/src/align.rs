@@ -23,7 +23,6 @@
 //!
 //! Time is explicit: `now` is the time since the recording started.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 /// One side of the stereo file.
@@ -159,8 +158,9 @@ impl Stream {
 /// One channel: audio placed but not yet out, from the aligner's `flushed`.
 #[derive(Debug, Clone, Default)]
 struct Lane {
-    samples: VecDeque<i16>,
-    filled: VecDeque<bool>,
+    /// Samples from `flushed` on; 0 where nothing was placed.
+    samples: Vec<i16>,
+    filled: Vec<bool>,
     stream: Option<Stream>,
     stats: ChannelStats,
 }
@@ -269,12 +269,19 @@ impl Aligner {
             lane.samples.resize(at + pcm.len(), 0);
             lane.filled.resize(at + pcm.len(), false);
         }
-        for (i, &s) in pcm.iter().enumerate() {
-            if lane.filled[at + i] {
-                lane.stats.overlapping_samples += 1;
-            } else {
-                lane.samples[at + i] = s;
-                lane.filled[at + i] = true;
+        let filled = &mut lane.filled[at..at + pcm.len()];
+        if !filled.contains(&true) {
+            // The usual case: a place nothing has filled yet.
+            lane.samples[at..at + pcm.len()].copy_from_slice(pcm);
+            filled.fill(true);
+        } else {
+            for (i, &s) in pcm.iter().enumerate() {
+                if lane.filled[at + i] {
+                    lane.stats.overlapping_samples += 1;
+                } else {
+                    lane.samples[at + i] = s;
+                    lane.filled[at + i] = true;
+                }
             }
         }
     }
@@ -364,24 +371,36 @@ impl Aligner {
     /// Hands out the next `n` samples per channel, interleaved.
     fn emit(&mut self, n: usize, out: &mut Vec<i16>) {
         let start = self.flushed;
-        out.reserve(n * 2);
-        let [left, right] = &mut self.lanes;
-        for i in 0..n {
-            let pos = start + i as u64;
-            let paused = self
-                .pauses
+        let base = out.len();
+        for lane in &mut self.lanes {
+            if lane.samples.len() < n {
+                lane.samples.resize(n, 0);
+                lane.filled.resize(n, false);
+            }
+            let unfilled = lane.filled[..n].iter().filter(|&&f| !f).count();
+            lane.stats.silence_samples += unfilled as u64;
+        }
+        let [left, right] = &self.lanes;
+        // Unfilled places hold 0, so the samples go out as they are.
+        out.extend(
+            left.samples[..n]
                 .iter()
-                .any(|p| pos >= p.start && p.end.is_none_or(|e| pos < e));
-            for lane in [&mut *left, &mut *right] {
-                let filled = lane.filled.pop_front().unwrap_or(false);
-                let sample = lane.samples.pop_front().unwrap_or(0);
-                if !filled {
-                    lane.stats.silence_samples += 1;
-                }
-                out.push(if paused || !filled { 0 } else { sample });
+                .zip(&right.samples[..n])
+                .flat_map(|(&l, &r)| [l, r]),
+        );
+        let end = start + n as u64;
+        for p in &self.pauses {
+            let (from, to) = (p.start.max(start), p.end.unwrap_or(u64::MAX).min(end));
+            if from < to {
+                let (from, to) = ((from - start) as usize, (to - start) as usize);
+                out[base + 2 * from..base + 2 * to].fill(0);
             }
         }
-        self.flushed += n as u64;
+        for lane in &mut self.lanes {
+            lane.samples.drain(..n);
+            lane.filled.drain(..n);
+        }
+        self.flushed = end;
     }
 }
 

@@ -97,10 +97,21 @@ impl CallRecorder {
         let sidecar_path = Sidecar::path_for(&spec.wav);
         sidecar.write(&sidecar_path).map_err(io_error(&sidecar_path))?;
         let channels = if spec.layout == ChannelLayout::Mono { 1 } else { 2 };
-        let wav = WavWriter::create(&spec.wav, channels, spec.sample_rate)?;
-        let mono = match &spec.mono_mix {
-            Some(p) if spec.layout != ChannelLayout::Mono => Some(WavWriter::create(p, 1, spec.sample_rate)?),
-            _ => None,
+        let files = WavWriter::create(&spec.wav, channels, spec.sample_rate).and_then(|wav| {
+            let mono = match &spec.mono_mix {
+                Some(p) if spec.layout != ChannelLayout::Mono => Some(WavWriter::create(p, 1, spec.sample_rate)?),
+                _ => None,
+            };
+            Ok((wav, mono))
+        });
+        let (wav, mono) = match files {
+            Ok(files) => files,
+            Err(e) => {
+                // Say so beside the file (best effort: the disk may be full).
+                sidecar.state = State::Failed { reason: e.to_string() };
+                let _ = sidecar.write(&sidecar_path);
+                return Err(e.into());
+            }
         };
         Ok(CallRecorder {
             aligner: Aligner::new(AlignConfig::new(spec.sample_rate)),

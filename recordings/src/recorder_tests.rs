@@ -117,3 +117,17 @@ fn a_mono_recording_has_one_channel() {
         .collect();
     assert!(samples.iter().all(|&s| s == 1000));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_at_the_start_fails_and_says_so_in_the_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), false);
+    std::fs::create_dir_all(spec.wav.parent().unwrap()).unwrap();
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    std::os::unix::fs::symlink("/dev/full", &spec.wav).unwrap();
+    let err = CallRecorder::create(&spec, Sidecar::new("c1", 0)).unwrap_err();
+    assert!(err.to_string().contains("No space left"), "{err}");
+    let sidecar = Sidecar::read(&Sidecar::path_for(&spec.wav)).unwrap();
+    assert!(matches!(sidecar.state, State::Failed { ref reason } if reason.contains("No space left")));
+}

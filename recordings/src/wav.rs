@@ -120,8 +120,10 @@ impl WavWriter {
     /// Appends interleaved samples; about once a second of audio they reach
     /// the file and the header is brought up to date.
     pub fn write(&mut self, samples: &[i16]) -> Result<(), WavError> {
-        for s in samples {
-            self.buffer.extend_from_slice(&s.to_le_bytes());
+        let at = self.buffer.len();
+        self.buffer.resize(at + samples.len() * 2, 0);
+        for (bytes, s) in self.buffer[at..].chunks_exact_mut(2).zip(samples) {
+            bytes.copy_from_slice(&s.to_le_bytes());
         }
         if self.buffer.len() >= self.flush_at {
             self.checkpoint()?;
