@@ -9,7 +9,10 @@
 //! `--port-first P` (20000; the engine uses 4 ports per call from there),
 //! `--direct` (no engine: the phones talk to each other, the harness' floor),
 //! `--inband` (negotiate no telephone-event, so the engine decodes every
-//! packet for in-band DTMF; by default both legs have telephone-event 101).
+//! packet for in-band DTMF; by default both legs have telephone-event 101),
+//! `--record` (record every call in stereo, 8 kHz, into a temporary
+//! directory that is removed at the end; `--keep` keeps it; its size and the
+//! frames the writer could not take are reported).
 //!
 //! The generator binds the phones on 127.0.0.2 (ports from 10000, four per
 //! call so the engine's RTCP to port + 1 hits no phone), each sending one 172-byte PCMU packet every 20 ms to its leg, the
@@ -28,7 +31,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use media::engine::{Direction, EngineConfig, LegConfig, MediaEngine, MediaEvent};
+use media::engine::{
+    CallRecordingEvent, CallRecordingSpec, Direction, EngineConfig, LegConfig, MediaEngine, MediaEvent,
+};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
@@ -48,6 +53,8 @@ struct Args {
     port_first: u16,
     direct: bool,
     inband: bool,
+    record: bool,
+    keep: bool,
     generator: bool,
 }
 
@@ -61,6 +68,8 @@ fn parse_args() -> Args {
         port_first: 20_000,
         direct: false,
         inband: false,
+        record: false,
+        keep: false,
         generator: false,
     };
     let mut it = std::env::args().skip(1);
@@ -75,6 +84,8 @@ fn parse_args() -> Args {
             "--port-first" => a.port_first = value() as u16,
             "--direct" => a.direct = true,
             "--inband" => a.inband = true,
+            "--record" => a.record = true,
+            "--keep" => a.keep = true,
             "--generator" => a.generator = true,
             other => panic!("unknown option {other}"),
         }
@@ -158,6 +169,7 @@ fn engine(args: &Args) {
     std::thread::sleep(Duration::from_millis(100));
     let (_, rss_before) = proc_sample(pid);
     let mut ports = Vec::new();
+    let record_dir = std::env::temp_dir().join(format!("switchboard-soak-{pid}"));
     let setup_start = Instant::now();
     for call in 0..args.calls {
         let phone = |side: usize| SocketAddr::new(IpAddr::V4(PHONE_IP), PHONE_PORT_BASE + (call * 4 + side * 2) as u16);
@@ -182,6 +194,9 @@ fn engine(args: &Args) {
             engine.configure(leg.id, config);
         }
         engine.bridge(a.id, b.id);
+        if args.record {
+            engine.record_call(a.id, Some(b.id), recording_spec(&record_dir, call));
+        }
         legs.push((a.id, b.id));
         ports.push((a.local.port(), b.local.port()));
     }
@@ -254,8 +269,12 @@ fn engine(args: &Args) {
 
     // Release every leg and collect the engine's own counters.
     let mut totals = [0u64; 4];
+    let mut recorded = Recorded::default();
     if let Some(engine) = engine {
         for (a, b) in &legs {
+            if args.record {
+                engine.stop_call_recording(*a);
+            }
             engine.release(*a);
             engine.release(*b);
         }
@@ -264,8 +283,11 @@ fn engine(args: &Args) {
         // flushing the Closed events (see the performance notes).
         let rx = events.as_mut().expect("events");
         let (mut closed, deadline) = (0, Instant::now() + Duration::from_secs(5));
-        while closed < legs.len() * 2 && Instant::now() < deadline {
+        let deadline = deadline + Duration::from_secs(if args.record { 60 } else { 0 });
+        let recordings = if args.record { legs.len() } else { 0 };
+        while (closed < legs.len() * 2 || recorded.files < recordings) && Instant::now() < deadline {
             match rx.try_recv() {
+                Ok(MediaEvent::CallRecording(e)) => recorded.add(&e),
                 Ok(MediaEvent::Closed { stats, .. }) => {
                     closed += 1;
                     totals[0] += stats.received;
@@ -317,6 +339,23 @@ fn engine(args: &Args) {
     );
     println!("other processes     {others_pct:.1} % of one core (other processes alive at the end)");
     println!("engine RSS          before {rss_before} KiB, after {rss_after} KiB, {per_call:.1} KiB per call");
+    if args.record {
+        let secs = recorded.ms as f64 / 1000.0;
+        println!(
+            "recordings          {} files ({} failed), {:.1} MB of audio, {:.0} s recorded, {:.2} MB/s over the run, \
+             frames dropped {} (writer behind) late {}",
+            recorded.files,
+            recorded.failed,
+            recorded.bytes as f64 / 1e6,
+            secs,
+            recorded.bytes as f64 / 1e6 / (secs / args.calls.max(1) as f64).max(1e-9),
+            recorded.dropped,
+            recorded.late
+        );
+        if !args.keep {
+            let _ = std::fs::remove_dir_all(&record_dir);
+        }
+    }
     println!(
         "UDP errors (system) InErrors +{} RcvbufErrors +{} SndbufErrors +{}",
         err1[0] - err0[0],
@@ -330,15 +369,68 @@ fn engine(args: &Args) {
     println!(
         "SUMMARY mode={} calls={} secs={wall:.1} sent={sent} received={received} loss_pct={loss:.4} p50_us={} \
          p99_us={} p999_us={} max_us={} cpu_pct={cpu_pct:.1} gen_cpu_pct={gen_pct:.1} rss_kib={rss_after} \
-         kib_per_call={per_call:.1} late={} others_pct={others_pct:.0}",
+         kib_per_call={per_call:.1} late={} others_pct={others_pct:.0} record={} rec_dropped={} rec_bytes={}",
         if args.direct { "direct" } else { "engine" },
         args.calls,
         get("p50_us"),
         get("p99_us"),
         get("p999_us"),
         get("max_us"),
-        get("late")
+        get("late"),
+        args.record,
+        recorded.dropped,
+        recorded.bytes
     );
+}
+
+/// Where call `n`'s recording goes, and how.
+fn recording_spec(dir: &std::path::Path, n: usize) -> CallRecordingSpec {
+    let id = format!("soak-{n}");
+    CallRecordingSpec {
+        spec: recordings::RecorderSpec {
+            wav: recordings::recording_path(dir, recordings::Date::from_unix_ms(0), "soak", &id),
+            mono_mix: None,
+            sample_rate: 8000,
+            layout: recordings::ChannelLayout::CallerLeftAgentRight,
+        },
+        sidecar: recordings::Sidecar::new(&id, 0),
+    }
+}
+
+/// What the recordings' final sidecars say, summed.
+#[derive(Default)]
+struct Recorded {
+    files: usize,
+    failed: usize,
+    bytes: u64,
+    ms: u64,
+    dropped: u64,
+    late: u64,
+}
+
+impl Recorded {
+    fn add(&mut self, e: &CallRecordingEvent) {
+        let sidecar = match e {
+            CallRecordingEvent::Stopped { sidecar, .. } => sidecar,
+            CallRecordingEvent::Failed { sidecar, reason, .. } => {
+                self.failed += 1;
+                eprintln!("recording failed: {reason}");
+                match sidecar {
+                    Some(s) => s,
+                    None => {
+                        self.files += 1;
+                        return;
+                    }
+                }
+            }
+            CallRecordingEvent::Started { .. } => return,
+        };
+        self.files += 1;
+        self.bytes += sidecar.bytes;
+        self.ms += sidecar.duration_ms;
+        self.dropped += sidecar.quality.left.dropped_frames + sidecar.quality.right.dropped_frames;
+        self.late += sidecar.quality.left.late_frames + sidecar.quality.right.late_frames;
+    }
 }
 
 // ---------------------------------------------------------------- generator side
