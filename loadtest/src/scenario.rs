@@ -186,6 +186,14 @@ pub struct Caller {
     /// time counts from there.
     #[serde(default)]
     pub expect_agent: Option<bool>,
+    /// Whether a call that heard no RTP at all fails as `no_audio` (a UAS
+    /// that sends no media, like SIPp's built-in one, needs false).
+    #[serde(default = "yes")]
+    pub expect_audio: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_codec() -> String {
