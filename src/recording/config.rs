@@ -157,7 +157,7 @@ pub(crate) struct RecordingConfig {
 }
 
 fn default_dir() -> PathBuf {
-    "recordings".into()
+    "call-recordings".into()
 }
 
 fn default_policy() -> Policy {
