@@ -48,8 +48,30 @@ install_peers() {
     done
 }
 
+# schemathesis (PyPI), pinned, in a virtual environment of its own; the API
+# test (tests/api_schemathesis.rs) finds it there.
+SCHEMATHESIS_VERSION=4.32.5
+TOOLS_VENV="${HOME}/.cache/switchboard-test-tools/venv"
+install_schemathesis() {
+    if "$TOOLS_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        log "schemathesis $SCHEMATHESIS_VERSION present"
+        return
+    fi
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq --no-install-recommends python3 python3-venv
+    fi
+    log "installing schemathesis $SCHEMATHESIS_VERSION"
+    python3 -m venv "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 if [ "${SWITCHBOARD_NO_INSTALL:-0}" != 1 ]; then
     install_peers
+    install_schemathesis
 fi
 
 log "sipp: $(sipp -v 2>/dev/null | grep -o 'SIPp v[^ ]*' || echo missing)"
