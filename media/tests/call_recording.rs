@@ -314,3 +314,63 @@ fn swapped_channels_put_the_caller_on_the_right() {
     assert_eq!(run.sidecar.quality.right.party, "caller");
     assert_eq!(run.sidecar.layout, ChannelLayout::AgentLeftCallerRight);
 }
+
+/// A recording that cannot be written (every write fails with ENOSPC, as on
+/// a full disk) fails with an event; the call's audio still flows.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_fails_the_recording_and_the_call_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port() & !1;
+    let engine_config = EngineConfig {
+        bind: [127, 0, 0, 1].into(),
+        port_first: first,
+        port_last: first.saturating_add(40),
+        workers: 1,
+        inactivity: Duration::from_secs(30),
+    };
+    let (engine, mut events) = MediaEngine::start(&engine_config).unwrap();
+    let a = engine.allocate(4).unwrap();
+    let b = engine.allocate(4).unwrap();
+    let caller_phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let agent_phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    agent_phone.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    engine.configure(a.id, config(caller_phone.local_addr().unwrap(), false));
+    engine.configure(b.id, config(agent_phone.local_addr().unwrap(), false));
+    engine.bridge(a.id, b.id);
+    let wav = dir.path().join("full.wav");
+    std::os::unix::fs::symlink("/dev/full", &wav).unwrap();
+    let spec = CallRecordingSpec {
+        spec: RecorderSpec {
+            wav: wav.clone(),
+            mono_mix: None,
+            sample_rate: 8000,
+            layout: ChannelLayout::CallerLeftAgentRight,
+        },
+        sidecar: Sidecar::new("full", 0),
+    };
+    engine.record_call(a.id, Some(b.id), spec);
+    let failed = wait_for(&mut events, |e| matches!(e, CallRecordingEvent::Failed { .. }));
+    let CallRecordingEvent::Failed { leg, reason, .. } = failed else {
+        unreachable!()
+    };
+    assert_eq!(leg, a.id);
+    assert!(reason.contains("No space left"), "{reason}");
+    // The caller's audio still reaches the agent.
+    let caller = Stream {
+        alaw: false,
+        ptime_ms: 20,
+        freq: 400.0,
+        onset: Duration::ZERO,
+        lost: [u32::MAX; 2],
+        swapped: u32::MAX,
+        ssrc: 9,
+        first_ts: 0,
+    };
+    for k in 0..5 {
+        caller_phone.send_to(&packet(&caller, k), a.local).unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    let (len, _) = agent_phone.recv_from(&mut buf).unwrap();
+    assert_eq!(len, 12 + 160);
+}

@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,8 @@ use super::core::{LegId, MediaEvent};
 use super::tap::{CallRecordingEvent, CallRecordingSpec, Tapped};
 use crate::codec::Codec;
 
-/// Messages that may wait for the disk: about 10 s of 200 recorded calls.
+/// Messages that may wait for the disk: a message per worker wake-up (its
+/// packets together) or voicemail frame; seconds of a busy worker.
 const QUEUE: usize = 16_384;
 /// How often call recordings write what has become final.
 const TICK: Duration = Duration::from_millis(20);
@@ -41,7 +42,8 @@ enum Message {
         codecs: [Option<Codec>; 2],
         mono: bool,
     },
-    Packet(Tapped),
+    /// The packets of one worker wake-up, in one message.
+    Packets(Vec<Tapped>),
     PauseCall {
         recording: LegId,
         at: Instant,
@@ -57,7 +59,7 @@ enum Message {
 impl Message {
     /// Audio may be dropped; the rest may not.
     fn is_audio(&self) -> bool {
-        matches!(self, Message::Samples(..) | Message::Packet(_))
+        matches!(self, Message::Samples(..) | Message::Packets(_))
     }
 }
 
@@ -70,6 +72,8 @@ pub(crate) struct Writer {
     dropped: u64,
     /// Call recording packets dropped, per recording and channel.
     call_dropped: HashMap<LegId, [u64; 2]>,
+    /// Packets copied since the last [`Writer::pump`], sent together.
+    batch: Vec<Tapped>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -85,12 +89,29 @@ impl Writer {
             pending: VecDeque::new(),
             dropped: 0,
             call_dropped: HashMap::new(),
+            batch: Vec::new(),
             thread: Some(thread),
         })
     }
 
-    /// Sends what waits for room, in order, while there is room.
+    /// Sends the packets of this wake-up in one message, then what waits
+    /// for room. Called once per worker wake-up: one channel operation per
+    /// wake-up rather than per packet.
     pub(crate) fn pump(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            if let Err(Message::Packets(lost)) = self.offer_audio(Message::Packets(batch)) {
+                for t in lost {
+                    if let Some(d) = self.call_dropped.get_mut(&t.recording) {
+                        d[channel_index(t.channel)] += 1;
+                    }
+                }
+            }
+        }
+        self.pump_pending();
+    }
+
+    fn pump_pending(&mut self) {
         let Some(queue) = self.queue.as_ref() else { return };
         while let Some(m) = self.pending.pop_front() {
             match queue.try_send(m) {
@@ -113,17 +134,26 @@ impl Writer {
     }
 
     fn control(&mut self, m: Message) {
+        // Packets copied before a control message go before it.
+        if !self.batch.is_empty() {
+            self.pump();
+        }
         self.pending.push_back(m);
-        self.pump();
+        self.pump_pending();
     }
 
-    /// Offers audio; false when it was dropped.
-    fn audio(&mut self, m: Message) -> bool {
-        self.pump();
+    /// Offers audio; gives it back when it was dropped.
+    fn offer_audio(&mut self, m: Message) -> Result<(), Message> {
+        self.pump_pending();
         if !self.pending.is_empty() {
-            return false;
+            return Err(m);
         }
-        self.queue.as_ref().is_some_and(|q| q.try_send(m).is_ok())
+        match self.queue.as_ref() {
+            Some(q) => q.try_send(m).map_err(|e| match e {
+                TrySendError::Full(m) | TrySendError::Disconnected(m) => m,
+            }),
+            None => Err(m),
+        }
     }
 
     pub(crate) fn open(&mut self, leg: LegId, path: PathBuf) {
@@ -131,7 +161,7 @@ impl Writer {
     }
 
     pub(crate) fn samples(&mut self, leg: LegId, pcm: Vec<i16>) {
-        if !self.audio(Message::Samples(leg, pcm)) {
+        if self.offer_audio(Message::Samples(leg, pcm)).is_err() {
             self.dropped += 1;
             tracing::warn!(leg, dropped = self.dropped, "recording writer behind: frame dropped");
         }
@@ -160,12 +190,7 @@ impl Writer {
     }
 
     pub(crate) fn packet(&mut self, t: Tapped) {
-        let (recording, channel) = (t.recording, t.channel);
-        if !self.audio(Message::Packet(t)) {
-            if let Some(d) = self.call_dropped.get_mut(&recording) {
-                d[channel_index(channel)] += 1;
-            }
-        }
+        self.batch.push(t);
     }
 
     pub(crate) fn pause_call(&mut self, recording: LegId, at: Instant, paused: bool) {
@@ -191,6 +216,7 @@ impl Drop for Writer {
     /// At shutdown: what waits goes (waiting now is fine), then the thread
     /// finishes every file and is joined.
     fn drop(&mut self) {
+        self.pump();
         if let Some(queue) = self.queue.take() {
             for m in self.pending.drain(..) {
                 if queue.send(m).is_err() {
@@ -217,19 +243,21 @@ fn write_loop(rx: Receiver<Message>, events: Events) {
         calls: HashMap::new(),
         events,
     };
+    // The thread wakes on its own tick and drains what came meanwhile, so
+    // a worker's send never has to wake it (no system call per message).
     let mut next_tick = Instant::now() + TICK;
-    loop {
-        let wait = next_tick.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(wait) {
-            Ok(m) => files.handle(m),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+    'run: loop {
+        std::thread::sleep(next_tick.saturating_duration_since(Instant::now()));
+        loop {
+            match rx.try_recv() {
+                Ok(m) => files.handle(m),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => break 'run,
+            }
         }
         let now = Instant::now();
-        if now >= next_tick {
-            files.advance(now);
-            next_tick = now + TICK;
-        }
+        files.advance(now);
+        next_tick = (next_tick + TICK).max(now);
     }
     // The engine is gone: every file is finished where it stands.
     let now = Instant::now();
@@ -249,9 +277,11 @@ impl Files {
         if m.is_audio() {
             match m {
                 Message::Samples(leg, pcm) => self.voicemail_samples(leg, &pcm),
-                Message::Packet(t) => {
-                    if let Some(c) = self.calls.get_mut(&t.recording) {
-                        c.packet(&t);
+                Message::Packets(packets) => {
+                    for t in &packets {
+                        if let Some(c) = self.calls.get_mut(&t.recording) {
+                            c.packet(t);
+                        }
                     }
                 }
                 _ => {}
@@ -301,7 +331,7 @@ impl Files {
                 }
             }
             Message::CloseCall { recording, at, dropped } => self.close_call(recording, at, dropped),
-            Message::Samples(..) | Message::Packet(_) => {}
+            Message::Samples(..) | Message::Packets(_) => {}
         }
     }
 
