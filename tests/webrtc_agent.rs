@@ -1,0 +1,290 @@
+//! A browser agent takes a queue call: the agent registers over SIP over
+//! WebSocket, a SIPp caller (PCMA, SIPp's recorded speech) is queued and the
+//! switch rings the agent with WebRTC media (ICE-lite, DTLS-SRTP, Opus). A
+//! WebRTC client that behaves as a browser does (full ICE, DTLS client)
+//! answers and speaks an Opus tone. Audio goes both ways through the engine,
+//! which transcodes Opus <-> PCMA: the browser decodes the caller's speech,
+//! and the call record's RTP figures show both legs carried audio. The
+//! caller hangs up, the BYE comes down the WebSocket, and the gateway's
+//! session ends with the call.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{Sipp, Switch, SwitchConfig, Transport};
+use media::codec::{Codec, Decoder, Encoder};
+use media::webrtc::BrowserClient;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::{Message, WebSocket};
+
+type Ws = WebSocket<TcpStream>;
+
+fn root() -> &'static str {
+    env!("CARGO_MANIFEST_DIR")
+}
+
+fn queue_switch() -> Switch {
+    let root = root();
+    let extra = format!(
+        r#"
+[[routes]]
+number = "101"
+flow = "{root}/tests/flows/queue_now.yaml"
+
+[ivr]
+prompts = "{root}/prompts"
+
+[[queues]]
+name = "support"
+agents = ["1001"]
+wrap_up_secs = 1
+"#
+    );
+    Switch::start(SwitchConfig {
+        extra_toml: extra,
+        ..SwitchConfig::for_sipp()
+    })
+}
+
+fn connect(switch: &Switch) -> Ws {
+    let addr = switch.http_addr();
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+    tungstenite::client::client(request, stream).unwrap().0
+}
+
+/// The next SIP message on the connection, if one comes within `timeout`.
+fn next_message(ws: &mut Ws, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => return Some(t.to_string()),
+            Ok(Message::Binary(b)) => return Some(String::from_utf8_lossy(&b).into_owned()),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("websocket read: {e}"),
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+    }
+}
+
+fn send(ws: &mut Ws, message: &str) {
+    ws.send(Message::Text(message.into())).unwrap();
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
+    message
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+        .collect()
+}
+
+fn body(message: &str) -> &str {
+    message.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+fn register(ws: &mut Ws, cseq: u32, authorization: Option<&str>) {
+    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    send(
+        ws,
+        &format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/WS br0wser.invalid;branch=z9hG4bKrtc{cseq};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:1001@127.0.0.1>;tag=rtcreg\r\n\
+             To: <sip:1001@127.0.0.1>\r\n\
+             Call-ID: rtc-register-1\r\n\
+             CSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:agent@br0wser.invalid;transport=ws>;expires=300\r\n\
+             {auth}Content-Length: 0\r\n\r\n"
+        ),
+    );
+}
+
+fn register_with_digest(ws: &mut Ws) {
+    register(ws, 1, None);
+    let challenge = next_message(ws, Duration::from_secs(3)).expect("an answer to REGISTER");
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let www = header(&challenge, "WWW-Authenticate")[0].to_owned();
+    let authorization =
+        signaling::auth::client_response(&www, "1001", "secret1001", "REGISTER", "sip:127.0.0.1", 1, "0a4f113b")
+            .unwrap();
+    register(ws, 2, Some(&authorization));
+    let ok = next_message(ws, Duration::from_secs(3)).expect("an answer to the authorised REGISTER");
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+}
+
+/// A response to `request` copying its Via, From, To (with `to_tag`),
+/// Call-ID and CSeq.
+fn response_to(request: &str, status: &str, to_tag: Option<&str>, sdp: Option<&str>) -> String {
+    let mut r = format!("SIP/2.0 {status}\r\n");
+    for via in header(request, "Via") {
+        r += &format!("Via: {via}\r\n");
+    }
+    for name in ["From", "Call-ID", "CSeq"] {
+        r += &format!("{name}: {}\r\n", header(request, name)[0]);
+    }
+    let to = header(request, "To")[0];
+    match to_tag {
+        Some(tag) if !to.contains("tag=") => r += &format!("To: {to};tag={tag}\r\n"),
+        _ => r += &format!("To: {to}\r\n"),
+    }
+    r += "Contact: <sip:agent@br0wser.invalid;transport=ws>\r\n";
+    match sdp {
+        Some(sdp) => {
+            r += &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                sdp.len()
+            )
+        }
+        None => r += "Content-Length: 0\r\n\r\n",
+    }
+    r
+}
+
+fn rms(pcm: &[i16]) -> f64 {
+    if pcm.is_empty() {
+        return 0.0;
+    }
+    (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt()
+}
+
+#[test]
+fn browser_agent_answers_a_queue_call_with_audio_both_ways() {
+    let switch = queue_switch();
+    let mut ws = connect(&switch);
+    register_with_digest(&mut ws);
+
+    let caller = Sipp::new("caller_queued_plays_audio")
+        .remote(switch.sip_addr())
+        .transport(Transport::Udp)
+        .service("101")
+        .calls(1)
+        .timeout_secs(30)
+        .spawn();
+
+    let invite = loop {
+        let m = next_message(&mut ws, Duration::from_secs(10)).expect("the queue call's INVITE over the websocket");
+        if m.starts_with("INVITE ") {
+            break m;
+        }
+    };
+    let offer = body(&invite);
+    assert!(offer.contains("UDP/TLS/RTP/SAVPF"), "a WebRTC offer: {offer}");
+    assert!(offer.contains("a=ice-lite"), "{offer}");
+    assert!(offer.contains("a=fingerprint:sha-256"), "{offer}");
+
+    send(&mut ws, &response_to(&invite, "180 Ringing", Some("rtcagent"), None));
+    let (mut browser, answer) = BrowserClient::answer(offer, "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
+    let opus_pt: u8 = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=rtpmap:").filter(|r| r.contains("opus/48000")))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|pt| pt.parse().ok())
+        .expect("Opus in the browser's answer");
+    let answered_at = Instant::now();
+    send(
+        &mut ws,
+        &response_to(&invite, "200 OK", Some("rtcagent"), Some(&answer)),
+    );
+
+    // 20 ms of a 440 Hz tone at 48 kHz per packet, as a browser's microphone.
+    let mut encoder = Encoder::new(Codec::Opus).unwrap();
+    let mut decoder = Decoder::new(Codec::Opus).unwrap();
+    let mut heard: Vec<i16> = Vec::new();
+    let mut connected_after = None;
+    let mut seq = 0u64;
+    let mut next_frame = Instant::now();
+    let mut messages = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let bye = loop {
+        assert!(Instant::now() < deadline, "no BYE; saw {messages:?}");
+        let now = Instant::now();
+        browser.step(now).unwrap();
+        if browser.is_connected() && connected_after.is_none() {
+            connected_after = Some(now - answered_at);
+        }
+        if browser.is_connected() && now >= next_frame {
+            let pcm: Vec<i16> = (0..960)
+                .map(|i| {
+                    let t = (seq * 960 + i) as f64 / 48_000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+                })
+                .collect();
+            let mut payload = Vec::new();
+            encoder.encode(&pcm, &mut payload).unwrap();
+            browser.send_rtp(now, opus_pt, seq, (seq * 960) as u32, &payload);
+            seq += 1;
+            next_frame += Duration::from_millis(20);
+        }
+        for packet in browser.take_received() {
+            if packet.payload_type == opus_pt {
+                let mut pcm = Vec::new();
+                decoder.decode(&packet.payload, &mut pcm).unwrap();
+                heard.extend_from_slice(&pcm);
+            }
+        }
+        if let Some(m) = next_message(&mut ws, Duration::from_millis(1)) {
+            if m.starts_with("BYE ") {
+                break m;
+            }
+            messages.push(m.lines().next().unwrap_or_default().to_owned());
+        }
+    };
+    send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    assert!(
+        messages.iter().any(|l| l.starts_with("ACK ")),
+        "the 200 was ACKed: {messages:?}"
+    );
+    let connected_after = connected_after.expect("ICE and DTLS came up");
+    eprintln!("ICE + DTLS after the answer: {connected_after:?}");
+    caller.wait().assert_success(1);
+
+    // The caller's speech reached the browser, transcoded to Opus.
+    let seconds = heard.len() as f64 / 48_000.0;
+    assert!(seconds > 5.0, "the browser heard {seconds:.1} s of audio");
+    assert!(rms(&heard) > 300.0, "the browser heard speech, RMS {}", rms(&heard));
+
+    // The call record: the browser agent answered, and both legs carried RTP.
+    let record = common::poll_until(Duration::from_secs(10), || {
+        let calls = switch.json("/api/calls?window=15m");
+        calls["calls"]
+            .as_array()?
+            .iter()
+            .find(|c| !c["end"].is_null() && c["legs"].as_array().is_some_and(|l| l.len() >= 2))
+            .cloned()
+    })
+    .expect("the ended call's record with both legs");
+    let text = record.to_string();
+    let marks = record["marks"].as_array().unwrap();
+    assert!(
+        marks
+            .iter()
+            .any(|m| m["what"]["kind"] == "agent_answered" && m["what"]["agent"] == "1001"),
+        "the browser agent's answer in the record: {text}"
+    );
+    let legs = record["legs"].as_array().unwrap();
+    let packets = |side: &str| {
+        legs.iter()
+            .find(|l| l["side"] == side)
+            .and_then(|l| l["packets"].as_u64())
+            .unwrap_or(0)
+    };
+    // The caller's 7.05 s of speech come in 235 packets of 30 ms; the
+    // browser sends 50 a second from its answer to the caller's BYE.
+    assert!(packets("caller") >= 200, "caller leg packets: {text}");
+    assert!(packets("agent") > 300, "browser leg packets: {text}");
+}
