@@ -34,6 +34,9 @@ say en en-us callback_confirmed "We will call you back when it is your turn. Goo
 say es es    callback_confirmed "Le llamaremos cuando sea su turno. Adiós."
 say en en-us queue_full "All our agents are busy. Please call again later."
 say es es    queue_full "Todos nuestros agentes están ocupados. Por favor, llame más tarde."
+# An overflow hook's "message": another channel takes over.
+say en en-us message_coming "We will send you a message to continue on another channel. Goodbye."
+say es es    message_coming "Le enviaremos un mensaje para continuar por otro canal. Adiós."
 # Numbers for position announcements (1-10; beyond that the position is not said).
 n=1
 for w in one two three four five six seven eight nine ten; do
