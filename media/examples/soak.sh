@@ -7,6 +7,7 @@
 #   cargo build --release -p media --example soak
 #   media/examples/soak.sh [SECONDS] [N...]      (default 20 s; 100 .. 4000 calls)
 #   EXTRA="--workers 1" media/examples/soak.sh 20 3000
+#   EXTRA="--record" media/examples/soak.sh 20 1000    (every call recorded)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${1:-20}; shift || true
