@@ -65,6 +65,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .merge(crate::http_ws::routes(state.sip.clone()))
         .merge(crate::http_api::routes())
         .merge(crate::http_recordings::routes())
+        .merge(crate::agent_page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

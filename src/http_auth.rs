@@ -10,6 +10,12 @@
 //!
 //! Handlers that must know who asked (an audited deletion) take
 //! `axum::Extension<ApiCaller>`.
+//!
+//! Agents get tokens of their own: `POST /api/agent/login` with the agent's
+//! extension and SIP digest password issues a token for one hour, scoped to
+//! that agent: it may read, and change only its own state
+//! (`/api/agents/{its extension}/...`). The agent page renews it with the
+//! same call before it runs out.
 
 use std::sync::Arc;
 
@@ -46,13 +52,25 @@ pub(crate) struct ApiCaller {
     pub(crate) name: Arc<str>,
     /// Its scope.
     pub(crate) scope: Scope,
+    /// An agent's own token: the agent's extension.
+    pub(crate) agent: Option<Arc<str>>,
 }
+
+/// How long an agent's token lasts.
+pub(crate) const AGENT_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The configured tokens, kept as digests so that comparing takes the same
 /// time however much of a guess is right.
 #[derive(Debug, Default)]
 pub(crate) struct Tokens {
     known: Vec<([u8; 32], ApiCaller)>,
+    /// Agents' SIP passwords by extension (as digests), for their login.
+    agents: std::collections::HashMap<String, [u8; 32]>,
+    /// Agents' tokens issued at login, with their expiry. The lock is held
+    /// for a lookup or an insert, never across an await.
+    issued: std::sync::Mutex<Vec<([u8; 32], ApiCaller, std::time::Instant)>>,
+    /// The SIP domain, for the agent page's phone.
+    domain: String,
 }
 
 impl Tokens {
@@ -67,11 +85,58 @@ impl Tokens {
                     ApiCaller {
                         name: t.name.as_str().into(),
                         scope: t.scope,
+                        agent: None,
                     },
                 ))
             })
             .collect();
-        Tokens { known }
+        Tokens {
+            known,
+            ..Tokens::default()
+        }
+    }
+
+    /// Agents who may log in for a token of their own: (extension, SIP
+    /// password), registering in SIP `domain`.
+    pub(crate) fn with_agents(mut self, domain: &str, agents: impl IntoIterator<Item = (String, String)>) -> Tokens {
+        self.agents = agents.into_iter().map(|(ext, pw)| (ext, digest(&pw))).collect();
+        self.domain = domain.to_owned();
+        self
+    }
+
+    /// The SIP domain agents register in.
+    pub(crate) fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// A new token for `extension` when `password` is its SIP password.
+    pub(crate) fn issue_agent(&self, extension: &str, password: &str, now: std::time::Instant) -> Option<String> {
+        let known = self.agents.get(extension)?;
+        let given = digest(password);
+        let differ = known.iter().zip(given.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if differ != 0 {
+            return None;
+        }
+        let token: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+        let caller = ApiCaller {
+            name: format!("agent {extension}").into(),
+            scope: Scope::Read,
+            agent: Some(extension.into()),
+        };
+        let mut issued = self.issued.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        issued.retain(|(_, _, expires)| *expires > now);
+        issued.push((digest(&token), caller, now + AGENT_TOKEN_TTL));
+        Some(token)
+    }
+
+    /// The agent holding an issued token that has not expired.
+    fn agent_caller(&self, presented: &str, now: std::time::Instant) -> Option<ApiCaller> {
+        let d = digest(presented);
+        let issued = self.issued.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        issued
+            .iter()
+            .find(|(known, _, expires)| *known == d && *expires > now)
+            .map(|(_, caller, _)| caller.clone())
     }
 
     /// Who holds `presented`, if anyone.
@@ -108,11 +173,17 @@ fn presented(req: &Request) -> Option<String> {
 
 /// The layer over the whole router: checks requests under `/api`.
 pub(crate) async fn require_token(State(tokens): State<Arc<Tokens>>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
+    let path = req.uri().path().to_owned();
     if path != "/api" && !path.starts_with("/api/") {
         return next.run(req).await;
     }
-    let Some(caller) = presented(&req).and_then(|t| tokens.caller(&t).cloned()) else {
+    // Agents log in here with their SIP credentials, for a token.
+    if path == "/api/agent/login" {
+        return next.run(req).await;
+    }
+    let now = std::time::Instant::now();
+    let found = presented(&req).and_then(|t| tokens.caller(&t).cloned().or_else(|| tokens.agent_caller(&t, now)));
+    let Some(caller) = found else {
         let mut response = crate::http::error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -128,6 +199,22 @@ pub(crate) async fn require_token(State(tokens): State<Arc<Tokens>>, mut req: Re
     } else {
         Scope::Control
     };
+    if let (Some(agent), Scope::Control) = (&caller.agent, needed) {
+        // An agent changes only what is its own.
+        let own = path
+            .strip_prefix("/api/agents/")
+            .and_then(|rest| rest.split('/').next())
+            .is_some_and(|ext| ext == &**agent);
+        if !own {
+            return crate::http::error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("agent {agent}'s token changes only /api/agents/{agent}/..."),
+            );
+        }
+        req.extensions_mut().insert(caller);
+        return next.run(req).await.into_response();
+    }
     if caller.scope < needed {
         return crate::http::error(
             StatusCode::FORBIDDEN,
@@ -160,6 +247,20 @@ mod tests {
                 scope: Scope::Control,
             },
         ])
+        .with_agents("127.0.0.1", [("1001".to_owned(), "secret1001".to_owned())])
+    }
+
+    #[test]
+    fn an_agent_logs_in_with_its_sip_password_for_a_token_that_expires() {
+        let t = tokens();
+        let now = std::time::Instant::now();
+        assert!(t.issue_agent("1001", "wrong", now).is_none());
+        assert!(t.issue_agent("1002", "secret1001", now).is_none());
+        let token = t.issue_agent("1001", "secret1001", now).expect("a token");
+        let caller = t.agent_caller(&token, now).expect("known");
+        assert_eq!(caller.agent.as_deref(), Some("1001"));
+        assert!(t.caller(&token).is_none(), "not a configured token");
+        assert!(t.agent_caller(&token, now + AGENT_TOKEN_TTL).is_none(), "expired");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `switchboard`: a SIP softswitch for contact centres.
 
+mod agent_page;
 mod b2bua;
 mod config;
 mod days;

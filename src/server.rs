@@ -132,7 +132,15 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
             stats: stats_tx.clone(),
             queues: config.queues.iter().map(|q| q.name.clone()).collect(),
             timezone: config.timezone(),
-            tokens: std::sync::Arc::new(crate::http_auth::Tokens::new(&config.http.tokens)),
+            tokens: std::sync::Arc::new(
+                crate::http_auth::Tokens::new(&config.http.tokens).with_agents(
+                    &config.sip.domain,
+                    config
+                        .agents
+                        .iter()
+                        .filter_map(|a| Some((a.extension.clone(), a.password.clone()?))),
+                ),
+            ),
             recordings: crate::http_recordings::RecordingsApi {
                 db: config.storage.path.clone(),
                 qa: std::sync::Arc::new(config.qa.clone()),
