@@ -33,15 +33,13 @@ fn sox() -> PathBuf {
     PathBuf::from("sox")
 }
 
-/// Not a test of its own: the child process the test below kills. Without
-/// the variable it returns at once.
-#[test]
-fn child_records_until_killed() {
-    let Some(dir) = std::env::var_os(CHILD_DIR) else { return };
-    let mut r = CallRecorder::create(&spec(Path::new(&dir)), Sidecar::new("killed", 1_700_000_000_000)).unwrap();
+/// Records a call in real time for `frames` packet times and hands back the
+/// recorder unfinished.
+fn record(dir: &Path, frames: u32) -> CallRecorder {
+    let mut r = CallRecorder::create(&spec(dir), Sidecar::new("killed", 1_700_000_000_000)).unwrap();
     let pcm: Vec<i16> = (0..320).map(|i| ((f64::from(i) * 0.3).sin() * 9000.0) as i16).collect();
     let start = Instant::now();
-    for k in 0..1000u32 {
+    for k in 0..frames {
         let due = start + Duration::from_millis(u64::from(k) * 20);
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         for channel in [Channel::Left, Channel::Right] {
@@ -59,6 +57,31 @@ fn child_records_until_killed() {
             println!("recording");
         }
     }
+    r
+}
+
+/// Run by the test below as the child it kills (with the variable set);
+/// run on its own, the same recorder is abandoned in-process without being
+/// finished, as a panic or an abort would leave it, and must be recovered.
+#[test]
+fn child_records_until_killed() {
+    if let Some(dir) = std::env::var_os(CHILD_DIR) {
+        drop(record(Path::new(&dir), 1000));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Never finished: what its buffers held is lost, as in a crash.
+    std::mem::forget(record(dir.path(), 80));
+    let wav = spec(dir.path()).wav;
+    let recovered = recover(&wav).unwrap().expect("the sidecar said recording");
+    assert!(
+        matches!(recovered.state, State::Interrupted { .. }),
+        "{:?}",
+        recovered.state
+    );
+    assert!(recovered.duration_ms >= 1000, "{}", recovered.duration_ms);
+    let reader = hound::WavReader::open(&wav).unwrap();
+    assert_eq!(u64::from(reader.duration()) * 1000 / 16_000, recovered.duration_ms);
 }
 
 #[test]
