@@ -2,7 +2,7 @@
 //! that records every request (headers, body, whether its signature is
 //! valid), answers from a script or with a fixed status, and can go down
 //! (its port refuses connections) and come back on the same port.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 #[path = "../../src/hooks/signature.rs"]
 pub mod signature;
