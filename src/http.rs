@@ -34,6 +34,8 @@ pub(crate) struct AppState {
     pub(crate) recordings: crate::http_recordings::RecordingsApi,
     /// The hooks' dead letters and the live event stream.
     pub(crate) hooks: crate::hooks::HooksApi,
+    /// The hooks' dead letters and the live event stream.
+    pub(crate) hooks: crate::hooks::HooksApi,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade. Queue waits
@@ -62,11 +64,13 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .route("/api/flows/reload", axum::routing::post(reload_flows))
         .merge(crate::wallboard::routes())
         .merge(crate::http_acd::routes())
+        .merge(crate::http_api::routes())
         .merge(crate::http_ws::routes(state.sip.clone()))
         .merge(crate::http_api::routes())
         .merge(crate::http_recordings::routes())
         .merge(crate::agent_page::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.tokens.clone(),
@@ -95,6 +99,14 @@ pub(crate) fn error(status: StatusCode, code: &'static str, message: impl Into<S
         }),
     )
         .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 async fn method_not_allowed() -> Response {

@@ -345,14 +345,12 @@ fn total(
 async fn evaluate(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<Evaluation>, axum::extract::rejection::JsonRejection>,
+    body: Result<crate::http_api_body::ApiJson<Evaluation>, crate::http_api_body::ApiError>,
 ) -> Response {
-    let Ok(Json(e)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            "expected {\"evaluator\": \"...\", \"scores\": {\"criterion\": 0-10}, \"comment\": \"...\"}",
-        );
+    // The API's one body reader: 400/413/415/422 naming the field.
+    let e = match body {
+        Ok(crate::http_api_body::ApiJson(e)) => e,
+        Err(e) => return e.into_response(),
     };
     if e.evaluator.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "bad_body", "evaluator must not be empty");
