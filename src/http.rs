@@ -34,8 +34,6 @@ pub(crate) struct AppState {
     pub(crate) recordings: crate::http_recordings::RecordingsApi,
     /// The hooks' dead letters and the live event stream.
     pub(crate) hooks: crate::hooks::HooksApi,
-    /// The hooks' dead letters and the live event stream.
-    pub(crate) hooks: crate::hooks::HooksApi,
 }
 
 /// Installs the Prometheus recorder for the `metrics` facade. Queue waits
@@ -64,14 +62,14 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .route("/api/flows/reload", axum::routing::post(reload_flows))
         .merge(crate::wallboard::routes())
         .merge(crate::http_acd::routes())
-        .merge(crate::http_api::routes())
         .merge(crate::http_ws::routes(state.sip.clone()))
         .merge(crate::http_api::routes())
         .merge(crate::http_recordings::routes())
         .merge(crate::agent_page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .method_not_allowed_fallback(method_not_allowed)
+        // Every body the API takes is small JSON.
+        .layer(axum::extract::DefaultBodyLimit::max(crate::http_api_body::BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.tokens.clone(),
             crate::http_auth::require_token,
@@ -99,14 +97,6 @@ pub(crate) fn error(status: StatusCode, code: &'static str, message: impl Into<S
         }),
     )
         .into_response()
-}
-
-async fn method_not_allowed() -> Response {
-    error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this endpoint does not take that method",
-    )
 }
 
 async fn method_not_allowed() -> Response {
