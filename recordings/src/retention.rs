@@ -10,14 +10,19 @@ pub struct RetentionPolicy {
     /// Days for recordings of a queue (or flow) not named in `per_queue`,
     /// and for those of no queue; `None` keeps them for ever.
     pub default_days: Option<u32>,
-    /// Days per queue or flow name; `0` deletes once the recording ended.
-    pub per_queue: BTreeMap<String, u32>,
+    /// Days per queue or flow name, over `default_days`: `None` keeps
+    /// that queue's recordings for ever even when there is a default;
+    /// `Some(0)` deletes them once they ended.
+    pub per_queue: BTreeMap<String, Option<u32>>,
 }
 
 impl RetentionPolicy {
     /// Days kept for recordings of `queue`; `None`: for ever.
     pub fn days_for(&self, queue: Option<&str>) -> Option<u32> {
-        queue.and_then(|q| self.per_queue.get(q).copied()).or(self.default_days)
+        match queue.and_then(|q| self.per_queue.get(q)) {
+            Some(&days) => days,
+            None => self.default_days,
+        }
     }
 }
 
@@ -77,7 +82,12 @@ mod tests {
         let now = 1_800_000_000_000;
         let policy = RetentionPolicy {
             default_days: Some(90),
-            per_queue: [("sales".to_string(), 30), ("audit".to_string(), 0)].into(),
+            per_queue: [
+                ("sales".to_string(), Some(30)),
+                ("audit".to_string(), Some(0)),
+                ("legal".to_string(), None),
+            ]
+            .into(),
         };
         let listing = vec![
             listed("sales-old", Some("sales"), Some(31.0), now),
@@ -88,6 +98,7 @@ mod tests {
             listed("no-queue-old", None, Some(100.0), now),
             listed("audit-ended", Some("audit"), Some(0.0), now),
             listed("sales-running", Some("sales"), None, now),
+            listed("legal-old", Some("legal"), Some(3000.0), now),
         ];
         let due = due_for_deletion(now, &policy, &listing);
         assert_eq!(
@@ -101,7 +112,7 @@ mod tests {
         let now = 1_800_000_000_000;
         let policy = RetentionPolicy {
             default_days: None,
-            per_queue: [("sales".to_string(), 1)].into(),
+            per_queue: [("sales".to_string(), Some(1))].into(),
         };
         let listing = vec![
             listed("a", Some("support"), Some(5000.0), now),

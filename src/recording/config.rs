@@ -195,10 +195,11 @@ impl RecordingConfig {
             .unwrap_or(Policy::Never)
     }
 
-    /// Days a queue's recordings are kept (0: forever).
+    /// Days the recordings filed under `queue` (a queue, or the number of
+    /// a flow for IVR-only ones) are kept (0: forever), as retention sees it.
     pub(crate) fn retention_days(&self, queue: Option<&str>) -> u32 {
         queue
-            .and_then(|q| self.queues.get(q))
+            .and_then(|q| self.queues.get(q).or_else(|| self.flows.get(q)))
             .and_then(|r| r.retention_days)
             .unwrap_or(self.retention_days)
     }

@@ -73,7 +73,7 @@ fn retention_deletes_what_is_due_and_nothing_else_and_audits_it() {
     }
     let policy = recordings::RetentionPolicy {
         default_days: Some(90),
-        per_queue: [("sales".to_owned(), 30)].into(),
+        per_queue: [("sales".to_owned(), Some(30))].into(),
     };
     let deleted = crate::recording::retention::run_once(&db, &policy, i64::try_from(now).unwrap()).unwrap();
     assert_eq!(deleted, 2);

@@ -14,7 +14,9 @@ pub(crate) const WHO: &str = "retention";
 /// How often retention runs.
 pub(crate) const PERIOD: Duration = Duration::from_secs(3600);
 
-/// The retention of `config` in the `recordings` crate's terms.
+/// The retention of `config` in the `recordings` crate's terms. A rule's
+/// 0 keeps its recordings for ever, as `[recording] retention_days = 0`
+/// does: it must not fall back to the default and be deleted by it.
 pub(crate) fn policy(config: &super::RecordingConfig) -> ::recordings::RetentionPolicy {
     let days = |d: u32| (d > 0).then_some(d);
     ::recordings::RetentionPolicy {
@@ -23,8 +25,7 @@ pub(crate) fn policy(config: &super::RecordingConfig) -> ::recordings::Retention
             .queues
             .iter()
             .chain(&config.flows)
-            .filter_map(|(name, rule)| Some((name.clone(), rule.retention_days?)))
-            .filter(|(_, d)| *d > 0)
+            .filter_map(|(name, rule)| Some((name.clone(), days(rule.retention_days?))))
             .collect(),
     }
 }
@@ -40,10 +41,12 @@ pub(crate) fn run_once(
     let mut conn = recordings::open(db)?;
     let listing = recordings::retained(&conn)?;
     let due = ::recordings::due_for_deletion(u64::try_from(now_ms).unwrap_or(0), policy, &listing);
+    let queues: std::collections::HashMap<&str, Option<&str>> =
+        listing.iter().map(|l| (l.key.as_str(), l.queue.as_deref())).collect();
     let mut deleted = 0;
     for id in due {
-        let queue = listing.iter().find(|l| l.key == id).and_then(|l| l.queue.clone());
-        let days = policy.days_for(queue.as_deref()).unwrap_or(0);
+        let queue = queues.get(id.as_str()).copied().flatten();
+        let days = policy.days_for(queue).unwrap_or(0);
         let why = format!("retention of {days} days");
         match recordings::delete(&mut conn, &id, WHO, Some(&why), now_ms) {
             Ok(recordings::Deletion::Deleted) => deleted += 1,
@@ -85,13 +88,15 @@ mod tests {
         }
         let doc: Doc = toml::from_str(
             "[recording]\nretention_days = 90\n[recording.queues.a]\nretention_days = 7\n\
-             [recording.queues.b]\nrecording = \"always\"\n[recording.flows.\"100\"]\nretention_days = 1\n",
+             [recording.queues.b]\nrecording = \"always\"\n[recording.queues.c]\nretention_days = 0\n\
+             [recording.flows.\"100\"]\nretention_days = 1\n",
         )
         .unwrap();
         let p = policy(&doc.recording);
         assert_eq!(p.days_for(Some("a")), Some(7));
         assert_eq!(p.days_for(Some("b")), Some(90));
         assert_eq!(p.days_for(Some("100")), Some(1));
+        assert_eq!(p.days_for(Some("c")), None, "0 keeps for ever, not the default");
         assert_eq!(p.days_for(None), Some(90));
     }
 }
