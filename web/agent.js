@@ -85,7 +85,7 @@ function incoming(session, request) {
   if (agent.session) { session.terminate({ status_code: 486 }); return; }
   agent.session = session;
   const from = request.from;
-  $('caller').textContent = (from && (from.display_name || from.uri.user)) || '-';
+  $('caller').textContent = from ? [from.display_name, from.uri.user].filter(Boolean).join(' ') : '-';
   $('call-state').textContent = 'ringing';
   $('answer').disabled = false;
   $('hangup').disabled = false;
@@ -164,6 +164,14 @@ async function refreshState() {
     agent.since = me.since;
     $('state').textContent = shown;
     $('since').textContent = `for ${Math.max(0, Math.round((Date.now() - me.since) / 1000))} s`;
+    if (me.call && me.call !== agent.call && agent.session) {
+      // The ACD's view names the call and its queue even when the event
+      // stream is not there.
+      agent.call = me.call;
+      $('transfer').disabled = false;
+      fillFromRecord(me.call);
+    }
+    if (me.queue && agent.session) $('queue').textContent = me.queue;
     const wrapping = me.state === 'wrap_up';
     $('wrapup').classList.toggle('hidden', !wrapping);
     if (wrapping) $('wrapup-left').textContent = `${Math.max(0, Math.round((Date.now() - me.since) / 1000))} s so far`;
@@ -211,6 +219,8 @@ function followEvents() {
   for (const type of ['call.offered', 'call.answered', 'call.ended', 'agent.state_changed']) {
     events.addEventListener(type, handle);
   }
+  events.onerror = () => note('event stream interrupted');
+  events.onopen = () => note('event stream open');
   agent.events = events;
 }
 
@@ -219,6 +229,7 @@ async function fillFromRecord(id) {
     const { calls } = await api('GET', '/api/calls?window=1h');
     const record = (calls || []).find((c) => c.id === id);
     if (!record) return;
+    if (record.caller) $('caller').textContent = record.caller;
     $('language').textContent = record.language || '-';
     const enqueued = record.marks.find((m) => m.what.kind === 'enqueued');
     if (enqueued && $('waited').textContent === '-') {
