@@ -295,7 +295,7 @@ async fn control(State(state): State<AppState>, Path((call, action)): Path<(Stri
     }
 }
 
-/// `{"evaluator": "...", "scores": {"criterion": 0..10 or 0..1}, "comment": "..."}`
+/// `{"evaluator": "...", "scores": {"criterion": 0..10}, "comment": "..."}`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Evaluation {
@@ -306,8 +306,9 @@ struct Evaluation {
 }
 
 /// The weighted total out of 10 of `scores` by the form's criteria, and the
-/// scores each on 0..10. A score on 0..1 (a form of fractions) is read as
-/// a share of 10 when every score of the form is at most 1.
+/// scores as taken. Scores are on 0..10 only: reading a form whose scores
+/// are all at most 1 as fractions would turn an evaluator's 1s and 0s out
+/// of 10 into a near-perfect total.
 fn total(
     form: &QaConfig,
     scores: &std::collections::BTreeMap<String, f64>,
@@ -320,7 +321,6 @@ fn total(
             return Err(format!("`{name}` is not a criterion of the form"));
         }
     }
-    let fractions = scores.values().all(|&s| s <= 1.0);
     let mut sum = 0.0;
     let mut weights = 0.0;
     let mut normalised = serde_json::Map::new();
@@ -329,14 +329,10 @@ fn total(
             return Err(format!("criterion `{}` has no score", c.name));
         };
         if !score.is_finite() || !(0.0..=10.0).contains(&score) {
-            return Err(format!(
-                "the score of `{}` must be between 0 and 10 (or 0 and 1)",
-                c.name
-            ));
+            return Err(format!("the score of `{}` must be between 0 and 10", c.name));
         }
-        let out_of_10 = if fractions { score * 10.0 } else { score };
-        normalised.insert(c.name.clone(), out_of_10.into());
-        sum += out_of_10 * c.weight;
+        normalised.insert(c.name.clone(), score.into());
+        sum += score * c.weight;
         weights += c.weight;
     }
     Ok((sum / weights, serde_json::Value::Object(normalised)))
@@ -418,7 +414,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_total_is_weighted_out_of_10_and_fractions_are_read_as_shares() {
+    fn the_total_is_weighted_out_of_10() {
         let form = QaConfig {
             criteria: vec![
                 crate::recording::config::Criterion {
@@ -434,9 +430,11 @@ mod tests {
         let scores = |a: f64, b: f64| [("greeting".to_owned(), a), ("resolution".to_owned(), b)].into();
         let (t, _) = total(&form, &scores(10.0, 6.0)).unwrap();
         assert!((t - 7.0).abs() < 1e-9, "{t}");
-        let (t, n) = total(&form, &scores(1.0, 0.6)).unwrap();
-        assert!((t - 7.0).abs() < 1e-9, "{t}");
-        assert_eq!(n["greeting"], 10.0);
+        let (t, n) = total(&form, &scores(1.0, 0.0)).unwrap();
+        assert!((t - 0.25).abs() < 1e-9, "low scores stay low: {t}");
+        assert_eq!(n["greeting"], 1.0);
+        assert!(total(&form, &scores(-1.0, 5.0)).is_err());
+        assert!(total(&form, &scores(f64::NAN, 5.0)).is_err());
         assert!(total(&form, &scores(11.0, 5.0)).is_err());
         assert!(
             total(&form, &[("greeting".to_owned(), 5.0)].into()).is_err(),
