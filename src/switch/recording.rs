@@ -148,15 +148,23 @@ impl Switch {
             }
             media::engine::CallRecordingEvent::Failed { leg, path, reason, .. } => {
                 tracing::debug!(leg, path = %path.display(), "recording failed");
-                self.recording_failed(now, leg, reason);
+                self.recording_failed(now, leg, &path, reason);
             }
         }
     }
 
     /// The engine could not write a call's recording (disk full, I/O
-    /// error): the recording stops with its error, the call goes on.
-    fn recording_failed(&mut self, now: Instant, leg: LegId, error: String) {
-        let Some(call) = self.recordings.call_of_leg(leg) else {
+    /// error): the recording stops with its error, the call goes on. The
+    /// file must match too: the caller's leg is the engine's name for every
+    /// recording of the call, so a failure of the flow's recording that ended
+    /// at the bridge must not stop the call's recording that followed it.
+    fn recording_failed(&mut self, now: Instant, leg: LegId, path: &std::path::Path, error: String) {
+        let Some(call) = self
+            .recordings
+            .call_of_leg(leg)
+            .filter(|&call| self.recordings.active(call).is_some_and(|a| a.started.path == path))
+        else {
+            tracing::warn!(leg, path = %path.display(), %error, "a recording that had ended failed");
             return;
         };
         tracing::error!(call, %error, "recording failed; the call goes on");

@@ -184,16 +184,22 @@ fn a_failed_recording_ends_with_its_error_and_the_call_goes_on() {
     let (mut h, _) = answered("[recording]\ndefault = \"always\"\n");
     let record = record_id(&h);
     recording_updates(&mut h);
-    let now = h.now;
-    h.switch.handle_media_event(
-        now,
+    let call = *h.switch.tracked.keys().next().unwrap();
+    let path = h.switch.recordings.active(call).unwrap().started.path.clone();
+    let failed = |path: &str| {
         media::engine::MediaEvent::CallRecording(media::engine::CallRecordingEvent::Failed {
             leg: 1,
-            path: "rec/x.wav".into(),
+            path: path.into(),
             reason: "No space left on device".into(),
             sidecar: None,
-        }),
-    );
+        })
+    };
+    let now = h.now;
+    // A recording of this leg that had ended before (the flow's) failing
+    // late leaves the call's recording alone.
+    h.switch.handle_media_event(now, failed("rec/earlier.wav"));
+    assert!(recording_updates(&mut h).is_empty());
+    h.switch.handle_media_event(now, failed(&path.to_string_lossy()));
     let updates = recording_updates(&mut h);
     assert_eq!(
         updates,
@@ -216,7 +222,7 @@ fn a_recording_flow_records_the_caller_alone_until_the_agent_answers() {
     let log = recording_log(&h);
     assert_eq!(log.len(), 3, "{log:?}");
     assert!(
-        log[0].starts_with("record call 1 None recordings/2026/11/23/100/"),
+        log[0].starts_with("record call 1 None call-recordings/2026/11/23/100/"),
         "the caller alone: {log:?}"
     );
     assert_eq!(log[1], "stop call recording 1");
