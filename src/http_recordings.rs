@@ -179,8 +179,12 @@ async fn audio(State(state): State<AppState>, Path(id): Path<String>) -> Respons
         }
     };
     let length = file.metadata().await.ok().map(|m| m.len());
+    // A recording still being written grows while it is sent: the body
+    // stops at the length announced, or the client would see a broken
+    // response.
+    use tokio::io::AsyncReadExt;
+    let file = file.take(length.unwrap_or(u64::MAX));
     let stream = futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
         let mut chunk = vec![0u8; 64 * 1024];
         match file.read(&mut chunk).await {
             Ok(0) => None,
