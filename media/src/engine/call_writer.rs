@@ -178,3 +178,106 @@ impl CallWriter {
         self.recorder.fail(at, reason)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Encoder;
+
+    /// Copies of 20 ms packets of a `freq` tone in `codec`, from `start`.
+    fn tone(codec: Codec, channel: Channel, freq: f64, start: Instant, seconds: u32) -> Vec<Tapped> {
+        let mut encoder = Encoder::new(codec).unwrap();
+        let rate = encoder.sample_rate();
+        let frame = encoder.frame_samples();
+        let step = codec.clock_rate() / 50;
+        (0..seconds * 50)
+            .map(|k| {
+                let pcm: Vec<i16> = (0..frame)
+                    .map(|i| {
+                        let n = (k as usize * frame + i) as f64;
+                        (8000.0 * (2.0 * std::f64::consts::PI * freq * n / f64::from(rate)).sin()) as i16
+                    })
+                    .collect();
+                let mut payload = Vec::new();
+                encoder.encode(&pcm, &mut payload).unwrap();
+                Tapped {
+                    recording: 1,
+                    channel,
+                    at: start + Duration::from_millis(u64::from(k) * 20),
+                    ssrc: 7,
+                    timestamp: k * step,
+                    codec,
+                    payload,
+                }
+            })
+            .collect()
+    }
+
+    /// Goertzel power of `freq` in `x` at `rate`, normalised by length.
+    fn power(x: &[i16], freq: f64, rate: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * freq / rate;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in x {
+            let s = f64::from(v) + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len() as f64).powi(2)
+    }
+
+    /// A G.711 caller and an Opus agent recorded at the rate the codec
+    /// carries: the caller's narrowband audio is upsampled, the agent's
+    /// decoded at the file's rate, each tone on its side.
+    #[test]
+    fn an_opus_leg_is_recorded_wideband_beside_a_g711_leg() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("call.wav");
+        let spec = CallRecordingSpec {
+            spec: recordings::RecorderSpec {
+                wav: wav.clone(),
+                mono_mix: None,
+                sample_rate: 0,
+                layout: ChannelLayout::CallerLeftAgentRight,
+            },
+            sidecar: Sidecar::new("call", 0),
+        };
+        let start = Instant::now();
+        let mut writer = CallWriter::open(&spec, start, [Some(Codec::Pcmu), Some(Codec::Opus)], false).unwrap();
+        let mut packets = tone(Codec::Pcmu, Channel::Left, 400.0, start, 2);
+        packets.extend(tone(Codec::Opus, Channel::Right, 3000.0, start, 2));
+        packets.sort_by_key(|t| t.at);
+        for t in &packets {
+            writer.packet(t);
+        }
+        let sidecar = writer.finish(start + Duration::from_secs(2), [0; 2]).unwrap();
+        assert_eq!(sidecar.sample_rate, 16_000);
+        assert_eq!(sidecar.quality.right.codecs, ["opus"]);
+        let mut reader = hound::WavReader::open(&wav).unwrap();
+        assert_eq!((reader.spec().channels, reader.spec().sample_rate), (2, 16_000));
+        let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+        assert_eq!(samples.len(), 2 * 32_000);
+        // The middle second, clear of the codec's start-up.
+        let side = |c: usize| -> Vec<i16> {
+            samples
+                .iter()
+                .skip(c)
+                .step_by(2)
+                .skip(8000)
+                .take(16_000)
+                .copied()
+                .collect()
+        };
+        let (left, right) = (side(0), side(1));
+        let rate = 16_000.0;
+        assert!(
+            power(&left, 400.0, rate) > 100.0 * power(&left, 3000.0, rate),
+            "caller's tone on the left"
+        );
+        // 3 kHz is above what G.711 carries: only a wideband file holds it.
+        assert!(
+            power(&right, 3000.0, rate) > 100.0 * power(&right, 400.0, rate),
+            "agent's tone on the right"
+        );
+        assert!(power(&right, 3000.0, rate) > 1000.0, "the 3 kHz tone is there");
+    }
+}
