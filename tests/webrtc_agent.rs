@@ -288,3 +288,60 @@ fn browser_agent_answers_a_queue_call_with_audio_both_ways() {
     assert!(packets("caller") >= 200, "caller leg packets: {text}");
     assert!(packets("agent") > 300, "browser leg packets: {text}");
 }
+
+#[test]
+fn an_agent_logs_in_for_a_token_that_changes_only_its_own_state() {
+    let switch = queue_switch();
+    let addr = switch.http_addr();
+    let post = |path: &str, body: &str, token: Option<&str>| {
+        common::http_request_as(addr, "POST", path, Some(body), token).unwrap()
+    };
+    let refused = post("/api/agent/login", r#"{"extension":"1001","password":"wrong"}"#, None);
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let unknown = post(
+        "/api/agent/login",
+        r#"{"extension":"9999","password":"secret1001"}"#,
+        None,
+    );
+    assert_eq!(unknown.status, 401, "{}", unknown.body);
+    let bad = post("/api/agent/login", r#"{"extension":"1001"}"#, None);
+    assert_eq!(bad.status, 422, "{}", bad.body);
+
+    let ok = post(
+        "/api/agent/login",
+        r#"{"extension":"1001","password":"secret1001"}"#,
+        None,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let session: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+    let token = session["token"].as_str().unwrap().to_owned();
+    assert_eq!(session["domain"], "127.0.0.1");
+    assert_eq!(session["expires_in_secs"], 3600);
+
+    let agents = common::http_request_as(addr, "GET", "/api/agents", None, Some(&token)).unwrap();
+    assert_eq!(agents.status, 200, "an agent reads: {}", agents.body);
+    let own = post(
+        "/api/agents/1001/state",
+        r#"{"state":"pause","reason":"lunch"}"#,
+        Some(&token),
+    );
+    assert_eq!(own.status, 200, "its own state: {}", own.body);
+    let other = post("/api/agents/1002/state", r#"{"state":"pause"}"#, Some(&token));
+    assert_eq!(other.status, 403, "another agent's state: {}", other.body);
+    let originate = post("/api/calls", r#"{"number":"123","queue":"support"}"#, Some(&token));
+    assert_eq!(
+        originate.status, 403,
+        "calls are not an agent's to place: {}",
+        originate.body
+    );
+    let reload = post("/api/flows/reload", "{}", Some(&token));
+    assert_eq!(reload.status, 403, "{}", reload.body);
+
+    // The page and its scripts need no token.
+    for path in ["/agent", "/agent/agent.js", "/agent/jssip.min.js"] {
+        let page = common::http_request_as(addr, "GET", path, None, None).unwrap();
+        assert_eq!(page.status, 200, "{path}");
+    }
+    let page = common::http_request_as(addr, "GET", "/agent", None, None).unwrap();
+    assert!(page.body.contains("/agent/jssip.min.js"), "{}", page.body);
+}
