@@ -99,6 +99,9 @@ pub(crate) struct Hooks {
     deriver: Deriver,
     api: HooksApi,
     writer: Option<JoinHandle<()>>,
+    /// Whether any subscription is configured: without one nothing is
+    /// stored (the live stream still gets every event).
+    subscribed: bool,
 }
 
 impl Hooks {
@@ -134,6 +137,7 @@ impl Hooks {
             deriver: Deriver::new(epoch, kpi),
             api: HooksApi { tx, stream },
             writer: Some(writer),
+            subscribed: !config.subscriptions.is_empty(),
         })
     }
 
@@ -184,7 +188,7 @@ impl Hooks {
             // Nobody listening is fine.
             let _ = self.api.stream.send(Arc::new(Streamed { event, json }));
         }
-        if self.api.tx.send(ToOutbox::Events(stored)).is_err() {
+        if self.subscribed && self.api.tx.send(ToOutbox::Events(stored)).is_err() {
             tracing::error!("the hook outbox has stopped: events not stored");
         }
     }
