@@ -16,12 +16,12 @@ use serde_json::{json, Value};
 
 use crate::common::{poll_until, require_tool};
 
-pub fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     require_tool("chromium", "-y chromium")
 }
 
 /// A browser with one page open at a URL.
-pub struct Browser {
+pub(crate) struct Browser {
     child: Option<Child>,
     to_browser: File,
     from_browser: mpsc::Receiver<Value>,
@@ -32,7 +32,7 @@ pub struct Browser {
 
 impl Browser {
     /// Opens `url` with `microphone` (a WAV file) as the fake audio device.
-    pub fn open(url: &str, microphone: &Path) -> Browser {
+    pub(crate) fn open(url: &str, microphone: &Path) -> Browser {
         let chromium = chromium();
         let dir = tempfile::Builder::new().prefix("agent-chromium-").tempdir().unwrap();
         let fifo_in = dir.path().join("cdp-in");
@@ -138,12 +138,12 @@ impl Browser {
         browser
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("chromium.log")).unwrap_or_default()
     }
 
     /// Sends a command (to the page once attached) and waits for its answer.
-    pub fn call(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -173,7 +173,7 @@ impl Browser {
 
     /// Evaluates a JavaScript expression in the page (promises awaited);
     /// its value as JSON.
-    pub fn eval(&mut self, expression: &str) -> Value {
+    pub(crate) fn eval(&mut self, expression: &str) -> Value {
         let result = self.call(
             "Runtime.evaluate",
             json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
@@ -185,7 +185,7 @@ impl Browser {
     }
 
     /// Waits until `expression` is truthy in the page.
-    pub fn wait_for(&mut self, expression: &str, timeout: Duration) -> bool {
+    pub(crate) fn wait_for(&mut self, expression: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             let v = self.eval(&format!("!!({expression})"));
@@ -216,7 +216,7 @@ impl Drop for Browser {
 }
 
 /// A mono 48 kHz WAV of a 440 Hz tone, `seconds` long, for the fake microphone.
-pub fn tone_wav(path: &Path, seconds: u32) {
+pub(crate) fn tone_wav(path: &Path, seconds: u32) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 48_000,
