@@ -1,4 +1,4 @@
-//! Where recordings live: `<root>/<YYYY-MM-DD>/<queue or flow>/<call id>.wav`,
+//! Where recordings live: `<root>/<YYYY>/<MM>/<DD>/<queue or flow>/<call id>.wav`,
 //! the sidecar beside it. The date is the caller's to choose (the centre's
 //! local day, from its time zone); [`Date::from_unix_ms`] gives the UTC day.
 //! Every component is sanitised, so no queue name or call id can climb out
@@ -67,10 +67,14 @@ pub fn sanitise(component: &str) -> String {
     out
 }
 
-/// The WAV path of a call's recording: `<root>/<date>/<group>/<call id>.wav`,
-/// where `group` is the queue or flow it was recorded for.
+/// The WAV path of a call's recording:
+/// `<root>/<YYYY>/<MM>/<DD>/<group>/<call id>.wav`, where `group` is the
+/// queue or flow it was recorded for. A folder per level keeps directories
+/// small and lets a day, month or year be archived or removed as one.
 pub fn recording_path(root: &Path, date: Date, group: &str, call_id: &str) -> PathBuf {
-    root.join(date.to_string())
+    root.join(format!("{:04}", date.year))
+        .join(format!("{:02}", date.month))
+        .join(format!("{:02}", date.day))
         .join(sanitise(group))
         .join(format!("{}.wav", sanitise(call_id)))
 }
@@ -96,6 +100,6 @@ mod tests {
         assert_eq!(sanitise("sales queue/é"), "sales_queue__");
         assert_eq!(sanitise(&"x".repeat(500)).len(), 120);
         let p = recording_path(Path::new("/rec"), Date::from_unix_ms(0), "..", "../x");
-        assert_eq!(p, Path::new("/rec/1970-01-01/__/___x.wav"));
+        assert_eq!(p, Path::new("/rec/1970/01/01/__/___x.wav"));
     }
 }

@@ -11,7 +11,7 @@
 //! - [`recorder`]: one call's recording: aligner, stereo file, optional mono
 //!   mix and sidecar together, and [`recorder::recover`] for the next start;
 //! - [`sidecar`]: the JSON metadata written next to each WAV;
-//! - [`layout`]: where a recording lives (`<root>/<YYYY-MM-DD>/<queue>/<call>.wav`);
+//! - [`layout`]: where a recording lives (`<root>/<YYYY>/<MM>/<DD>/<queue>/<call>.wav`);
 //! - [`retention`]: which recordings are due for deletion.
 //!
 //! The media engine depends on this crate (its writer thread runs a

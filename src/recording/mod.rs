@@ -86,20 +86,15 @@ pub(crate) fn sidecar_path(wav: &Path) -> PathBuf {
     recordings::Sidecar::path_for(wav)
 }
 
-/// The layout of the files: `<dir>/<yyyy>/<mm>/<dd>/<queue>/<id>.wav` by
-/// the UTC date the recording started (`_none` when no queue), names made
-/// safe for any file system.
+/// The file of a recording: the recordings crate's layout by the UTC date
+/// the recording started (`_none` when no queue).
 pub(crate) fn path_for(dir: &Path, started: Millis, queue: Option<&str>, id: &str) -> PathBuf {
-    let date = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(i64::try_from(started.0).unwrap_or(0))
-        .unwrap_or_default();
-    let safe = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-            .collect()
-    };
-    dir.join(date.format("%Y/%m/%d").to_string())
-        .join(safe(queue.unwrap_or("_none")))
-        .join(format!("{}.wav", safe(id)))
+    recordings::recording_path(
+        dir,
+        recordings::Date::from_unix_ms(started.0),
+        queue.unwrap_or("_none"),
+        id,
+    )
 }
 
 /// The recordings of the calls in progress, and the decisions about them.
