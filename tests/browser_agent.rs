@@ -130,6 +130,11 @@ fn the_agent_page_answers_a_queue_call_with_audio_both_ways_and_hangs_up() {
     if !browser.wait_for("window.agentPage.registered", Duration::from_secs(10)) {
         panic!("the page's phone did not register:\n{}", page_log(&mut browser));
     }
+    // JsSIP in the browser registered through /ws: the binding is a WebSocket flow.
+    let binding = switch
+        .wait_for_registration("1001", Duration::from_secs(2), |r| r.source.starts_with("WS:"))
+        .unwrap_or_else(|| panic!("no WS binding: {:?}", switch.registrations()));
+    assert!(binding.contact.contains("transport=ws"), "{:?}", binding.raw);
     let ready = poll_until(Duration::from_secs(5), || {
         let agents = json(&switch, "/api/agents");
         let me = agents["agents"].as_array()?.iter().find(|a| a["id"] == "1001")?.clone();
