@@ -111,7 +111,13 @@ fn events_reach_the_receiver_signed_in_order_through_an_outage_and_a_restart() {
     std::thread::sleep(Duration::from_secs(1));
     receiver.up();
     let got = receiver.wait_for(Duration::from_secs(20), |got| {
-        calls_ended(got) == 4 && unique(got).iter().any(|e| e["type"] == "callback.scheduled")
+        let events = unique(got);
+        let runs: HashSet<u64> = events
+            .iter()
+            .filter(|e| e["type"] == "agent.state_changed")
+            .map(|e| seq(e).0)
+            .collect();
+        calls_ended(got) == 4 && events.iter().any(|e| e["type"] == "callback.scheduled") && runs.len() == 2
     });
 
     // Every delivery is signed, and carries its event's id as the

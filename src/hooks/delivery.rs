@@ -6,6 +6,13 @@
 //! `max_attempts`. It sleeps until the next retry is due or the outbox
 //! wakes it for a new event; when the switch stops, the wake channel
 //! closes and the worker ends after its current attempt.
+//!
+//! A receiver that cannot be reached at all (refused, no answer in time)
+//! is down as a whole: the worker then waits for that delivery's retry
+//! before trying any other, so an outage costs one attempt per backoff
+//! step, not one per pending event, and a long outage does not turn every
+//! pending event into a dead letter. A receiver that answers with an error
+//! status is up: the worker goes on with the other calls' events.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -40,11 +47,19 @@ pub(crate) fn run(subscription: Subscription, db: PathBuf, wake: mpsc::Receiver<
         }
     };
     let client = Client::new(subscription.timeout());
+    let mut paused_until = 0;
     loop {
         let now = now_ms();
-        let sleep = match outbox.next(&subscription.name, now) {
+        let next = if now < paused_until {
+            Ok(Next::At(paused_until))
+        } else {
+            outbox.next(&subscription.name, now)
+        };
+        let sleep = match next {
             Ok(Next::Due(due)) => {
-                attempt(&subscription, &client, &mut outbox, due);
+                if let Some(retry_at) = attempt(&subscription, &client, &mut outbox, due) {
+                    paused_until = retry_at;
+                }
                 continue;
             }
             Ok(Next::At(at)) => Duration::from_millis(at.saturating_sub(now)).min(MAX_SLEEP),
@@ -62,8 +77,9 @@ pub(crate) fn run(subscription: Subscription, db: PathBuf, wake: mpsc::Receiver<
     }
 }
 
-/// One attempt of one delivery.
-fn attempt(subscription: &Subscription, client: &Client, outbox: &mut Outbox, due: Due) {
+/// One attempt of one delivery. Returns when to try again if the receiver
+/// could not be reached at all.
+fn attempt(subscription: &Subscription, client: &Client, outbox: &mut Outbox, due: Due) -> Option<u64> {
     let attempt = due.attempts + 1;
     let t = chrono::Utc::now().timestamp();
     let headers = [
@@ -78,18 +94,19 @@ fn attempt(subscription: &Subscription, client: &Client, outbox: &mut Outbox, du
     ];
     let outcome = match client.post_json(&subscription.url, due.body.as_bytes(), &headers) {
         Ok(reply) if (200..300).contains(&reply.status) => Ok(()),
-        Ok(reply) => Err(format!("HTTP {}", reply.status)),
-        Err(ClientError::Timeout) => Err("no answer in time".to_owned()),
-        Err(ClientError::Connection(why)) => Err(why),
+        Ok(reply) => Err((format!("HTTP {}", reply.status), false)),
+        Err(ClientError::Timeout) => Err(("no answer in time".to_owned(), true)),
+        Err(ClientError::Connection(why)) => Err((why, true)),
     };
     let now = now_ms();
+    let mut unreachable_until = None;
     let stored = match outcome {
         Ok(()) => {
             metrics::counter!("hook_deliveries_total", "hook" => subscription.name.clone(), "outcome" => "delivered")
                 .increment(1);
             outbox.delivered(due.id)
         }
-        Err(why) => {
+        Err((why, unreachable)) => {
             let retry_at = (attempt < subscription.max_attempts).then(|| {
                 let delay = backoff(
                     attempt,
@@ -99,6 +116,9 @@ fn attempt(subscription: &Subscription, client: &Client, outbox: &mut Outbox, du
                 );
                 now + delay
             });
+            if unreachable {
+                unreachable_until = retry_at;
+            }
             let outcome = if retry_at.is_some() { "retry" } else { "dead_letter" };
             tracing::info!(hook = %subscription.name, event = %due.event_id, attempt, %why, outcome, "hook delivery failed");
             metrics::counter!("hook_deliveries_total", "hook" => subscription.name.clone(), "outcome" => outcome)
@@ -111,4 +131,5 @@ fn attempt(subscription: &Subscription, client: &Client, outbox: &mut Outbox, du
         tracing::error!(%e, hook = %subscription.name, "cannot record a delivery's outcome");
         std::thread::sleep(Duration::from_millis(500));
     }
+    unreachable_until
 }
