@@ -26,6 +26,12 @@ enum Stage {
     Ivr { step: usize, at: Instant },
     /// Keys sent; waiting for the last to go out.
     Pressing,
+    /// Keys sent; waiting for the queue's audio to mark the IVR's end
+    /// (`fallback`: the end by the keys and `queue_after_ms`).
+    Queueing {
+        fallback: Instant,
+        patience: Option<Duration>,
+    },
     /// Waiting for an agent since `since` (the IVR's end).
     Waiting { since: Instant, give_up: Option<Instant> },
     /// Talking until `until`.
@@ -47,6 +53,7 @@ pub(crate) async fn call(shared: Arc<Shared>, collector: Arc<Collector>, index: 
         setup_180_ms: None,
         setup_200_ms: None,
         ivr_end_unix_ms: None,
+        ivr_end_heard: false,
         agent_audio_unix_ms: None,
         answer_ms: None,
         agent: None,
@@ -67,7 +74,7 @@ pub(crate) async fn call(shared: Arc<Shared>, collector: Arc<Collector>, index: 
     let ua = &shared.ua;
     let call_id = headers::new_call_id(&ua.local.ip().to_string());
     ua.route(&call_id, tx);
-    let outcome = run(&shared, &collector, &mut record, &mut stream, &mut rx, &call_id).await;
+    let outcome = run(&shared, &collector, &mut record, &mut stream, &mut rx, &call_id, index).await;
     ua.unroute(&call_id);
     if let Err(why) = outcome {
         record.outcome = Outcome::Failed;
@@ -90,10 +97,12 @@ async fn run(
     stream: &mut Stream,
     rx: &mut mpsc::UnboundedReceiver<SipIn>,
     call_id: &str,
+    index: u64,
 ) -> Result<(), String> {
     let scenario = &shared.scenario;
     let ua = &shared.ua;
     let local_rtp = stream.local().map_err(|_| "local_rtp_port".to_string())?;
+    let number = scenario.load.number_for(index);
     let sdp = sipmsg::sdp(local_rtp, rand::random::<u32>().into(), scenario.codec_pt());
     let via = ua.via();
     let tag = headers::new_tag();
@@ -101,7 +110,7 @@ async fn run(
         via: &via,
         local: ua.local,
         from_user: &record.caller,
-        to_user: &scenario.load.number,
+        to_user: &number,
         domain: &scenario.target.domain,
         call_id,
         from_tag: &tag,
@@ -182,6 +191,12 @@ async fn run(
                                 Duration::from_millis(s.gap_ms),
                             );
                         }
+                        if step + 1 == scenario.caller.ivr.len() {
+                            // The queue cannot start before the last key.
+                            if let Some(signature) = &shared.queue_signature {
+                                stream.watch_queue(signature.clone());
+                            }
+                        }
                         let next_wait = scenario.caller.ivr.get(step + 1).map_or(0, |n| n.wait_ms);
                         stage = if stream.pressing() {
                             if step + 1 < scenario.caller.ivr.len() {
@@ -201,11 +216,30 @@ async fn run(
                         };
                     }
                     None => {
-                        stage = ivr_over(now, stream, scenario, expect_agent, &mut rng, record, collector);
+                        stage = ivr_over(now, stream, shared, expect_agent, &mut rng, record, collector);
                     }
                 },
                 Stage::Pressing if !stream.pressing() => {
-                    stage = ivr_over(now, stream, scenario, expect_agent, &mut rng, record, collector);
+                    stage = ivr_over(now, stream, shared, expect_agent, &mut rng, record, collector);
+                }
+                Stage::Queueing { fallback, patience } => {
+                    // The agent's audio before the queue's: the queue's start
+                    // went unheard, so the keys' end stands.
+                    let end = stream.queue_heard.or(stream.first_peer_audio.map(|_| fallback));
+                    if let Some(end) = end {
+                        record.ivr_end_unix_ms = Some(collector.unix_ms(end));
+                        record.ivr_end_heard = stream.queue_heard.is_some();
+                        stage = Stage::Waiting {
+                            since: end,
+                            give_up: patience.map(|p| end + p),
+                        };
+                    } else if patience.is_some_and(|p| fallback + p <= now) {
+                        bye(ua, &mut dialog, &contact, rx).await;
+                        record.outcome = Outcome::Abandoned;
+                        return Ok(());
+                    } else {
+                        break;
+                    }
                 }
                 Stage::Waiting { since, give_up } => {
                     if let Some(heard) = stream.first_peer_audio {
@@ -289,19 +323,31 @@ fn keys_time(step: &crate::scenario::Step) -> Duration {
 
 fn ivr_over(
     now: Instant,
-    stream: &Stream,
-    scenario: &crate::Scenario,
+    stream: &mut Stream,
+    shared: &Shared,
     expect_agent: bool,
     rng: &mut impl rand::Rng,
     record: &mut CallRecord,
     collector: &Collector,
 ) -> Stage {
+    let scenario = &shared.scenario;
     let end = stream.last_digit_onset.unwrap_or(now) + Duration::from_millis(scenario.caller.queue_after_ms);
+    let patience = scenario.caller.patience_secs.map(|p| p.draw(rng));
+    if let (Some(signature), true) = (&shared.queue_signature, expect_agent) {
+        if stream.queue_heard.is_none() {
+            // A flow without keys: watch from its end.
+            stream.watch_queue(signature.clone());
+        }
+        return Stage::Queueing {
+            fallback: end,
+            patience,
+        };
+    }
     record.ivr_end_unix_ms = Some(collector.unix_ms(end));
     if expect_agent {
         Stage::Waiting {
             since: end,
-            give_up: scenario.caller.patience_secs.map(|p| end + p.draw(rng)),
+            give_up: patience.map(|p| end + p),
         }
     } else {
         Stage::Talking {

@@ -16,6 +16,7 @@ mod agent;
 mod caller;
 pub mod cli;
 pub mod measure;
+mod queue_start;
 pub mod report;
 mod rtp;
 pub mod run;
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) scenario: Scenario,
     pub(crate) caller_audio: Arc<Audio>,
     pub(crate) agent_audio: Option<Arc<Audio>>,
+    /// What marks the queue's start in a caller's received audio.
+    pub(crate) queue_signature: Option<queue_start::QueueSignature>,
     pub(crate) media_ip: IpAddr,
     /// The stamps' clock origin.
     pub(crate) epoch: Instant,

@@ -35,6 +35,10 @@ pub struct CallRecord {
     pub setup_200_ms: Option<f64>,
     /// The IVR's end, in Unix time (see docs/loadtest.md).
     pub ivr_end_unix_ms: Option<f64>,
+    /// Whether the IVR's end was heard (the queue's audio, `queue_audio`)
+    /// rather than taken from the last key.
+    #[serde(default)]
+    pub ivr_end_heard: bool,
     /// The agent's first audio at the caller, in Unix time.
     pub agent_audio_unix_ms: Option<f64>,
     /// Answer time: the IVR's end to the agent's first audio.

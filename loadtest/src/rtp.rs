@@ -20,6 +20,7 @@ use media::dtmf::Digit;
 use media::rtp::{ReceiveStats, RtpHeader, RtpPacket};
 use tokio::net::UdpSocket;
 
+use crate::queue_start::{QueueSignature, QueueWatch};
 use crate::sipmsg::TELEPHONE_EVENT_PT;
 
 /// The caller's stamp role.
@@ -29,12 +30,12 @@ pub(crate) const AGENT: u8 = b'A';
 const STAMP_LEN: usize = 12;
 /// 20 ms of 8 kHz audio.
 pub(crate) const FRAME: Duration = Duration::from_millis(20);
-const FRAME_SAMPLES: usize = 160;
+pub(crate) const FRAME_SAMPLES: usize = 160;
 
 /// A WAV file encoded once into 20 ms G.711 frames, shared by every call.
 #[derive(Debug)]
 pub struct Audio {
-    frames: Vec<[u8; FRAME_SAMPLES]>,
+    pub(crate) frames: Vec<[u8; FRAME_SAMPLES]>,
     /// The payload type of the frames (0 PCMU, 8 PCMA).
     pub payload_type: u8,
 }
@@ -97,6 +98,10 @@ pub(crate) struct Stream {
     totals: Received,
     /// When the first packet with the other party's stamp arrived.
     pub(crate) first_peer_audio: Option<Instant>,
+    /// Watching for the queue's audio (armed with the last key).
+    queue_watch: Option<QueueWatch>,
+    /// When the queue's audio started, less its lead: the IVR's end.
+    pub(crate) queue_heard: Option<Instant>,
     /// One-way latencies (µs) not yet handed to the collector.
     pub(crate) latencies: Vec<u64>,
     buf: Vec<u8>,
@@ -130,6 +135,8 @@ impl Stream {
             stats: None,
             totals: Received::default(),
             first_peer_audio: None,
+            queue_watch: None,
+            queue_heard: None,
             latencies: Vec::new(),
             buf: vec![0u8; 2048],
             out: Vec::with_capacity(12 + FRAME_SAMPLES),
@@ -161,6 +168,14 @@ impl Stream {
                 self.digits.push_back((last, p));
             }
             start = last + gap;
+        }
+    }
+
+    /// From now on, the first packet carrying `signature`'s frame marks the
+    /// queue's start (`queue_heard`).
+    pub(crate) fn watch_queue(&mut self, signature: QueueSignature) {
+        if self.queue_heard.is_none() {
+            self.queue_watch = Some(QueueWatch::new(signature));
         }
     }
 
@@ -244,6 +259,12 @@ impl Stream {
             let stats = self.stats.get_or_insert_with(|| ReceiveStats::new(ssrc, 8000));
             stats.on_packet(now, packet.sequence(), packet.timestamp());
             let payload = packet.payload();
+            if let Some(w) = self.queue_watch.as_mut() {
+                if let Some(start) = w.on_packet(now, packet.sequence(), payload) {
+                    self.queue_heard = Some(start);
+                    self.queue_watch = None;
+                }
+            }
             if payload.len() >= STAMP_LEN && payload[..2] == *b"SB" && payload[2] == self.peer_role {
                 let mut micros = [0u8; 8];
                 micros.copy_from_slice(&payload[4..STAMP_LEN]);

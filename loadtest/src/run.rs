@@ -158,6 +158,23 @@ pub async fn run(scenario: Scenario, options: RunOptions) -> Result<Results, Run
         ),
         None => None,
     };
+    let queue_signature = match &scenario.caller.queue_audio {
+        Some(q) => {
+            let lead = Duration::from_millis(q.lead_ms);
+            match (&q.file, q.tone_hz) {
+                (Some(file), _) => {
+                    let name = file.display().to_string();
+                    let audio = Audio::load(file, scenario.codec_pt()).map_err(|e| RunError::Audio(name.clone(), e))?;
+                    let signature = crate::queue_start::QueueSignature::of_audio(&audio, lead)
+                        .ok_or_else(|| RunError::Audio(name, "no frame above silence in its first 5 s".into()))?;
+                    Some(signature)
+                }
+                (None, Some(hz)) => Some(crate::queue_start::QueueSignature::tone(hz, scenario.codec_pt(), lead)),
+                (None, None) => None,
+            }
+        }
+        None => None,
+    };
     let ua = ua::Ua::start(scenario.target.bind, scenario.target.sip)
         .await
         .map_err(RunError::Bind)?;
@@ -168,6 +185,7 @@ pub async fn run(scenario: Scenario, options: RunOptions) -> Result<Results, Run
         scenario: scenario.clone(),
         caller_audio,
         agent_audio,
+        queue_signature,
         media_ip,
         epoch: Instant::now(),
         collector: RwLock::new(first.clone()),

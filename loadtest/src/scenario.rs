@@ -92,6 +92,11 @@ fn default_bind() -> SocketAddr {
 pub struct Load {
     /// The number dialled.
     pub number: String,
+    /// With a numeric `number`: calls go round-robin to this many numbers
+    /// from it (`number`, `number`+1, ...), e.g. straight to agents'
+    /// extensions for relayed calls without a queue. Absent: always `number`.
+    #[serde(default)]
+    pub number_range: Option<u64>,
     /// Callers' numbers are this prefix followed by the call's index.
     #[serde(default = "default_prefix")]
     pub caller_prefix: String,
@@ -106,6 +111,20 @@ pub struct Load {
     /// After the last phase, how long calls in progress may take to end.
     #[serde(default = "default_drain")]
     pub drain_secs: f64,
+}
+
+impl Load {
+    /// The number call `index` (1, 2, ...) dials.
+    pub fn number_for(&self, index: u64) -> String {
+        match (self.number_range, self.number.parse::<u64>()) {
+            (Some(range), Ok(first)) if range > 0 => {
+                let n = first + (index.saturating_sub(1) % range);
+                // Keep the leading zeros of the first number.
+                format!("{n:0width$}", width = self.number.len())
+            }
+            _ => self.number.clone(),
+        }
+    }
 }
 
 fn default_prefix() -> String {
@@ -176,6 +195,12 @@ pub struct Caller {
     /// plus this. 0 for a flow that queues on the digit.
     #[serde(default)]
     pub queue_after_ms: u64,
+    /// The audio the platform starts playing when the call enters the queue
+    /// (its music on hold, or its entry announcement): when set, the IVR's
+    /// end is the moment that audio reaches the caller, minus its
+    /// `lead_ms`, instead of the last key plus `queue_after_ms`.
+    #[serde(default)]
+    pub queue_audio: Option<QueueAudio>,
     /// How long the caller talks once an agent answered (seconds).
     pub talk_secs: Dist,
     /// How long the caller waits for an agent after the IVR before hanging up
@@ -190,6 +215,27 @@ pub struct Caller {
     /// that sends no media, like SIPp's built-in one, needs false).
     #[serde(default = "yes")]
     pub expect_audio: bool,
+}
+
+/// How the caller recognises the queue's start in the audio it receives:
+/// by a WAV file's first frame, or by a tone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueAudio {
+    /// The WAV file the queue starts with, as the platform plays it;
+    /// relative to the scenario file.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Or the frequency (Hz) of the tone the queue starts with (a built-in
+    /// music or ringback): the first of two packets in a row whose energy is
+    /// mostly at this frequency.
+    #[serde(default)]
+    pub tone_hz: Option<f64>,
+    /// How long before its first packet reaches the caller the platform
+    /// counts the queue entry (ms). Switchboard starts a playlist on its next
+    /// 20 ms tick, so after a prompt it is one packet time: 20.
+    #[serde(default)]
+    pub lead_ms: u64,
 }
 
 fn yes() -> bool {
@@ -350,6 +396,9 @@ impl Scenario {
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         s.caller.audio = dir.join(&s.caller.audio);
+        if let Some(file) = s.caller.queue_audio.as_mut().and_then(|q| q.file.as_mut()) {
+            *file = dir.join(&*file);
+        }
         if let Some(a) = s.agents.as_mut() {
             a.audio = dir.join(&a.audio);
         }
@@ -368,6 +417,9 @@ impl Scenario {
                 return bad("load.phases: rates and secs must be 0 or more");
             }
         }
+        if self.load.number_range.is_some() && self.load.number.parse::<u64>().is_err() {
+            return bad("load.number_range needs a numeric load.number");
+        }
         if self.load.max_concurrent == 0 {
             return bad("load.max_concurrent must be above 0");
         }
@@ -381,6 +433,14 @@ impl Scenario {
                 .find(|c| media::dtmf::Digit::from_char(*c).is_none())
             {
                 return Err(ScenarioError::Invalid(format!("caller.ivr: {c:?} is not a DTMF key")));
+            }
+        }
+        if let Some(q) = &self.caller.queue_audio {
+            match (&q.file, q.tone_hz) {
+                (Some(_), None) => {}
+                (None, Some(hz)) if hz > 50.0 && hz < 3900.0 => {}
+                (None, Some(_)) => return bad("caller.queue_audio.tone_hz: between 50 and 3900 Hz"),
+                _ => return bad("caller.queue_audio: either file or tone_hz"),
             }
         }
         if let Some(a) = &self.agents {
@@ -398,5 +458,32 @@ impl Scenario {
         } else {
             0
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn load(number: &str, range: Option<u64>) -> Load {
+        Load {
+            number: number.into(),
+            number_range: range,
+            caller_prefix: default_prefix(),
+            phases: vec![],
+            max_concurrent: 1,
+            max_calls: None,
+            drain_secs: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_number_range_goes_round_robin_from_the_first_number() {
+        let l = load("2000", Some(3));
+        let dialled: Vec<String> = (1..=4).map(|i| l.number_for(i)).collect();
+        assert_eq!(dialled, ["2000", "2001", "2002", "2000"]);
+        assert_eq!(load("0100", Some(2)).number_for(2), "0101");
+        assert_eq!(load("100", None).number_for(7), "100");
     }
 }
