@@ -180,4 +180,54 @@ impl MediaControl for WebRtcMedia {
             }
         }
     }
+    fn browser_reoffer(&mut self, leg: LegId, sdp: &[u8]) -> Result<(Vec<u8>, LegConfig), MediaFailure> {
+        let (Some(gateway), Some(&side)) = (&self.gateway, self.browsers.get(&leg)) else {
+            return Err(MediaFailure::NotAcceptable);
+        };
+        let offer = std::str::from_utf8(sdp).map_err(|_| MediaFailure::BadSdp)?;
+        let answer = gateway.reoffer(leg, offer).map_err(|e| {
+            tracing::info!(%e, leg, "browser re-offer refused");
+            MediaFailure::NotAcceptable
+        })?;
+        let negotiated = media::webrtc::negotiated(&answer).map_err(|_| MediaFailure::NotAcceptable)?;
+        let mut config = browser_leg_config(&negotiated, side);
+        // The engine leg follows the browser: on hold it sends nothing to
+        // it, and a held browser that sends nothing is not a vanished one.
+        config.direction = match answer_direction(&answer) {
+            "recvonly" => Direction {
+                send: false,
+                receive: true,
+            },
+            "sendonly" => Direction {
+                send: true,
+                receive: false,
+            },
+            "inactive" => Direction {
+                send: false,
+                receive: false,
+            },
+            _ => Direction::SENDRECV,
+        };
+        Ok((answer.into_bytes(), config))
+    }
+}
+
+/// The direction attribute of an answer's audio section (as the gateway
+/// sees it: `recvonly` answers a browser's hold).
+fn answer_direction(sdp: &str) -> &'static str {
+    let mut audio = false;
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            audio = m.starts_with("audio");
+            continue;
+        }
+        if audio {
+            for dir in ["sendrecv", "sendonly", "recvonly", "inactive"] {
+                if line.strip_prefix("a=") == Some(dir) {
+                    return dir;
+                }
+            }
+        }
+    }
+    "sendrecv"
 }

@@ -345,3 +345,144 @@ fn an_agent_logs_in_for_a_token_that_changes_only_its_own_state() {
     let page = common::http_request_as(addr, "GET", "/agent", None, None).unwrap();
     assert!(page.body.contains("/agent/jssip.min.js"), "{}", page.body);
 }
+
+/// A request from the browser inside the dialog of the switch's `invite`
+/// (the browser answered it with To tag `rtcagent`).
+fn in_dialog(invite: &str, method: &str, cseq: u32, branch: &str, sdp: Option<&str>) -> String {
+    let target = header(invite, "Contact")[0]
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (content, len) = match sdp {
+        Some(sdp) => ("Content-Type: application/sdp\r\n", sdp.len()),
+        None => ("", 0),
+    };
+    format!(
+        "{method} {target} SIP/2.0\r\n\
+         Via: SIP/2.0/WS br0wser.invalid;branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: {};tag=rtcagent\r\n\
+         To: {}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Contact: <sip:agent@br0wser.invalid;transport=ws>\r\n\
+         {content}Content-Length: {len}\r\n\r\n{}",
+        header(invite, "To")[0],
+        header(invite, "From")[0],
+        header(invite, "Call-ID")[0],
+        sdp.unwrap_or_default()
+    )
+}
+
+fn sdp_attribute<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
+    sdp.lines().find_map(|l| l.trim().strip_prefix(name))
+}
+
+#[test]
+fn a_browser_agent_holds_and_resumes_the_caller_over_the_same_session() {
+    use media::webrtc::MediaDirection;
+    let switch = queue_switch();
+    let mut ws = connect(&switch);
+    register_with_digest(&mut ws);
+    let caller = Sipp::new("caller_queued_plays_audio")
+        .remote(switch.sip_addr())
+        .transport(Transport::Udp)
+        .service("101")
+        .calls(1)
+        .timeout_secs(30)
+        .spawn();
+    let invite = loop {
+        let m = next_message(&mut ws, Duration::from_secs(10)).expect("the queue call's INVITE");
+        if m.starts_with("INVITE ") {
+            break m;
+        }
+    };
+    let offer = body(&invite).to_owned();
+    let (mut browser, answer) = BrowserClient::answer(&offer, "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
+    send(
+        &mut ws,
+        &response_to(&invite, "200 OK", Some("rtcagent"), Some(&answer)),
+    );
+
+    // Steps the client for `span`; returns the RTP packets it received and
+    // the SIP messages that came meanwhile.
+    let mut pump = |browser: &mut BrowserClient, ws: &mut Ws, span: Duration| {
+        let until = Instant::now() + span;
+        let mut packets = 0usize;
+        let mut messages = Vec::new();
+        while Instant::now() < until {
+            browser.step(Instant::now()).unwrap();
+            packets += browser.take_received().len();
+            if let Some(m) = next_message(ws, Duration::from_millis(1)) {
+                messages.push(m);
+            }
+        }
+        (packets, messages)
+    };
+    // The caller's speech starts 1.5 s after its ACK.
+    let (talking, _) = pump(&mut browser, &mut ws, Duration::from_millis(2500));
+    assert!(browser.is_connected(), "ICE and DTLS came up");
+    assert!(
+        talking > 20,
+        "the browser hears the caller before hold: {talking} packets"
+    );
+
+    // Hold: JsSIP's session.hold() sends a re-INVITE with a=sendonly.
+    let hold = browser.reoffer(MediaDirection::SendOnly).unwrap();
+    send(&mut ws, &in_dialog(&invite, "INVITE", 1, "rtchold", Some(&hold)));
+    let (_, messages) = pump(&mut browser, &mut ws, Duration::from_millis(300));
+    let ok = messages
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 ") && !m.starts_with("SIP/2.0 1") && m.contains("CSeq: 1 INVITE"))
+        .unwrap_or_else(|| panic!("an answer to the hold re-INVITE: {messages:?}"));
+    assert!(ok.starts_with("SIP/2.0 200"), "hold answered: {ok}");
+    let held = body(ok);
+    assert!(held.contains("a=recvonly"), "answered recvonly: {held}");
+    for same in ["a=fingerprint:", "a=ice-ufrag:", "a=ice-pwd:"] {
+        assert_eq!(
+            sdp_attribute(held, same),
+            sdp_attribute(&offer, same),
+            "the same session: {same}"
+        );
+    }
+    browser.accept_answer(held).unwrap();
+    send(&mut ws, &in_dialog(&invite, "ACK", 1, "rtcholdack", None));
+    let _ = pump(&mut browser, &mut ws, Duration::from_millis(300));
+    let (on_hold, _) = pump(&mut browser, &mut ws, Duration::from_millis(1200));
+    assert!(on_hold <= 2, "nothing reaches the held browser: {on_hold} packets");
+    // The switch put the caller on the queue's music for the hold.
+    assert_eq!(switch.metric_sum("agent_holds_total"), 1.0, "{}", switch.metrics());
+
+    // Resume: a=sendrecv again, and the caller is heard again.
+    let resume = browser.reoffer(MediaDirection::SendRecv).unwrap();
+    send(&mut ws, &in_dialog(&invite, "INVITE", 2, "rtcresume", Some(&resume)));
+    let (_, messages) = pump(&mut browser, &mut ws, Duration::from_millis(300));
+    let ok = messages
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 ") && !m.starts_with("SIP/2.0 1") && m.contains("CSeq: 2 INVITE"))
+        .unwrap_or_else(|| panic!("an answer to the resume re-INVITE: {messages:?}"));
+    assert!(ok.starts_with("SIP/2.0 200"), "resume answered: {ok}");
+    assert!(body(ok).contains("a=sendrecv"), "{}", body(ok));
+    browser.accept_answer(body(ok)).unwrap();
+    send(&mut ws, &in_dialog(&invite, "ACK", 2, "rtcresumeack", None));
+    let (resumed, _) = pump(&mut browser, &mut ws, Duration::from_millis(1500));
+    assert!(resumed > 20, "the caller is heard again: {resumed} packets");
+    assert!(
+        browser.is_connected() && !browser.is_disconnected(),
+        "ICE and DTLS went on"
+    );
+
+    // The caller hangs up; the BYE comes down the websocket.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let bye = loop {
+        assert!(Instant::now() < deadline, "no BYE");
+        let (_, messages) = pump(&mut browser, &mut ws, Duration::from_millis(100));
+        if let Some(bye) = messages.into_iter().find(|m| m.starts_with("BYE ")) {
+            break bye;
+        }
+    };
+    send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    caller.wait().assert_success(1);
+}

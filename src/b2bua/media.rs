@@ -52,6 +52,41 @@ pub(crate) trait MediaControl: Send {
     fn browser_answered(&mut self, _leg: LegId, _sdp: &[u8]) -> Result<LegConfig, MediaFailure> {
         Err(MediaFailure::NotAcceptable)
     }
+    /// A new offer from a browser whose leg is up (hold, resume): the
+    /// gateway's answer from the same session, and the engine leg's new
+    /// configuration.
+    fn browser_reoffer(&mut self, _leg: LegId, _sdp: &[u8]) -> Result<(Vec<u8>, LegConfig), MediaFailure> {
+        Err(MediaFailure::NotAcceptable)
+    }
+}
+
+/// Whether an offer puts its sender's side on hold (RFC 3264 section 8.4:
+/// `sendonly` or `inactive` on the audio stream, or the old RFC 2543 way, a
+/// connection address of 0.0.0.0).
+pub(crate) fn offer_holds(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let mut audio = false;
+    let mut session_level = true;
+    let mut held = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(media) = line.strip_prefix("m=") {
+            session_level = false;
+            audio = media.starts_with("audio");
+            continue;
+        }
+        if !(session_level || audio) {
+            continue;
+        }
+        match line {
+            "a=sendonly" | "a=inactive" => held = true,
+            "a=sendrecv" | "a=recvonly" if audio => held = false,
+            _ if line.starts_with("c=IN IP4 0.0.0.0") => held = true,
+            _ => {}
+        }
+    }
+    held
 }
 
 /// How a call is recorded, for the media engine: the files, rate and
@@ -540,9 +575,17 @@ impl CallMedia {
         body: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
         if !from_caller && self.agent_browser {
-            // A browser's re-INVITE (hold) would need the gateway to answer
-            // it; refused (488) for now, the call stays as it is.
-            return Err(MediaFailure::NotAcceptable);
+            // A browser's re-INVITE (hold, resume): the gateway answers it
+            // from the session that is up, the engine leg follows.
+            let Some(agent) = self.agent else {
+                return Err(MediaFailure::NotAcceptable);
+            };
+            if body.is_empty() {
+                return Err(MediaFailure::NotAcceptable);
+            }
+            let (answer, config) = control.browser_reoffer(agent.id, body)?;
+            control.configure(agent.id, config);
+            return Ok(answer);
         }
         let (leg, codec, origin) = match (from_caller, self.agent) {
             (true, _) => (self.caller, &self.caller_codec, &mut self.caller_origin),

@@ -167,6 +167,9 @@ struct Call {
     ended_by: Option<Party>,
     /// Agents ringing for a call the switch answered, none answered yet.
     offers: Vec<Offer>,
+    /// The agent's phone put the call on hold (its last offer was
+    /// `sendonly` or `inactive`).
+    agent_held: bool,
 }
 
 impl Call {
@@ -205,6 +208,7 @@ impl Call {
             agent_tx: None,
             ended_by: None,
             offers: Vec::new(),
+            agent_held: false,
         }
     }
 }
@@ -297,6 +301,14 @@ pub(crate) enum CallEvent {
         call: u64,
         /// The customer's final status (408 when the switch gave up).
         code: u16,
+    },
+    /// The agent's phone put the call on hold (`held`) or resumed it with
+    /// a re-INVITE: the caller hears music on hold meanwhile.
+    AgentHold {
+        /// The call.
+        call: u64,
+        /// On hold now.
+        held: bool,
     },
     /// The call is over.
     Ended {

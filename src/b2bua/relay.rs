@@ -81,6 +81,14 @@ impl B2bua {
                 Err(failure) => build::response(&request, failure.status(), None, None, None),
             };
             let answered = response.status_code.code() == 200;
+            if answered && side == Side::Agent && !request.body.is_empty() {
+                let held = super::media::offer_holds(&request.body);
+                if held != call.agent_held {
+                    call.agent_held = held;
+                    self.events
+                        .push_back(super::CallEvent::AgentHold { call: call_id, held });
+                }
+            }
             ctx.txl.send_response(ctx.now, id, response.clone());
             if answered && request.method == Method::Invite {
                 let cseq = headers::cseq(&request.headers).map(|(n, _)| n).unwrap_or(0);

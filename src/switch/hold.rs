@@ -65,6 +65,27 @@ impl Switch {
         self.b2bua.play(leg, playlist.looping(true));
     }
 
+    /// The agent put a queue call on hold from its phone (a re-INVITE,
+    /// SIP or browser): the caller hears the queue's music until the agent
+    /// resumes, then the agent again (playing on a leg hides its peer).
+    pub(super) fn agent_hold(&mut self, call: u64, held: bool) {
+        let Some(t) = self.tracked.get(&call) else { return };
+        if !t.talking {
+            return;
+        }
+        tracing::debug!(call, held, "agent hold");
+        match held {
+            true => {
+                metrics::counter!("agent_holds_total").increment(1);
+                self.hold_music(call);
+            }
+            false => {
+                let leg = t.leg;
+                self.b2bua.stop(leg);
+            }
+        }
+    }
+
     /// Position and estimated wait, in the caller's language; music follows.
     pub(super) fn announce(&mut self, call: u64, position: usize, wait: Option<std::time::Duration>) {
         let mut names: Vec<String> = Vec::new();

@@ -417,6 +417,7 @@ impl Switch {
                         self.agent_answered(now, call, offer);
                     }
                 }
+                CallEvent::AgentHold { call, held } => self.agent_hold(call, held),
                 CallEvent::CustomerAnswered { call } => {
                     if !self.originated_answered(now, call) {
                         self.customer_answered(now, call);

@@ -11,8 +11,8 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Instant;
 
-use str0m::change::SdpOffer;
-use str0m::media::Mid;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
@@ -44,6 +44,7 @@ pub struct BrowserClient {
     keep_payloads: bool,
     count: u64,
     buf: Vec<u8>,
+    pending: Option<SdpPendingOffer>,
 }
 
 impl std::fmt::Debug for BrowserClient {
@@ -95,8 +96,30 @@ impl BrowserClient {
             keep_payloads: true,
             count: 0,
             buf: vec![0; 2048],
+            pending: None,
         };
         Ok((client, answer))
+    }
+
+    /// A new offer changing the audio direction, as a browser's hold
+    /// (`SendOnly`) or resume (`SendRecv`) does; the answer goes to
+    /// [`BrowserClient::accept_answer`].
+    pub fn reoffer(&mut self, direction: Direction) -> Result<String, WebRtcError> {
+        let mut change = self.rtc.sdp_api();
+        change.set_direction(self.mid, direction);
+        let (offer, pending) = change.apply().ok_or(WebRtcError::Sdp("nothing changed".into()))?;
+        self.pending = Some(pending);
+        Ok(offer.to_sdp_string())
+    }
+
+    /// The answer to [`BrowserClient::reoffer`]'s offer.
+    pub fn accept_answer(&mut self, answer: &str) -> Result<(), WebRtcError> {
+        let parsed = SdpAnswer::from_sdp_string(answer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        let pending = self.pending.take().ok_or(WebRtcError::Sdp("no offer pending".into()))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, parsed)
+            .map_err(|e| WebRtcError::Sdp(e.to_string()))
     }
 
     /// Counts received packets without keeping them (a long benchmark).

@@ -38,6 +38,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 pub use client::{BrowserClient, ReceivedRtp};
 pub use session::{negotiated, Negotiated, Session, SessionEvent, SessionOutput};
+/// A media direction, for [`BrowserClient::reoffer`].
+pub use str0m::media::Direction as MediaDirection;
 
 /// Why a browser leg could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,11 @@ enum Command {
         id: SessionId,
         sdp: String,
         reply: Sender<Result<Negotiated, WebRtcError>>,
+    },
+    Reoffer {
+        id: SessionId,
+        sdp: String,
+        reply: Sender<Result<String, WebRtcError>>,
     },
     Close {
         id: SessionId,
@@ -235,6 +242,24 @@ impl WebRtcGateway {
         Ok(negotiated)
     }
 
+    /// A new offer from the browser on a leg that is up (hold, resume):
+    /// the same session answers it, ICE and DTLS go on. Waits for the
+    /// gateway thread's answer (it only runs the SDP through str0m).
+    pub fn reoffer(&self, id: SessionId, sdp: &str) -> Result<String, WebRtcError> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.commands
+            .send(Command::Reoffer {
+                id,
+                sdp: sdp.to_owned(),
+                reply,
+            })
+            .map_err(|_| WebRtcError::Stopped)?;
+        let _ = self.waker.wake();
+        answer
+            .recv_timeout(Duration::from_secs(2))
+            .map_err(|_| WebRtcError::Stopped)?
+    }
+
     /// Ends a browser leg.
     pub fn close(&self, id: SessionId) {
         if self.commands.send(Command::Close { id }).is_ok() {
@@ -357,6 +382,20 @@ fn run(mut poll: Poll, commands: Receiver<Command>, events: tokio::sync::mpsc::U
                             tracing::info!(%e, session = id, "browser answer refused");
                         }
                         let _ = reply.send(result);
+                        touched.push(index);
+                    }
+                }
+                Ok(Command::Reoffer { id, sdp, reply }) => {
+                    let Some(Some(slot)) = by_id.get(&id).and_then(|&i| slots.get_mut(i)) else {
+                        let _ = reply.send(Err(WebRtcError::Sdp("no such session".into())));
+                        continue;
+                    };
+                    let result = slot.session.accept_reoffer(&sdp);
+                    if let Err(e) = &result {
+                        tracing::info!(%e, session = id, "browser re-offer refused");
+                    }
+                    let _ = reply.send(result);
+                    if let Some(&index) = by_id.get(&id) {
                         touched.push(index);
                     }
                 }

@@ -193,6 +193,22 @@ impl Session {
         Ok(negotiated)
     }
 
+    /// A new offer from the browser on a session that is up (hold, resume):
+    /// answered from the same session, so ICE and DTLS go on as they are
+    /// and only the media direction changes. Returns our answer.
+    pub fn accept_reoffer(&mut self, offer: &str) -> Result<String, WebRtcError> {
+        let parsed = SdpOffer::from_sdp_string(offer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        // An offer of ours still waiting for its answer gives way (glare is
+        // the signalling's business; SIP answered it with the re-INVITE).
+        self.pending = None;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(parsed)
+            .map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        Ok(answer.to_sdp_string())
+    }
+
     fn audio_mid(&self, sdp: &str) -> Option<Mid> {
         sdp.lines()
             .find_map(|l| l.trim().strip_prefix("a=mid:"))
