@@ -72,6 +72,8 @@ pub(crate) enum Control {
     Transfer {
         call: String,
         to: Destination,
+        /// Asked by this agent's own token: only its current call.
+        by_agent: Option<String>,
         reply: oneshot::Sender<Result<(), ControlRefused>>,
     },
     /// End a call.
@@ -102,8 +104,13 @@ pub(crate) fn control(switch: &mut Switch, now: Instant, control: Control) {
         Control::Originate { number, to, reply } => {
             let _ = reply.send(switch.originate(now, &number, to));
         }
-        Control::Transfer { call, to, reply } => {
-            let _ = reply.send(switch.transfer(now, &call, to));
+        Control::Transfer {
+            call,
+            to,
+            by_agent,
+            reply,
+        } => {
+            let _ = reply.send(switch.transfer(now, &call, to, by_agent.as_deref()));
         }
         Control::HangUp { call, reply } => {
             let _ = reply.send(switch.hang_up(now, &call));
@@ -134,6 +141,7 @@ fn refused(e: ControlRefused) -> ApiError {
     match e {
         ControlRefused::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
         ControlRefused::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+        ControlRefused::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
         ControlRefused::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
     }
 }
@@ -307,13 +315,20 @@ struct Transfer {
 async fn transfer(
     State(state): State<AppState>,
     Path(call): Path<String>,
+    caller: Option<axum::Extension<crate::http_auth::ApiCaller>>,
     ApiJson(request): ApiJson<Transfer>,
 ) -> Result<Response, ApiError> {
     let to = destination(&request.to)?;
     let id = call.clone();
-    ask(&state, |reply| Control::Transfer { call: id, to, reply })
-        .await?
-        .map_err(refused)?;
+    let by_agent = caller.and_then(|c| c.0.agent.as_deref().map(str::to_owned));
+    ask(&state, |reply| Control::Transfer {
+        call: id,
+        to,
+        by_agent,
+        reply,
+    })
+    .await?
+    .map_err(refused)?;
     Ok(Json(json!({ "call_id": call, "to": request.to })).into_response())
 }
 

@@ -201,10 +201,13 @@ pub(crate) async fn require_token(State(tokens): State<Arc<Tokens>>, mut req: Re
     };
     if let (Some(agent), Scope::Control) = (&caller.agent, needed) {
         // An agent changes only what is its own.
+        // A transfer is let through: the core checks that the call is the
+        // agent's own (see `Switch::transfer`).
         let own = path
             .strip_prefix("/api/agents/")
             .and_then(|rest| rest.split('/').next())
-            .is_some_and(|ext| ext == &**agent);
+            .is_some_and(|ext| ext == &**agent)
+            || (path.starts_with("/api/calls/") && path.ends_with("/transfer"));
         if !own {
             return crate::http::error(
                 StatusCode::FORBIDDEN,

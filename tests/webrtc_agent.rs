@@ -486,3 +486,120 @@ fn a_browser_agent_holds_and_resumes_the_caller_over_the_same_session() {
     send(&mut ws, &response_to(&bye, "200 OK", None, None));
     caller.wait().assert_success(1);
 }
+
+fn agent_token(addr: std::net::SocketAddr, extension: &str) -> String {
+    let body = format!(r#"{{"extension":"{extension}","password":"secret{extension}"}}"#);
+    let ok = common::http_request_as(addr, "POST", "/api/agent/login", Some(&body), None).unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let session: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+    session["token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_agent_transfers_its_own_call_but_not_another_agents() {
+    let switch = queue_switch();
+    let addr = switch.http_addr();
+    let mut ws = connect(&switch);
+    register_with_digest(&mut ws);
+    let caller = Sipp::new("caller_queued_plays_audio")
+        .remote(switch.sip_addr())
+        .transport(Transport::Udp)
+        .service("101")
+        .calls(1)
+        .timeout_secs(30)
+        .spawn();
+    let invite = loop {
+        let m = next_message(&mut ws, Duration::from_secs(10)).expect("the queue call's INVITE");
+        if m.starts_with("INVITE ") {
+            break m;
+        }
+    };
+    let (mut browser, answer) =
+        BrowserClient::answer(body(&invite), "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
+    send(
+        &mut ws,
+        &response_to(&invite, "200 OK", Some("rtcagent"), Some(&answer)),
+    );
+    let record = common::poll_until(Duration::from_secs(10), || {
+        browser.step(Instant::now()).unwrap();
+        let calls = switch.json("/api/calls?window=15m");
+        calls["calls"]
+            .as_array()?
+            .iter()
+            .find(|c| {
+                c["end"].is_null()
+                    && c["marks"]
+                        .as_array()
+                        .is_some_and(|m| m.iter().any(|m| m["what"]["kind"] == "agent_answered"))
+            })
+            .and_then(|c| c["id"].as_str().map(str::to_owned))
+    })
+    .expect("the call with the browser agent");
+    let path = format!("/api/calls/{record}/transfer");
+    let to_queue = r#"{"to":"queue:support"}"#;
+
+    // Another agent's token may not move 1001's call.
+    let other = agent_token(addr, "1002");
+    let refused = common::http_request_as(addr, "POST", &path, Some(to_queue), Some(&other)).unwrap();
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let own = agent_token(addr, "1001");
+    let elsewhere = common::http_request_as(
+        addr,
+        "POST",
+        "/api/calls/nosuchcall/transfer",
+        Some(to_queue),
+        Some(&own),
+    )
+    .unwrap();
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+
+    // Its own call: the agent's leg gets a BYE, the caller goes back to the queue.
+    let moved = common::http_request_as(addr, "POST", &path, Some(to_queue), Some(&own)).unwrap();
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let bye = loop {
+        assert!(Instant::now() < deadline, "no BYE to the transferring agent");
+        browser.step(Instant::now()).unwrap();
+        if let Some(m) = next_message(&mut ws, Duration::from_millis(5)) {
+            if m.starts_with("BYE ") {
+                break m;
+            }
+        }
+    };
+    assert_eq!(header(&bye, "Call-ID"), header(&invite, "Call-ID"), "{bye}");
+    send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    // Back in the queue the call may ring the agent again after its wrap-up:
+    // it is busy now.
+    let ended = |switch: &Switch| {
+        let calls = switch.json("/api/calls?window=15m");
+        calls["calls"]
+            .as_array()?
+            .iter()
+            .find(|c| c["id"] == record.as_str() && !c["end"].is_null())
+            .cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let record = loop {
+        assert!(Instant::now() < deadline, "the call did not end");
+        if let Some(m) = next_message(&mut ws, Duration::from_millis(200)) {
+            if m.starts_with("INVITE ") {
+                send(&mut ws, &response_to(&m, "486 Busy Here", Some("busy"), None));
+            } else if m.starts_with("BYE ") || m.starts_with("CANCEL ") {
+                send(&mut ws, &response_to(&m, "200 OK", None, None));
+            }
+        }
+        if let Some(call) = ended(&switch) {
+            break call;
+        }
+    };
+    caller.wait().assert_success(1);
+    let text = record.to_string();
+    assert!(
+        record["marks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["what"]["kind"] == "transferred" && m["what"]["to"] == "queue:support"),
+        "the transfer in the record: {text}"
+    );
+}

@@ -383,6 +383,27 @@ impl B2bua {
         }
     }
 
+    /// Hangs up the agent of a call the switch answered, keeping the caller
+    /// (a blind transfer by the agent): BYE to the agent, its leg goes.
+    pub(crate) fn release_agent(&mut self, ctx: &mut Ctx<'_>, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if let Some(owed) = call.ack_owed[Side::Agent.index()].take() {
+            super::send_ack(ctx, &self.local, call, Side::Agent, owed, None);
+        }
+        if let Some(dialog) = call.dialogs[Side::Agent.index()].as_mut() {
+            let via = self.local.via(dialog.peer.transport);
+            let contact = self.local.contact(dialog.peer.transport);
+            if let Ok(bye) = dialog.request(rsip::Method::Bye, &via, &contact, None, None) {
+                let tx = ctx.txl.send_request(ctx.now, bye, dialog.peer);
+                self.clients.insert(tx, (call_id, ClientRole::Bye));
+            }
+        }
+        call.agent_held = false;
+        self.drop_agent(call_id);
+    }
+
     /// Forgets the agent who answered a call the switch answered: its
     /// INVITE, dialog key and media leg. The caller's leg stays as it is.
     pub(super) fn drop_agent(&mut self, call_id: u64) {

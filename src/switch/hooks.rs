@@ -126,6 +126,9 @@ pub(crate) enum ControlRefused {
     /// The switch cannot do it now (no trunk, no capacity).
     #[error("{0}")]
     Unavailable(&'static str),
+    /// Not the asker's to change (an agent's token, another's call).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl Switch {
@@ -531,10 +534,41 @@ impl Switch {
 
     /// The API moves a call that is in a flow or a queue (not yet with an
     /// agent) to `to`.
-    pub(crate) fn transfer(&mut self, now: Instant, record: &str, to: Destination) -> Result<(), ControlRefused> {
-        let call = self
-            .call_of_record(record)
-            .ok_or_else(|| ControlRefused::NotFound(format!("no call `{record}` in progress")))?;
+    pub(crate) fn transfer(
+        &mut self,
+        now: Instant,
+        record: &str,
+        to: Destination,
+        by_agent: Option<&str>,
+    ) -> Result<(), ControlRefused> {
+        let call = self.call_of_record(record);
+        if let Some(agent) = by_agent {
+            // An agent moves only the call it is talking to.
+            let own = call
+                .and_then(|c| self.tracked.get(&c))
+                .is_some_and(|t| t.talking && t.agent.as_deref() == Some(agent));
+            if !own {
+                return Err(ControlRefused::Forbidden(format!(
+                    "agent {agent} transfers only its own current call"
+                )));
+            }
+        }
+        let call = call.ok_or_else(|| ControlRefused::NotFound(format!("no call `{record}` in progress")))?;
+        if by_agent.is_some() {
+            // A blind transfer from the agent: the agent's leg goes (BYE),
+            // its talk ends into wrap-up, and the caller moves on below.
+            self.b2bua.release_agent(
+                &mut Ctx {
+                    now,
+                    txl: &mut self.txl,
+                },
+                call,
+            );
+            self.agent_left(now, call);
+            if let Some(t) = self.tracked.get_mut(&call) {
+                t.agent = None;
+            }
+        }
         let Some(t) = self.tracked.get(&call) else {
             return Err(ControlRefused::NotFound(format!("no call `{record}` in progress")));
         };
