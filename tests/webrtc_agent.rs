@@ -568,6 +568,22 @@ fn an_agent_transfers_its_own_call_but_not_another_agents() {
     };
     assert_eq!(header(&bye, "Call-ID"), header(&invite, "Call-ID"), "{bye}");
     send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    // The agent is in wrap-up: /api/agents says when it ends (the queue's
+    // one second after it began), for the page's countdown.
+    let wrapping = common::poll_until(Duration::from_secs(2), || {
+        let agents = switch.json("/api/agents");
+        agents["agents"]
+            .as_array()?
+            .iter()
+            .find(|a| a["id"] == "1001" && a["state"] == "wrap_up")
+            .cloned()
+    })
+    .expect("1001 in wrap-up after the transfer");
+    assert_eq!(
+        wrapping["wrap_up_ends"].as_u64().unwrap() - wrapping["since"].as_u64().unwrap(),
+        1000,
+        "{wrapping}"
+    );
     // Back in the queue the call may ring the agent again after its wrap-up:
     // it is busy now.
     let ended = |switch: &Switch| {

@@ -174,7 +174,12 @@ async function refreshState() {
     if (me.queue && agent.session) $('queue').textContent = me.queue;
     const wrapping = me.state === 'wrap_up';
     $('wrapup').classList.toggle('hidden', !wrapping);
-    if (wrapping) $('wrapup-left').textContent = `${Math.max(0, Math.round((Date.now() - me.since) / 1000))} s so far`;
+    if (wrapping) {
+      // The time left, from when the ACD ends the wrap-up by itself.
+      const left = me.wrap_up_ends == null ? null : Math.max(0, Math.ceil((me.wrap_up_ends - Date.now()) / 1000));
+      $('wrapup-left').textContent = left == null ? '' : `${left} s left`;
+      $('wrapup-left').dataset.endsAt = me.wrap_up_ends ?? '';
+    }
   } catch (e) { showError(e.message); }
 }
 

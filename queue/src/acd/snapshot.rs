@@ -104,6 +104,9 @@ pub struct AgentSnapshot {
     pub logout_pending: bool,
     /// A pause (with this reason) waits for the current call and wrap-up to end.
     pub pause_pending: Option<String>,
+    /// In wrap-up: when it ends by itself (the queue's `wrap_up_secs` after
+    /// the talk ended), for a countdown.
+    pub wrap_up_ends: Option<Millis>,
 }
 
 fn ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

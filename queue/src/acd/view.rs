@@ -106,6 +106,13 @@ impl Acd {
                     reachable: a.reachable,
                     logout_pending: a.logout_pending,
                     pause_pending: a.pause_pending.clone(),
+                    wrap_up_ends: match &a.state {
+                        AState::WrapUp { queue: q, .. } => {
+                            let wrap = u64::try_from(self.queue(*q).wrap_up.as_millis()).unwrap_or(u64::MAX);
+                            Some(Millis(a.since.0.saturating_add(wrap)))
+                        }
+                        _ => None,
+                    },
                 }
             })
             .collect();
