@@ -408,7 +408,7 @@ fn a_browser_agent_holds_and_resumes_the_caller_over_the_same_session() {
 
     // Steps the client for `span`; returns the RTP packets it received and
     // the SIP messages that came meanwhile.
-    let mut pump = |browser: &mut BrowserClient, ws: &mut Ws, span: Duration| {
+    let pump = |browser: &mut BrowserClient, ws: &mut Ws, span: Duration| {
         let until = Instant::now() + span;
         let mut packets = 0usize;
         let mut messages = Vec::new();
