@@ -41,17 +41,20 @@ done
 LT=$!
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Busy ticks of the whole machine (user, nice, system, irq, softirq, steal).
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 mem() { awk '/VmRSS|VmHWM/ {printf "%s ", $2}' "/proc/$1/status" 2>/dev/null; }
-echo "t switch_cpu_ticks tester_cpu_ticks switch_hwm_kb switch_rss_kb tester_hwm_kb tester_rss_kb rec_bytes_deleted" >"$OUT/samples.txt"
+echo "t switch_cpu_ticks tester_cpu_ticks switch_hwm_kb switch_rss_kb tester_hwm_kb tester_rss_kb rec_bytes_deleted machine_busy_ticks" >"$OUT/samples.txt"
 t=0
 deleted=0
 while kill -0 "$LT" 2>/dev/null; do
     if [[ -n $RECDIR && -d $RECDIR ]] && (( t % 10 == 0 )); then
-        b=$(find "$RECDIR" -type f -mmin +1 -printf '%s\n' | awk '{s += $1} END {print s + 0}')
-        find "$RECDIR" -type f -mmin +1 -delete
+        # Files come and go meanwhile: find's complaints are not failures.
+        b=$( (find "$RECDIR" -type f -mmin +1 -printf '%s\n' 2>/dev/null || true) | awk '{s += $1} END {print s + 0}')
+        find "$RECDIR" -type f -mmin +1 -delete 2>/dev/null || true
         deleted=$((deleted + b))
     fi
-    echo "$t $(cpu "$SW") $(cpu "$LT") $(mem "$SW")$(mem "$LT")$deleted" >>"$OUT/samples.txt"
+    echo "$t $(cpu "$SW") $(cpu "$LT") $(mem "$SW")$(mem "$LT")$deleted $(busy)" >>"$OUT/samples.txt"
     sleep 1
     t=$((t + 1))
 done
@@ -68,7 +71,7 @@ out, ticks = sys.argv[1], int(sys.argv[2])
 res = json.load(open(f"{out}/results.json"))
 s = res["summary"]
 rows = [l.split() for l in open(f"{out}/samples.txt").read().splitlines()[1:]]
-rows = [r for r in rows if len(r) >= 8]
+rows = [r for r in rows if len(r) >= 9]
 def col(i): return [int(r[i]) for r in rows]
 t = len(rows)
 sw, lt = col(1), col(2)
@@ -81,11 +84,22 @@ for name, c, hwm, rss in (("switch", sw, col(3), col(4)), ("tester", lt, col(5),
     secs = (c[-1] - c[0]) / ticks if c else 0
     print(f"{name}: CPU {secs:.1f} s over {t} s = {100 * secs / max(t, 1):.0f}% of a core on average, "
           f"peak 1 s {peak(c):.0f}%; {1000 * secs / max(started, 1):.2f} ms CPU per call; "
-          f"RSS first {rss[0] // 1024 if rss else 0} MB, peak {max(hwm) // 1024 if hwm else 0} MB")
+          f"RSS first {rss[0] // 1024 if rss else 0} MB, peak {max(hwm) // 1024 if hwm else 0} MB "
+          f"({(max(hwm) - rss[0]) / max(s.get('peak_concurrent') or 1, 1):.0f} KB per call at the peak concurrency)")
+m = col(8)
+if m:
+    other = ((m[-1] - m[0]) - (sw[-1] - sw[0]) - (lt[-1] - lt[0])) / ticks
+    print(f"everything else on the machine: {100 * other / max(t, 1):.0f}% of a core on average "
+          f"(the machine has 200%)")
 for k in ("setup_200_ms", "answer_ms", "latency_to_caller_ms", "latency_to_agent_ms", "jitter_ms"):
     p = s.get(k) or {}
     print(f"{k}: n {p.get('count')} p50 {p.get('p50')} p99 {p.get('p99')} max {p.get('max')}")
-print(f"rtp: expected {s.get('rtp_expected')} lost {s.get('rtp_lost')} ({s.get('rtp_loss_percent')}%)")
+callsecs = sum(max(x.get("concurrent", 0), 0) for x in res.get("timeline", []))
+print(f"rtp: expected {s.get('rtp_expected')} lost {s.get('rtp_lost')} ({s.get('rtp_loss_percent')}%); "
+      f"{(s.get('rtp_expected') or 0) / max(callsecs, 1):.1f} packets received per call-second "
+      f"(a call whose caller and agent both hear 50 packets/s for its whole length: 100); "
+      f"tester sent {s.get('rtp_sent')} of {s.get('rtp_scheduled')} packets scheduled "
+      f"({100 * (s.get('rtp_sent') or 0) / max(s.get('rtp_scheduled') or 1, 1):.1f}%)")
 recs = {r["caller"]: r for r in json.load(open(f"{out}/calls.json")).get("calls", [])}
 def mark(r, kind):
     return next((m["at"] for m in r["marks"] if m["what"]["kind"] == kind), None)

@@ -176,8 +176,8 @@ fn print_summary(r: &crate::Results) {
         }
     }
     println!(
-        "rtp: {} expected, {} lost ({}%)",
-        s.rtp_expected, s.rtp_lost, s.rtp_loss_percent
+        "rtp: {} expected, {} lost ({}%); sent {} of {} scheduled",
+        s.rtp_expected, s.rtp_lost, s.rtp_loss_percent, s.rtp_sent, s.rtp_scheduled
     );
     for c in &r.checks {
         println!(

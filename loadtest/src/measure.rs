@@ -157,6 +157,8 @@ pub(crate) struct Tallies {
     pub(crate) abandoned: u64,
     pub(crate) failed: u64,
     pub(crate) rtp_expected: u64,
+    pub(crate) rtp_sent: u64,
+    pub(crate) rtp_scheduled: u64,
     pub(crate) rtp_lost: i64,
     pub(crate) calls: Vec<CallRecord>,
     /// Which agent took which caller's call.
@@ -194,6 +196,8 @@ impl Collector {
                 abandoned: 0,
                 failed: 0,
                 rtp_expected: 0,
+                rtp_sent: 0,
+                rtp_scheduled: 0,
                 rtp_lost: 0,
                 calls: Vec::new(),
                 agent_of: BTreeMap::new(),
@@ -242,6 +246,8 @@ impl Collector {
         }
         t.rtp_expected += received.expected;
         t.rtp_lost += received.lost;
+        t.rtp_sent += received.sent;
+        t.rtp_scheduled += received.scheduled;
         match call.outcome {
             Outcome::Completed => t.completed += 1,
             Outcome::Abandoned => t.abandoned += 1,
@@ -274,6 +280,8 @@ impl Collector {
         }
         t.rtp_expected += received.expected;
         t.rtp_lost += received.lost;
+        t.rtp_sent += received.sent;
+        t.rtp_scheduled += received.scheduled;
         if let Some(caller) = caller {
             t.agent_of.insert(caller, agent.to_string());
         }

@@ -119,6 +119,8 @@ fn summary_tables(h: &mut String, s: &Summary) {
         ("rtp_expected", s.rtp_expected.to_string()),
         ("rtp_lost", s.rtp_lost.to_string()),
         ("rtp_loss_percent", s.rtp_loss_percent.to_string()),
+        ("rtp_sent", s.rtp_sent.to_string()),
+        ("rtp_scheduled", s.rtp_scheduled.to_string()),
     ] {
         let _ = writeln!(h, "<tr><th>{k}</th><td id=\"{k}\">{v}</td></tr>");
     }

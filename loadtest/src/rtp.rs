@@ -76,6 +76,11 @@ pub(crate) struct Received {
     pub(crate) jitter: Duration,
     /// Packets bearing the other party's stamp.
     pub(crate) stamped: u64,
+    /// Packets this phone sent (audio and key events).
+    pub(crate) sent: u64,
+    /// Packets it should have sent: one per 20 ms from its first to the
+    /// stream's end. Fewer sent means the tester fell behind (CPU).
+    pub(crate) scheduled: u64,
 }
 
 /// One phone's RTP socket and its send and receive state.
@@ -98,6 +103,8 @@ pub(crate) struct Stream {
     totals: Received,
     /// When the first packet with the other party's stamp arrived.
     pub(crate) first_peer_audio: Option<Instant>,
+    /// When the first packet went out.
+    first_sent: Option<Instant>,
     /// Watching for the queue's audio (armed with the last key).
     queue_watch: Option<QueueWatch>,
     /// When the queue's audio started, less its lead: the IVR's end.
@@ -135,6 +142,7 @@ impl Stream {
             stats: None,
             totals: Received::default(),
             first_peer_audio: None,
+            first_sent: None,
             queue_watch: None,
             queue_heard: None,
             latencies: Vec::new(),
@@ -187,6 +195,9 @@ impl Stream {
     /// The 20 ms tick: the due event packets, or else one audio frame.
     pub(crate) fn tick(&mut self, now: Instant) {
         let Some(dest) = self.dest else { return };
+        self.first_sent.get_or_insert(now);
+        // One packet per tick, audio or key event: the count the schedule is held to.
+        self.totals.sent += 1;
         let mut sent_event = false;
         while let Some((at, _)) = self.digits.front() {
             if *at > now + Duration::from_millis(2) {
@@ -294,6 +305,9 @@ impl Stream {
     /// The stream's totals; the stream is closed for receiving.
     pub(crate) fn finish(&mut self) -> Received {
         self.close_stats();
+        if let Some(first) = self.first_sent {
+            self.totals.scheduled = (first.elapsed().as_micros() / FRAME.as_micros()) as u64 + 1;
+        }
         self.totals
     }
 }

@@ -96,6 +96,13 @@ pub struct Summary {
     pub rtp_lost: i64,
     /// lost / expected, in percent.
     pub rtp_loss_percent: f64,
+    /// RTP packets the tester's phones sent (callers and agents).
+    #[serde(default)]
+    pub rtp_sent: u64,
+    /// Packets they should have sent, one per 20 ms of each stream; sent
+    /// below it means the tester itself fell behind (short of CPU).
+    #[serde(default)]
+    pub rtp_scheduled: u64,
 }
 
 /// One histogram bar.
@@ -365,6 +372,8 @@ fn summarise(collector: &Collector, start: Instant, started: u64, starting_secs:
         rtp_expected: t.rtp_expected,
         rtp_lost: t.rtp_lost,
         rtp_loss_percent,
+        rtp_sent: t.rtp_sent,
+        rtp_scheduled: t.rtp_scheduled,
     }
 }
 
