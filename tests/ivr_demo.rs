@@ -121,6 +121,7 @@ fn pressing_2_switches_the_prompts_to_spanish() {
     assert!(
         kinds.starts_with(&[
             "arrival",
+            "menu_choice",
             "ivr_exit",
             "enqueued",
             "offered",
@@ -128,6 +129,12 @@ fn pressing_2_switches_the_prompts_to_spanish() {
             "bridged"
         ]),
         "{kinds:?}"
+    );
+    let choice = &record["marks"][1]["what"];
+    assert_eq!(
+        (&choice["node"], &choice["digits"]),
+        (&"choose_language".into(), &"2".into()),
+        "the menu and the key pressed: {calls:#}"
     );
 }
 
@@ -137,7 +144,8 @@ fn post(port: u16, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        common::CONTROL_TOKEN
     )
     .unwrap();
     let mut text = String::new();

@@ -265,6 +265,7 @@ impl Sim {
                     self.playing = None;
                     "stop playback".into()
                 }
+                Action::MenuChoice { node, digits } => format!("chose {digits} at {node}"),
                 Action::SetAttribute { key, value } => {
                     self.report.attributes.push((key.clone(), value.clone()));
                     format!("set {key} = {value}")

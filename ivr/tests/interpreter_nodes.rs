@@ -29,6 +29,14 @@ fn play_then_next_and_barge_in_keeps_type_ahead() {
     assert_eq!(played(&a), Vec::<String>::new(), "menu prompts skipped");
     assert_eq!(
         a[1],
+        Action::MenuChoice {
+            node: "menu".into(),
+            digits: "3".into()
+        },
+        "the choice is told, for the call record"
+    );
+    assert_eq!(
+        a[2],
         Action::Transfer {
             target: TransferTarget::Extension("2001".into())
         }

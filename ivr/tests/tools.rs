@@ -91,6 +91,7 @@ path: hours -> menu -> sales
 events:
       0.0s  play en/menu.wav (barge-in)
       3.0s  caller presses 1
+      3.3s  chose 1 at menu
       3.3s  enqueue sales priority 2 skills []
       3.3s  finished: Enqueued
 prompts played:

@@ -50,6 +50,13 @@ pub struct Mark {
 pub enum Milestone {
     /// The INVITE arrived.
     Arrival,
+    /// The caller chose a branch of an IVR menu.
+    MenuChoice {
+        /// The menu node's id in the flow.
+        node: String,
+        /// The digits keyed.
+        digits: String,
+    },
     /// The call left its IVR flow (to a queue, a transfer, or a hang-up).
     IvrExit,
     /// The call entered a queue.

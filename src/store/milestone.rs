@@ -6,6 +6,7 @@
 //! | `arrival`, `ivr_exit`, `callback_placed` | | |
 //! | `enqueued`, `abandoned`, `callback_requested` | queue | |
 //! | `offered`, `offer_failed`, `agent_answered`, `bridged`, `first_agent_audio`, `talk_ended`, `wrap_up_ended` | agent | |
+//! | `menu_choice` | menu node | digits |
 //! | `overflowed` | queue | where to |
 //! | `transferred` | | where to |
 //! | `hung_up` | who (`caller`, `agent`, `switch`) | |
@@ -21,6 +22,7 @@ use super::codec::parse_name;
 pub(super) fn to_columns(m: &Milestone) -> (&'static str, Option<&str>, Option<&str>) {
     match m {
         Milestone::Arrival => ("arrival", None, None),
+        Milestone::MenuChoice { node, digits } => ("menu_choice", Some(node), Some(digits)),
         Milestone::IvrExit => ("ivr_exit", None, None),
         Milestone::Enqueued { queue } => ("enqueued", Some(queue), None),
         Milestone::Offered { agent } => ("offered", Some(agent), None),
@@ -62,6 +64,10 @@ pub(super) fn from_columns(kind: &str, subject: Option<&str>, target: Option<&st
     };
     Ok(match kind {
         "arrival" => Milestone::Arrival,
+        "menu_choice" => Milestone::MenuChoice {
+            node: subject()?,
+            digits: target()?,
+        },
         "ivr_exit" => Milestone::IvrExit,
         "enqueued" => Milestone::Enqueued { queue: subject()? },
         "offered" => Milestone::Offered { agent: subject()? },

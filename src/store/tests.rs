@@ -35,6 +35,10 @@ fn writer(store: &Store) -> (StoreWriter, WriterThread) {
 fn every_milestone() -> Vec<Milestone> {
     let agent = || "1001".to_owned();
     vec![
+        Milestone::MenuChoice {
+            node: "choose_language".into(),
+            digits: "1".into(),
+        },
         Milestone::IvrExit,
         Milestone::Enqueued { queue: "sales".into() },
         Milestone::Offered { agent: "1002".into() },

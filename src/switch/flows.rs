@@ -144,6 +144,7 @@ impl Switch {
                         self.end_call(now, call);
                     }
                 }
+                Step::Choice { node, digits } => self.mark(now, call, Milestone::MenuChoice { node, digits }),
                 Step::Survey { kind, score } => self.survey(now, call, kind, score),
                 Step::HangUp => self.b2bua.end(&mut ctx, call),
                 Step::Record { path, max, beep } => {

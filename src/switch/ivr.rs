@@ -75,6 +75,8 @@ pub(crate) enum Step {
         body: serde_json::Value,
         timeout: Duration,
     },
+    /// A menu branch the caller chose, for the call's record.
+    Choice { node: String, digits: String },
     /// A survey answer, for the call's record.
     Survey { kind: ::ivr::SurveyKind, score: u32 },
     /// The flow is done with the call (it is with an agent, or gone).
@@ -226,6 +228,7 @@ impl IvrSetup {
                         beep,
                     }
                 }
+                Action::MenuChoice { node, digits } => Step::Choice { node, digits },
                 Action::SurveyScore { kind, score } => {
                     metrics::counter!("ivr_survey_answers_total").increment(1);
                     Step::Survey { kind, score }

@@ -67,6 +67,14 @@ pub enum Action {
     },
     /// Stop the prompts being played (barge-in); no `prompt_finished` is expected.
     StopPlayback,
+    /// The caller chose a menu branch (for the call record and the agent's
+    /// screen-pop: which options led the caller where).
+    MenuChoice {
+        /// The menu node's id.
+        node: String,
+        /// The digits keyed.
+        digits: String,
+    },
     /// A call attribute changed.
     SetAttribute {
         /// Name.

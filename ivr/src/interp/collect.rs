@@ -232,7 +232,11 @@ impl Interpreter {
         let count = digits.chars().count();
         match kind {
             NodeKind::Menu(col) => match col.branches.iter().find(|(d, _)| *d == digits) {
-                Some((_, r)) => self.goto(&r.id),
+                Some((_, r)) => {
+                    let node = self.flow.nodes.get(node).map(|n| n.id.clone()).unwrap_or_default();
+                    self.actions.push_back(Action::MenuChoice { node, digits });
+                    self.goto(&r.id)
+                }
                 None => self.fail(Failure::Invalid, now),
             },
             NodeKind::Gather {

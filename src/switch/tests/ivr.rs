@@ -77,6 +77,17 @@ fn a_flow_answers_plays_takes_a_digit_and_calls_a_registered_agent_in() {
         "{answered:#?}"
     );
     assert!(h.media.log().contains(&"bridge 1 2".to_owned()), "{:?}", h.media.log());
+    // The call record keeps the menu branch the caller took.
+    let choices: Vec<_> = std::iter::from_fn(|| h.switch.poll_record())
+        .filter_map(|c| match c {
+            crate::store::Command::CallMarked { mark, .. } => match mark.what {
+                queue::record::Milestone::MenuChoice { node, digits } => Some((node, digits)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(choices, [("menu".to_owned(), "1".to_owned())]);
 }
 
 #[test]
@@ -183,6 +194,7 @@ fn after_the_agent_hangs_up_the_caller_stays_for_the_survey() {
     assert_eq!(
         kinds,
         [
+            "menu_choice",
             "ivr_exit",
             "enqueued",
             "offered",
