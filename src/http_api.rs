@@ -371,6 +371,11 @@ struct EventFilter {
     queue: Option<String>,
     /// Comma-separated types or families (`call.*`).
     types: Option<String>,
+    /// A browser's `EventSource` cannot send a header: its token comes here
+    /// and the auth layer checks it. Without this field the filter refused
+    /// it, and the agent page's stream got a 400.
+    #[serde(rename = "access_token")]
+    _access_token: Option<String>,
 }
 
 async fn events(
@@ -381,7 +386,7 @@ async fn events(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_query",
-            "parameters are agent, queue and types",
+            "parameters are agent, queue, types and access_token",
         ));
     };
     let types: Vec<String> = filter

@@ -2,7 +2,8 @@
 //! `chromium`, a WAV tone as its fake microphone) opens /agent, logs in with
 //! the agent's SIP credentials (the page registers with JsSIP over /ws), and
 //! takes a call from a SIPp caller who went through the demo IVR (pressed 1)
-//! into `support`: the page shows the call, the test clicks Answer, the
+//! into `support`: the page shows the call with its context (caller, queue,
+//! language, the menu choice, the wait so far), the test clicks Answer, the
 //! caller speaks (SIPp's PCMA recording) while the browser sends its tone in
 //! Opus through the switch's WebRTC gateway; the test clicks Hang up.
 //! Checked on the server: RTP on both legs in the call record, the browser
@@ -167,6 +168,33 @@ fn the_agent_page_answers_a_queue_call_with_audio_both_ways_and_hangs_up() {
             switch.log()
         );
     }
+    // The screen-pop while it rings, from the offer's event on the page's
+    // stream (/api/events?agent=, its token in the query): the caller, the
+    // queue, the language and the menu choice made in the demo IVR, the
+    // wait so far.
+    let popped = browser.wait_for(
+        "window.agentPage.log.some((l) => l.endsWith('event call.offered')) \
+         && document.getElementById('choices').textContent === 'choose_language: 1' \
+         && document.getElementById('queue').textContent === 'support' \
+         && document.getElementById('language').textContent === 'en' \
+         && / s so far$/.test(document.getElementById('waited').textContent)",
+        Duration::from_secs(5),
+    );
+    let context = browser.eval(
+        "['caller', 'queue', 'language', 'choices', 'waited', 'attributes'] \
+         .map((id) => `${id}=${document.getElementById(id).textContent}`).join('; ')",
+    );
+    assert!(popped, "the call's context: {context}\n{}", page_log(&mut browser));
+    let ringing_caller = browser.eval("document.getElementById('caller').textContent");
+    assert!(
+        ringing_caller.as_str().unwrap_or_default().contains("4930123456"),
+        "{context}"
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('attributes').textContent"),
+        "-",
+        "no call-back, no attributes: {context}"
+    );
     let clicked = Instant::now();
     browser.eval("document.getElementById('answer').click(); true");
     assert!(
@@ -186,6 +214,15 @@ fn the_agent_page_answers_a_queue_call_with_audio_both_ways_and_hangs_up() {
             Duration::from_secs(5)
         ),
         "the queue is shown:\n{}",
+        page_log(&mut browser)
+    );
+    // Answered: the wait is the one the queue measured.
+    assert!(
+        browser.wait_for(
+            "/^[0-9.]+ s$/.test(document.getElementById('waited').textContent)",
+            Duration::from_secs(5)
+        ),
+        "the wait until the answer: {}",
         page_log(&mut browser)
     );
     let shown_caller = browser.eval("document.getElementById('caller').textContent");

@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 const agent = { ext: null, password: null, token: null, domain: null, ua: null, session: null,
-  call: null, state: null, since: null, events: null, renew: null };
+  call: null, state: null, since: null, events: null, renew: null, queuedAt: null, contextFor: null };
 // What a test (or a curious agent) can read: the last events and timings.
 window.agentPage = { log: [], answeredAt: null, confirmedAt: null, registered: false };
 
@@ -98,6 +98,7 @@ function incoming(session, request) {
   const ended = (why) => () => {
     note(`call ${why}`);
     agent.session = null;
+    agent.queuedAt = null;
     $('call-state').textContent = `ended (${why})`;
     for (const id of ['answer', 'hold', 'transfer', 'hangup']) $(id).disabled = true;
     refreshFigures();
@@ -200,8 +201,9 @@ async function refreshFigures() {
   } catch (e) { /* figures are a nicety: the phone matters more */ }
 }
 
-// The call's context: the offer's event (caller, call-back attributes), then
-// the live call record (language, wait so far, IVR path).
+// The call's context: the offer's event has it all (caller, language, IVR
+// menu choices, queue, wait, call-back attributes); the live call record
+// fills in what a missed event would have said.
 function followEvents() {
   const url = `/api/events?agent=${encodeURIComponent(agent.ext)}&access_token=${encodeURIComponent(agent.token)}`;
   const events = new EventSource(url);
@@ -209,16 +211,25 @@ function followEvents() {
     let event;
     try { event = JSON.parse(e.data); } catch (_) { return; }
     note(`event ${event.type}`);
-    if (event.type === 'call.offered' || event.type === 'call.answered') {
+    const d = event.data || {};
+    if (event.type === 'call.offered') {
       agent.call = event.call_id;
-      const d = event.data || {};
-      if (d.caller) $('caller').textContent = d.caller;
+      resetContext(event.call_id);
+      $('caller').textContent = d.caller || '-';
       $('queue').textContent = event.queue || '-';
+      $('language').textContent = d.language || '-';
+      showChoices(d.menu_choices || []);
       const attributes = d.attributes && Object.keys(d.attributes).length
         ? Object.entries(d.attributes).map(([k, v]) => `${k}: ${v}`).join(', ') : '-';
       $('attributes').textContent = attributes;
-      if (d.wait_secs !== undefined && d.wait_secs !== null) $('waited').textContent = `${d.wait_secs.toFixed(1)} s`;
+      // The wait goes on while the phone rings: counted from the queue entry.
+      agent.queuedAt = d.queued_at ? Date.parse(d.queued_at) : null;
+      showWait();
       fillFromRecord(event.call_id);
+    } else if (event.type === 'call.answered') {
+      agent.call = event.call_id;
+      agent.queuedAt = null;
+      if (typeof d.wait_secs === 'number') $('waited').textContent = `${d.wait_secs.toFixed(1)} s`;
     }
   };
   for (const type of ['call.offered', 'call.answered', 'call.ended', 'agent.state_changed']) {
@@ -227,6 +238,26 @@ function followEvents() {
   events.onerror = () => note('event stream interrupted');
   events.onopen = () => note('event stream open');
   agent.events = events;
+  setInterval(showWait, 1000);
+}
+
+// A new call's context starts empty (the last call's stays shown until then).
+function resetContext(id) {
+  if (agent.contextFor === id) return;
+  agent.contextFor = id;
+  agent.queuedAt = null;
+  for (const field of ['queue', 'language', 'choices', 'waited', 'attributes']) $(field).textContent = '-';
+}
+
+function showWait() {
+  if (agent.queuedAt == null || Number.isNaN(agent.queuedAt)) return;
+  $('waited').textContent = `${Math.max(0, (Date.now() - agent.queuedAt) / 1000).toFixed(0)} s so far`;
+}
+
+// Menu choices as "menu: digits", in the order the caller made them.
+function showChoices(choices) {
+  $('choices').textContent = choices.length
+    ? choices.map((c) => `${c.node}: ${c.digits}`).join(', ') : '-';
 }
 
 async function fillFromRecord(id) {
@@ -234,15 +265,15 @@ async function fillFromRecord(id) {
     const { calls } = await api('GET', '/api/calls?window=1h');
     const record = (calls || []).find((c) => c.id === id);
     if (!record) return;
+    resetContext(id);
     if (record.caller) $('caller').textContent = record.caller;
-    $('language').textContent = record.language || '-';
-    const enqueued = record.marks.find((m) => m.what.kind === 'enqueued');
-    if (enqueued && $('waited').textContent === '-') {
-      $('waited').textContent = `${((Date.now() - enqueued.at) / 1000).toFixed(1)} s so far`;
+    if (record.language) $('language').textContent = record.language;
+    const enqueued = record.marks.filter((m) => m.what.kind === 'enqueued').pop();
+    if (enqueued && agent.queuedAt == null && $('waited').textContent === '-') {
+      agent.queuedAt = enqueued.at;
+      showWait();
     }
-    const digits = record.marks.filter((m) => m.what.kind === 'ivr_choice' || m.what.kind === 'digit')
-      .map((m) => m.what.digit || m.what.choice).filter(Boolean);
-    $('choices').textContent = digits.length ? digits.join(' ') : '-';
+    showChoices(record.marks.filter((m) => m.what.kind === 'menu_choice').map((m) => m.what));
   } catch (_) { /* context is shown as far as it is known */ }
 }
 

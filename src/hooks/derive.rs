@@ -282,9 +282,24 @@ impl Deriver {
             }
             Milestone::Offered { agent } => {
                 live.agent = Some(agent.clone());
+                // The screen-pop: what the caller told the IVR and how long
+                // they have waited, as well as who they are.
+                let choices: Vec<Value> = live
+                    .record
+                    .marks
+                    .iter()
+                    .filter_map(|m| match &m.what {
+                        Milestone::MenuChoice { node, digits } => Some(json!({ "node": node, "digits": digits })),
+                        _ => None,
+                    })
+                    .collect();
                 let data = json!({
                     "caller": caller,
                     "called": live.record.called,
+                    "language": live.record.language,
+                    "menu_choices": choices,
+                    "queued_at": live.enqueued_at.map(|e| rfc3339(e.0)),
+                    "wait_secs": live.enqueued_at.map(|e| at.since(e).as_secs_f64()),
                     "callback_id": live.callback,
                     "attributes": live.attributes,
                 });

@@ -77,6 +77,44 @@ fn a_queued_call_answered_then_ended_gives_its_events_and_kpis() {
 }
 
 #[test]
+fn an_offer_carries_the_callers_language_menu_choices_and_wait() {
+    let mut d = Deriver::new(7, KpiSettings::default());
+    let started = CallRecord::arrived("r1".into(), "+34600".into(), "100".into(), at(0));
+    d.command(&Command::CallStarted(started));
+    let choice = Milestone::MenuChoice {
+        node: "choose_language".into(),
+        digits: "2".into(),
+    };
+    assert!(d.command(&mark("r1", 2, choice)).is_empty(), "a choice is no event");
+    d.command(&Command::CallLanguage {
+        id: "r1".into(),
+        language: "es".into(),
+    });
+    d.command(&mark(
+        "r1",
+        3,
+        Milestone::Enqueued {
+            queue: "support".into(),
+        },
+    ));
+    let e = d.command(&mark("r1", 10, Milestone::Offered { agent: "1001".into() }));
+    assert_eq!(kinds(&e), ["call.offered"]);
+    assert_eq!(
+        (e[0].queue.as_deref(), e[0].agent.as_deref()),
+        (Some("support"), Some("1001"))
+    );
+    let data = &e[0].data;
+    assert_eq!(data["caller"], "+34600");
+    assert_eq!(data["language"], "es");
+    assert_eq!(
+        data["menu_choices"],
+        json!([{ "node": "choose_language", "digits": "2" }])
+    );
+    assert_eq!(data["queued_at"], "2023-11-14T22:13:23.000Z");
+    assert_eq!(data["wait_secs"], 7.0);
+}
+
+#[test]
 fn an_abandon_an_overflow_agent_states_and_call_backs() {
     let mut d = Deriver::new(1, KpiSettings::default());
     let started = CallRecord::arrived("r2".into(), "555".into(), "100".into(), at(0));
