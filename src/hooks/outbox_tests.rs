@@ -1,5 +1,5 @@
+use super::super::config::Subscription;
 use super::*;
-use crate::hooks::config::Subscription;
 
 fn subscription(name: &str, events: &[&str], queues: &[&str]) -> Subscription {
     Subscription {
