@@ -194,3 +194,58 @@ fn updates_for_unknown_calls_are_ignored() {
         })
         .is_empty());
 }
+
+#[test]
+fn a_recording_that_ends_whole_is_ready_and_a_failed_one_is_not() {
+    use crate::recording::{Ended, Kind, Pause, Started, State};
+    let mut d = Deriver::new(1, KpiSettings::default());
+    let started = |id: &str| Started {
+        id: id.into(),
+        call_id: "r9".into(),
+        path: "call-recordings/x.wav".into(),
+        kind: Kind::Call,
+        queue: Some("support".into()),
+        agent: Some("1001".into()),
+        caller: "+34600".into(),
+        started_ms: at(10).0,
+        codec: "PCMU".into(),
+        rate: 8000,
+        retention_days: 0,
+        layout: Default::default(),
+        mono_mix: false,
+    };
+    let ended = |id: &str, state: State| Ended {
+        id: id.into(),
+        ended_ms: at(70).0,
+        state,
+        pauses: vec![Pause {
+            from_ms: at(20).0,
+            to_ms: at(25).0,
+        }],
+        error: None,
+        sidecar: json!({}),
+        sidecar_path: "call-recordings/x.wav.json".into(),
+        write_sidecar: true,
+    };
+    for (id, state) in [("r9-r1", State::Complete), ("r9-r2", State::Failed)] {
+        assert!(d
+            .command(&Command::Recording(RecordingCommand::Started(started(id))))
+            .is_empty());
+        let e = d.command(&Command::Recording(RecordingCommand::Ended(Box::new(ended(id, state)))));
+        if state == State::Complete {
+            assert_eq!(kinds(&e), ["recording.ready"]);
+            let ready = &e[0];
+            assert_eq!(ready.call_id.as_deref(), Some("r9"));
+            assert_eq!(
+                (ready.queue.as_deref(), ready.agent.as_deref()),
+                (Some("support"), Some("1001"))
+            );
+            assert_eq!(ready.data["recording_id"], "r9-r1");
+            assert_eq!(ready.data["duration_secs"], 60.0);
+            assert_eq!(ready.data["paused_secs"], 5.0);
+            assert_eq!(ready.data["audio_url"], "/api/recordings/r9-r1/audio");
+        } else {
+            assert!(e.is_empty(), "a failed recording is not ready");
+        }
+    }
+}
