@@ -1,8 +1,11 @@
 //! The load tester hears where the IVR ends: in a flow that plays the welcome
 //! after the key and then queues, the caller recognises the start of the
 //! queue's audio (the built-in melody's first tone, or the queue's music
-//! file) and the answer time it measures from there agrees with the switch's
-//! record (queue entry to the agent's first audio) within 5 ms per call.
+//! file). The switch starts that audio on the leg's running 20 ms packet
+//! clock, 0-20 ms after the queue entry, so with `lead_ms = 10` the answer
+//! time the tester measures agrees with the switch's record (queue entry to
+//! the agent's first audio) within half a packet time plus 3 ms (whole-ms
+//! marks, scheduling) per call.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -103,7 +106,7 @@ fn answer_times_agree(music: Option<&str>, queue_audio: &str) {
         let switch_ms = heard - enqueued;
         let tester_ms = call["answer_ms"].as_f64().unwrap();
         assert!(
-            (tester_ms - switch_ms).abs() <= 5.0,
+            (tester_ms - switch_ms).abs() <= 13.0,
             "{caller}: the tester measured {tester_ms} ms, the switch recorded {switch_ms} ms: {call:#} {record:#}"
         );
         diffs.push(tester_ms - switch_ms);
@@ -113,13 +116,13 @@ fn answer_times_agree(music: Option<&str>, queue_audio: &str) {
 
 #[test]
 fn the_built_in_melody_s_first_tone_marks_the_queue_entry() {
-    answer_times_agree(None, "{ tone_hz = 523.3, lead_ms = 20 }");
+    answer_times_agree(None, "{ tone_hz = 523.3, lead_ms = 10 }");
 }
 
 #[test]
 fn the_queue_s_music_file_marks_the_queue_entry() {
     answer_times_agree(
         Some("en/queue_wait.wav"),
-        &format!("{{ file = \"{}/prompts/en/queue_wait.wav\", lead_ms = 20 }}", root()),
+        &format!("{{ file = \"{}/prompts/en/queue_wait.wav\", lead_ms = 10 }}", root()),
     );
 }

@@ -232,8 +232,8 @@ pub struct QueueAudio {
     #[serde(default)]
     pub tone_hz: Option<f64>,
     /// How long before its first packet reaches the caller the platform
-    /// counts the queue entry (ms). Switchboard starts a playlist on its next
-    /// 20 ms tick, so after a prompt it is one packet time: 20.
+    /// counts the queue entry (ms). Switchboard starts the queue's audio on
+    /// the leg's running 20 ms packet clock, 0-20 ms after the entry: 10.
     #[serde(default)]
     pub lead_ms: u64,
 }
