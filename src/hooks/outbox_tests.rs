@@ -28,7 +28,8 @@ fn stored(id: &str, kind: EventType, queue: Option<&str>, order: Option<&str>) -
 fn open() -> (tempfile::TempDir, Outbox) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("db.sqlite");
-    drop(crate::store::Store::open(&path).expect("store"));
+    // Opened and closed: the schema is in place.
+    let _ = crate::store::Store::open(&path).expect("store");
     let outbox = Outbox::open(&path).expect("outbox");
     (dir, outbox)
 }
