@@ -265,3 +265,42 @@ max_attempts = 3
     });
     assert!(by_type.keys().all(|k| k.starts_with("callback.")), "{by_type:?}");
 }
+
+#[test]
+fn events_stored_before_a_crash_are_delivered_after_the_restart() {
+    let mut receiver = Receiver::start();
+    let mut switch = switch_for(&receiver.url("/events"));
+    receiver.down();
+    abandoning_callers(&switch, 2);
+    // The outbox thread writes within milliseconds of the record updates;
+    // then the process is killed outright.
+    std::thread::sleep(Duration::from_millis(500));
+    switch.crash_and_restart();
+    receiver.up();
+    let got = receiver.wait_for(Duration::from_secs(20), |got| calls_ended(got) == 2);
+    let events = unique(&got);
+    let mut by_call: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &events {
+        if let Some(call) = e["call_id"].as_str() {
+            by_call
+                .entry(call.to_owned())
+                .or_default()
+                .push(e["type"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(by_call.len(), 2, "{by_call:#?}");
+    for (call, kinds) in &by_call {
+        assert_eq!(
+            kinds,
+            &[
+                "call.started",
+                "ivr.completed",
+                "call.queued",
+                "call.abandoned",
+                "call.ended"
+            ],
+            "call {call}"
+        );
+    }
+    assert!(got.iter().all(|d| d.signature.is_ok()));
+}

@@ -385,8 +385,18 @@ impl Switch {
     /// database; the log goes on in the same file.
     #[allow(dead_code)]
     pub fn restart(&mut self) {
+        self.restart_after("-TERM");
+    }
+
+    /// As [`Switch::restart`], but the switch is killed (SIGKILL): a crash.
+    #[allow(dead_code)]
+    pub fn crash_and_restart(&mut self) {
+        self.restart_after("-KILL");
+    }
+
+    fn restart_after(&mut self, signal: &str) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill").arg(signal).arg(child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(15);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
@@ -414,7 +424,11 @@ impl Switch {
         let up = poll_until(Duration::from_secs(15), || {
             self.try_http_get("/health").ok().filter(|r| r.status == 200)
         });
-        assert!(up.is_some(), "switchboard did not come back after a restart:\n{}", self.log());
+        assert!(
+            up.is_some(),
+            "switchboard did not come back after a restart:\n{}",
+            self.log()
+        );
     }
 
     pub fn sip_addr(&self) -> SocketAddr {
