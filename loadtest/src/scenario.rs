@@ -486,4 +486,21 @@ mod tests {
         assert_eq!(load("0100", Some(2)).number_for(2), "0101");
         assert_eq!(load("100", None).number_for(7), "100");
     }
+
+    #[test]
+    fn every_bundled_scenario_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            // The TOML files that are switch configurations, not scenarios.
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.extension().is_some_and(|e| e == "toml") && !name.ends_with("_switch.toml") {
+                let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(s.caller.audio.exists(), "{name}: audio");
+                n += 1;
+            }
+        }
+        assert!(n >= 6, "{n} scenarios");
+    }
 }
