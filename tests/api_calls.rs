@@ -148,6 +148,14 @@ fn a_queued_caller_is_transferred_to_another_queue_and_answered_there() {
     let id = live_call(&switch);
     // Waiting in support, where nobody is staffed.
     std::thread::sleep(Duration::from_millis(500));
+    // An unknown destination is refused before anything moves.
+    let refused = common::http_post(
+        switch.http_addr(),
+        &format!("/api/calls/{id}/transfer"),
+        r#"{"to": "queue:nowhere"}"#,
+    )
+    .unwrap();
+    assert_eq!(refused.status, 404, "{}", refused.body);
     let answer = common::http_post(
         switch.http_addr(),
         &format!("/api/calls/{id}/transfer"),
@@ -164,7 +172,7 @@ fn a_queued_caller_is_transferred_to_another_queue_and_answered_there() {
     assert!(support < moved && moved < sales, "{marks:?}");
     assert!(!marks.iter().any(|k| k.starts_with("abandoned")), "{marks:?}");
     assert!(marks.contains(&"agent_answered:1001".to_owned()), "{marks:?}");
-    // A talking call cannot be moved; a finished one is gone.
+    // A finished call is gone.
     let again = common::http_post(
         switch.http_addr(),
         &format!("/api/calls/{id}/transfer"),

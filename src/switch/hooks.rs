@@ -532,8 +532,8 @@ impl Switch {
         );
     }
 
-    /// The API moves a call that is in a flow or a queue (not yet with an
-    /// agent) to `to`.
+    /// The API moves a call that is in a flow, a queue or with an agent
+    /// (a blind transfer) to `to`.
     pub(crate) fn transfer(
         &mut self,
         now: Instant,
@@ -554,9 +554,24 @@ impl Switch {
             }
         }
         let call = call.ok_or_else(|| ControlRefused::NotFound(format!("no call `{record}` in progress")))?;
-        if by_agent.is_some() {
-            // A blind transfer from the agent: the agent's leg goes (BYE),
-            // its talk ends into wrap-up, and the caller moves on below.
+        // The destination is checked before anything moves, so a refused
+        // transfer leaves the call where it was.
+        match &to {
+            Destination::Flow(n) if !self.ivr.flows.contains_key(n) => {
+                return Err(ControlRefused::NotFound(format!("no flow answers `{n}`")))
+            }
+            Destination::Agent(a) if !self.accounts.contains_key(a) => {
+                return Err(ControlRefused::NotFound(format!("no agent `{a}`")))
+            }
+            Destination::Queue(q) if !self.acd_knows_queue(q) => {
+                return Err(ControlRefused::NotFound(format!("no queue `{q}`")))
+            }
+            _ => {}
+        }
+        if self.tracked.get(&call).is_some_and(|t| t.talking && t.agent.is_some()) {
+            // A blind transfer (by the agent, or a supervisor for it): the
+            // agent's leg goes (BYE), its talk ends into wrap-up, and the
+            // caller moves on below.
             self.b2bua.release_agent(
                 &mut Ctx {
                     now,
@@ -574,20 +589,8 @@ impl Switch {
         };
         if t.talking || t.agent.is_some() || !t.ringing.is_empty() {
             return Err(ControlRefused::Conflict(
-                "the call is with an agent; only calls in a flow or a queue can be transferred",
+                "the call is ringing an agent; transfer it once answered or while it waits",
             ));
-        }
-        match &to {
-            Destination::Flow(n) if !self.ivr.flows.contains_key(n) => {
-                return Err(ControlRefused::NotFound(format!("no flow answers `{n}`")))
-            }
-            Destination::Agent(a) if !self.accounts.contains_key(a) => {
-                return Err(ControlRefused::NotFound(format!("no agent `{a}`")))
-            }
-            Destination::Queue(q) if !self.acd_knows_queue(q) => {
-                return Err(ControlRefused::NotFound(format!("no queue `{q}`")))
-            }
-            _ => {}
         }
         // Out of the ACD's line without counting as an abandon.
         self.ending_by = Some(Party::Switch);
