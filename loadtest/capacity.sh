@@ -24,6 +24,10 @@ RECDIR=$(sed -n 's/^dir = "\(.*\)"/\1/p' "$CONFIG" | head -1)
 DB=$(sed -n 's/^path = "\(.*\)"/\1/p' "$CONFIG" | head -1)
 HTTP=$(sed -n 's/^listen = "\(.*\)"/\1/p' "$CONFIG" | head -1)
 TOKEN=$(sed -n 's/^token = "\(.*\)"/\1/p' "$CONFIG" | head -1)
+# Only what lives under target/ is ours to clear.
+for p in "$RECDIR" "$DB"; do
+    [[ $p == target/* ]] || { echo "$CONFIG: recordings and database must be under target/ (got '$p')" >&2; exit 2; }
+done
 rm -rf "${RECDIR:?}" "${DB:?}" "$DB"-*
 echo "date: $(date -u)" | tee "$OUT/run.txt"
 echo "before: $(uptime)" | tee -a "$OUT/run.txt"
