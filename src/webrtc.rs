@@ -180,6 +180,21 @@ impl MediaControl for WebRtcMedia {
             }
         }
     }
+    fn answer_browser(&mut self, leg: &Leg, offer: &[u8]) -> Result<(Vec<u8>, LegConfig), MediaFailure> {
+        let Some(gateway) = &self.gateway else {
+            return Err(MediaFailure::NotAcceptable);
+        };
+        let offer = std::str::from_utf8(offer).map_err(|_| MediaFailure::BadSdp)?;
+        let (browser, negotiated) = gateway.answer(leg.id, leg.local, offer).map_err(|e| {
+            tracing::info!(%e, leg = leg.id, "browser offer refused");
+            MediaFailure::NotAcceptable
+        })?;
+        self.browsers.insert(leg.id, browser.engine_side);
+        Ok((
+            browser.sdp.into_bytes(),
+            browser_leg_config(&negotiated, browser.engine_side),
+        ))
+    }
     fn browser_reoffer(&mut self, leg: LegId, sdp: &[u8]) -> Result<(Vec<u8>, LegConfig), MediaFailure> {
         let (Some(gateway), Some(&side)) = (&self.gateway, self.browsers.get(&leg)) else {
             return Err(MediaFailure::NotAcceptable);

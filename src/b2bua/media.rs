@@ -58,6 +58,25 @@ pub(crate) trait MediaControl: Send {
     fn browser_reoffer(&mut self, _leg: LegId, _sdp: &[u8]) -> Result<(Vec<u8>, LegConfig), MediaFailure> {
         Err(MediaFailure::NotAcceptable)
     }
+    /// A browser calls (its INVITE carries a WebRTC offer): the gateway
+    /// answers it in front of engine leg `leg`; returns the answer and the
+    /// engine leg's configuration.
+    fn answer_browser(&mut self, _leg: &Leg, _offer: &[u8]) -> Result<(Vec<u8>, LegConfig), MediaFailure> {
+        Err(MediaFailure::NotAcceptable)
+    }
+}
+
+/// Whether an offer asks for WebRTC media (DTLS-SRTP: `UDP/TLS/RTP/SAVPF`
+/// on its audio stream), which only the gateway can answer.
+pub(crate) fn is_webrtc_offer(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    text.lines().filter_map(|l| l.trim().strip_prefix("m=audio ")).any(|m| {
+        m.split_whitespace()
+            .nth(1)
+            .is_some_and(|proto| proto.contains("TLS/RTP/"))
+    })
 }
 
 /// Whether an offer puts its sender's side on hold (RFC 3264 section 8.4:
@@ -275,6 +294,8 @@ pub(crate) struct CallMedia {
     agent_codec: Option<String>,
     /// The agent's leg is a browser's, behind the WebRTC gateway.
     agent_browser: bool,
+    /// The caller is a browser: the gateway's answer to its offer.
+    caller_browser: Option<Vec<u8>>,
 }
 
 impl CallMedia {
@@ -285,8 +306,15 @@ impl CallMedia {
         group: u64,
         caller_body: &[u8],
         caps: &LocalCapabilities,
+        agent_browser: bool,
     ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
-        let caller_offer = offer_in(caller_body)?;
+        let browser_caller = is_webrtc_offer(caller_body);
+        // A browser's offer is answered by the gateway; here it only tells
+        // which codecs to offer the agent.
+        let caller_offer = match browser_caller {
+            true => Session::from_bytes(caller_body).ok(),
+            false => offer_in(caller_body)?,
+        };
         let agent_caps = match &caller_offer {
             Some(offer) => narrowed_to(caps, offer),
             None => caps.clone(),
@@ -310,12 +338,12 @@ impl CallMedia {
             Direction::SendRecv,
             &agent_origin,
         );
-        let body = agent_offer.to_bytes();
-        let media = CallMedia {
+        let mut body = agent_offer.to_bytes();
+        let mut media = CallMedia {
             caller,
             agent: Some(agent),
             caps: caps.clone(),
-            caller_offer,
+            caller_offer: caller_offer.filter(|_| !browser_caller),
             caller_offer_sent: None,
             caller_sdp: None,
             caller_origin: LocalOrigin::new(rand::random::<u32>().into()),
@@ -324,7 +352,30 @@ impl CallMedia {
             agent_origin,
             agent_codec: None,
             agent_browser: false,
+            caller_browser: None,
         };
+        if browser_caller {
+            // The browser is answered at once: its leg is ready (and ICE
+            // and DTLS can start) as soon as the agent's answer is relayed.
+            match control.answer_browser(&caller, caller_body) {
+                Ok((answer, config)) => {
+                    media.caller_codec = Some(config.codec.clone());
+                    control.configure(caller.id, config);
+                    media.caller_browser = Some(answer);
+                }
+                Err(failure) => {
+                    control.release(caller.id);
+                    control.release(agent.id);
+                    return Err(failure);
+                }
+            }
+        }
+        if agent_browser {
+            if let Some(offer) = control.offer_browser(&agent) {
+                body = offer;
+                media.agent_browser = true;
+            }
+        }
         Ok((media, body))
     }
 
@@ -336,6 +387,9 @@ impl CallMedia {
         caller_body: &[u8],
         caps: &LocalCapabilities,
     ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
+        if is_webrtc_offer(caller_body) {
+            return CallMedia::start_local_browser(control, group, caller_body, caps);
+        }
         let caller_offer = offer_in(caller_body)?;
         let caller = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
         let mut media = CallMedia {
@@ -351,6 +405,7 @@ impl CallMedia {
             agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
             agent_codec: None,
             agent_browser: false,
+            caller_browser: None,
         };
         let (ip, port) = (caller.local.ip(), caller.local.port());
         let sdp = match &media.caller_offer {
@@ -374,6 +429,43 @@ impl CallMedia {
         let body = sdp.to_bytes();
         media.caller_sdp = Some(sdp);
         Ok((media, body))
+    }
+
+    /// [`CallMedia::start_local`] for a browser calling: the gateway
+    /// answers its WebRTC offer, the engine leg behind it speaks the codec
+    /// the browser chose (the IVR plays and listens at its rate).
+    fn start_local_browser(
+        control: &mut dyn MediaControl,
+        group: u64,
+        caller_body: &[u8],
+        caps: &LocalCapabilities,
+    ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
+        let caller = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
+        let (answer, config) = match control.answer_browser(&caller, caller_body) {
+            Ok(answered) => answered,
+            Err(failure) => {
+                control.release(caller.id);
+                return Err(failure);
+            }
+        };
+        let codec = config.codec.clone();
+        control.configure(caller.id, config);
+        let media = CallMedia {
+            caller,
+            agent: None,
+            caps: caps.clone(),
+            caller_offer: None,
+            caller_offer_sent: None,
+            caller_sdp: None,
+            caller_origin: LocalOrigin::new(rand::random::<u32>().into()),
+            caller_codec: Some(codec),
+            agent_offer: None,
+            agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
+            agent_codec: None,
+            agent_browser: false,
+            caller_browser: Some(answer.clone()),
+        };
+        Ok((media, answer))
     }
 
     /// A call the switch places (a call-back): the customer's leg and our
@@ -412,6 +504,7 @@ impl CallMedia {
             agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
             agent_codec: None,
             agent_browser: false,
+            caller_browser: None,
         };
         Ok((media, body))
     }
@@ -507,31 +600,34 @@ impl CallMedia {
         };
         if self.agent_codec.is_some() {
             // The answer came already (in a 183): the 200 repeats it.
-            return Ok(self.caller_sdp.as_ref().map(Session::to_bytes).unwrap_or_default());
+            let sent = self.caller_sdp.as_ref().map(Session::to_bytes);
+            return Ok(self.caller_browser.clone().or(sent).unwrap_or_default());
         }
-        if self.agent_browser {
-            // A browser joins a caller the switch answered: the gateway
-            // reads its answer, the engine leg talks to the gateway.
-            let Some(sent) = &self.caller_sdp else {
-                return Err(MediaFailure::NotAcceptable);
-            };
+        let codec = if self.agent_browser {
+            // A browser agent: the gateway reads its answer, the engine leg
+            // talks to the gateway.
             let config = control.browser_answered(agent_leg.id, agent_sdp)?;
-            self.agent_codec = Some(config.codec.clone());
+            let codec = config.codec.clone();
             control.configure(agent_leg.id, config);
+            codec
+        } else {
+            let answer = Session::from_bytes(agent_sdp).map_err(failure)?;
+            let agent = sdp::process_answer(agent_offer, &answer).map_err(failure)?;
+            control.configure(agent_leg.id, leg_config(&agent));
+            agent.codec.encoding
+        };
+        self.agent_codec = Some(codec.clone());
+        let answered = match &self.caller_browser {
+            Some(answer) => Some(answer.clone()),
+            None => self.caller_sdp.as_ref().map(Session::to_bytes),
+        };
+        if let Some(sent) = answered {
+            // The caller was answered already (by the switch, or by the
+            // gateway for a browser): the agent joins it.
             control.bridge(self.caller.id, agent_leg.id);
-            return Ok(sent.to_bytes());
+            return Ok(sent);
         }
-        let answer = Session::from_bytes(agent_sdp).map_err(failure)?;
-        let agent = sdp::process_answer(agent_offer, &answer).map_err(failure)?;
-        control.configure(agent_leg.id, leg_config(&agent));
-        if let Some(sent) = &self.caller_sdp {
-            // The caller was answered by the switch: the agent joins it.
-            self.agent_codec = Some(agent.codec.encoding);
-            control.bridge(self.caller.id, agent_leg.id);
-            return Ok(sent.to_bytes());
-        }
-        let caps = preferring(&self.caps, &agent.codec.encoding);
-        self.agent_codec = Some(agent.codec.encoding);
+        let caps = preferring(&self.caps, &codec);
         let ip = self.caller.local.ip();
         let port = self.caller.local.port();
         match &self.caller_offer {
@@ -574,6 +670,11 @@ impl CallMedia {
         from_caller: bool,
         body: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
+        if from_caller {
+            if let Some(answer) = self.browser_caller_reinvite(control, body) {
+                return answer;
+            }
+        }
         if !from_caller && self.agent_browser {
             // A browser's re-INVITE (hold, resume): the gateway answers it
             // from the session that is up, the engine leg follows.
@@ -609,6 +710,23 @@ impl CallMedia {
             sdp::answer(&offer, &caps, leg.local.ip(), leg.local.port(), origin).map_err(failure)?;
         control.configure(leg.id, leg_config(&negotiated));
         Ok(ours.to_bytes())
+    }
+
+    /// A browser caller's re-INVITE (hold, resume), answered by the gateway
+    /// from the session that is up; `None` when the caller is no browser.
+    fn browser_caller_reinvite(
+        &mut self,
+        control: &mut dyn MediaControl,
+        body: &[u8],
+    ) -> Option<Result<Vec<u8>, MediaFailure>> {
+        self.caller_browser.as_ref()?;
+        if body.is_empty() {
+            return Some(Err(MediaFailure::NotAcceptable));
+        }
+        Some(control.browser_reoffer(self.caller.id, body).map(|(answer, config)| {
+            control.configure(self.caller.id, config);
+            answer
+        }))
     }
 
     /// The codecs negotiated so far: the caller's, then the agent's.

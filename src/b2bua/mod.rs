@@ -28,8 +28,8 @@ use signaling::transaction::{Timer, TransactionId, TransactionLayer};
 use signaling::transport::Peer;
 
 pub(crate) use build::{Local, ALLOW};
-pub(crate) use media::{CallRecordingSpec, MediaControl, MediaFailure};
 use media::{AgentOffer, CallMedia};
+pub(crate) use media::{CallRecordingSpec, MediaControl, MediaFailure};
 
 /// Which dialog of a call: the caller's or the agent's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -393,7 +393,12 @@ impl B2bua {
             return refuse(ctx, 483, None);
         }
         let call_id = self.next_call;
-        let (media, offer) = match CallMedia::start(self.media.as_mut(), call_id, &invite.body, &self.caps) {
+        // A browser agent (registered over /ws, or flagged in the config)
+        // is offered WebRTC media, as when a queue rings it.
+        let browser = target.destination.transport == signaling::transport::Transport::Ws
+            || self.media.browser_agent(&target.aor);
+        let started = CallMedia::start(self.media.as_mut(), call_id, &invite.body, &self.caps, browser);
+        let (media, offer) = match started {
             Ok(started) => started,
             Err(failure) => {
                 metrics::counter!("media_setup_failures_total", "status" => failure.status().to_string()).increment(1);

@@ -101,6 +101,55 @@ impl BrowserClient {
         Ok((client, answer))
     }
 
+    /// A client on a new socket at `bind` that calls: it offers audio
+    /// (Opus, PCMU and telephone-event at 48 and 8 kHz) as a browser's
+    /// `RTCPeerConnection` does; the answer goes to
+    /// [`BrowserClient::accept_answer`].
+    pub fn offer(bind: IpAddr, now: Instant) -> Result<(BrowserClient, String), WebRtcError> {
+        let socket = UdpSocket::bind((bind, 0))?;
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        let mut config = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_pcmu(true, false);
+        for (pt, rate) in [
+            (126u8, str0m::media::Frequency::FORTY_EIGHT_KHZ),
+            (101u8, str0m::media::Frequency::EIGHT_KHZ),
+        ] {
+            config.codec_config().add_config(
+                pt.into(),
+                None,
+                str0m::format::Codec::Tele,
+                rate,
+                None,
+                Default::default(),
+            );
+        }
+        let mut rtc = config.build(now);
+        let candidate = Candidate::host(local, "udp").map_err(|e| WebRtcError::Candidate(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let mut change = rtc.sdp_api();
+        let mid = change.add_media(str0m::media::MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = change.apply().ok_or(WebRtcError::Sdp("nothing to offer".into()))?;
+        let client = BrowserClient {
+            rtc,
+            socket,
+            local,
+            mid,
+            connected: false,
+            disconnected: false,
+            received: Vec::new(),
+            keep_payloads: true,
+            count: 0,
+            buf: vec![0; 2048],
+            pending: Some(pending),
+        };
+        Ok((client, offer.to_sdp_string()))
+    }
+
     /// A new offer changing the audio direction, as a browser's hold
     /// (`SendOnly`) or resume (`SendRecv`) does; the answer goes to
     /// [`BrowserClient::accept_answer`].
@@ -112,7 +161,8 @@ impl BrowserClient {
         Ok(offer.to_sdp_string())
     }
 
-    /// The answer to [`BrowserClient::reoffer`]'s offer.
+    /// The answer to the pending offer ([`BrowserClient::offer`]'s or
+    /// [`BrowserClient::reoffer`]'s).
     pub fn accept_answer(&mut self, answer: &str) -> Result<(), WebRtcError> {
         let parsed = SdpAnswer::from_sdp_string(answer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
         let pending = self.pending.take().ok_or(WebRtcError::Sdp("no offer pending".into()))?;
