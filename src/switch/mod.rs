@@ -20,14 +20,16 @@ use crate::config::Config;
 
 mod acd;
 mod callback;
+mod control;
 mod flows;
 mod hold;
 mod hooks;
 mod ivr;
-mod records;
 mod recording;
+mod records;
 pub(crate) use self::acd::publish_gauges;
-pub(crate) use self::hooks::{ControlRefused, CoreHooks, Destination, OverflowAsk, Out};
+pub(crate) use self::control::{ControlRefused, Destination};
+pub(crate) use self::hooks::{CoreHooks, Out, OverflowAsk};
 pub(crate) use self::ivr::IvrSetup;
 use self::ivr::{Session, WallClock};
 
