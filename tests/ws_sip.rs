@@ -1,14 +1,14 @@
 //! SIP over WebSocket (RFC 7118) at /ws: a WebSocket client registers with
 //! digest authentication, its binding names the WebSocket flow, and a SIPp
 //! caller's INVITE to it comes down the same connection (no new connection
-//! can reach a browser); the client answers, the caller hangs up and the BYE
-//! arrives on the connection too. An upgrade without the `sip` subprotocol
-//! is refused.
+//! can reach a browser) with the WebRTC gateway's offer; the client answers,
+//! the caller hangs up and the BYE arrives on the connection too. An upgrade
+//! without the `sip` subprotocol is refused.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{Sipp, Switch, SwitchConfig, Transport};
@@ -119,7 +119,6 @@ fn websocket_phone_registers_and_takes_a_call_on_its_connection() {
     assert!(reg.source.starts_with("WS:127.0.0.1:"), "source {:?}", reg.raw);
 
     // A caller dials the agent; the INVITE must come down this connection.
-    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let caller = Sipp::new("caller_hangs_up")
         .remote(switch.sip_addr())
         .transport(Transport::Udp)
@@ -130,10 +129,12 @@ fn websocket_phone_registers_and_takes_a_call_on_its_connection() {
     let invite = next_message(&mut ws, Duration::from_secs(5)).expect("the INVITE over the websocket");
     assert!(invite.starts_with("INVITE sip:k3l2j@df7jal23ls0d.invalid"), "{invite}");
     assert!(header(&invite, "Via")[0].starts_with("SIP/2.0/WS "), "{invite}");
-    let sdp = format!(
-        "v=0\r\no=ws 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
-        rtp.local_addr().unwrap().port()
-    );
+    // A phone on a WebSocket is a browser: it is offered WebRTC media and
+    // answers as a browser does.
+    let offer = invite.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    assert!(offer.contains("UDP/TLS/RTP/SAVPF"), "a WebRTC offer: {offer}");
+    let (_browser, sdp) =
+        media::webrtc::BrowserClient::answer(offer, "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
     let mut answer = String::from("SIP/2.0 200 OK\r\n");
     for via in header(&invite, "Via") {
         answer += &format!("Via: {via}\r\n");
