@@ -178,6 +178,9 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = Instant::now();
+        if let (Stage::Waiting { .. }, Some(tone)) = (&stage, &shared.agent_tone) {
+            stream.watch_agent(tone);
+        }
         // Advance the script.
         loop {
             match stage {

@@ -24,6 +24,7 @@ pub mod scenario;
 mod sipmsg;
 pub mod thresholds;
 mod ua;
+mod webrtc_agent;
 
 use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) agent_audio: Option<Arc<Audio>>,
     /// What marks the queue's start in a caller's received audio.
     pub(crate) queue_signature: Option<queue_start::QueueSignature>,
+    /// Browser agents' tone, by which callers hear their answer.
+    pub(crate) agent_tone: Option<queue_start::QueueSignature>,
     pub(crate) media_ip: IpAddr,
     /// The stamps' clock origin.
     pub(crate) epoch: Instant,

@@ -107,6 +107,10 @@ pub(crate) struct Stream {
     first_sent: Option<Instant>,
     /// Watching for the queue's audio (armed with the last key).
     queue_watch: Option<QueueWatch>,
+    /// Watching for the agent's tone (browser agents, whose audio the
+    /// platform transcodes, stamp and all).
+    agent_watch: Option<QueueWatch>,
+    agent_watched: bool,
     /// When the queue's audio started, less its lead: the IVR's end.
     pub(crate) queue_heard: Option<Instant>,
     /// One-way latencies (µs) not yet handed to the collector.
@@ -144,6 +148,8 @@ impl Stream {
             first_peer_audio: None,
             first_sent: None,
             queue_watch: None,
+            agent_watch: None,
+            agent_watched: false,
             queue_heard: None,
             latencies: Vec::new(),
             buf: vec![0u8; 2048],
@@ -184,6 +190,15 @@ impl Stream {
     pub(crate) fn watch_queue(&mut self, signature: QueueSignature) {
         if self.queue_heard.is_none() {
             self.queue_watch = Some(QueueWatch::new(signature));
+        }
+    }
+
+    /// From now on (once), the agent's answer may also be heard as
+    /// `signature` (a tone): `first_peer_audio` is then its first packet.
+    pub(crate) fn watch_agent(&mut self, signature: &QueueSignature) {
+        if !self.agent_watched {
+            self.agent_watched = true;
+            self.agent_watch = Some(QueueWatch::new(signature.clone()));
         }
     }
 
@@ -270,6 +285,12 @@ impl Stream {
             let stats = self.stats.get_or_insert_with(|| ReceiveStats::new(ssrc, 8000));
             stats.on_packet(now, packet.sequence(), packet.timestamp());
             let payload = packet.payload();
+            if let (Some(w), None) = (self.agent_watch.as_mut(), self.first_peer_audio) {
+                if let Some(start) = w.on_packet(now, packet.sequence(), payload) {
+                    self.first_peer_audio = Some(start);
+                    self.agent_watch = None;
+                }
+            }
             if let Some(w) = self.queue_watch.as_mut() {
                 if let Some(start) = w.on_packet(now, packet.sequence(), payload) {
                     self.queue_heard = Some(start);

@@ -182,6 +182,11 @@ pub async fn run(scenario: Scenario, options: RunOptions) -> Result<Results, Run
         }
         None => None,
     };
+    let agent_tone = scenario
+        .agents
+        .as_ref()
+        .and_then(|a| a.webrtc.as_ref())
+        .map(|w| crate::queue_start::QueueSignature::tone(w.tone_hz, scenario.codec_pt(), Duration::ZERO));
     let ua = ua::Ua::start(scenario.target.bind, scenario.target.sip)
         .await
         .map_err(RunError::Bind)?;
@@ -193,6 +198,7 @@ pub async fn run(scenario: Scenario, options: RunOptions) -> Result<Results, Run
         caller_audio,
         agent_audio,
         queue_signature,
+        agent_tone,
         media_ip,
         epoch: Instant::now(),
         collector: RwLock::new(first.clone()),
@@ -206,13 +212,20 @@ pub async fn run(scenario: Scenario, options: RunOptions) -> Result<Results, Run
     if let Some(a) = &scenario.agents {
         for (ext, password) in a.accounts() {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            agents.push(tokio::spawn(agent::agent(
-                shared.clone(),
-                ext,
-                password,
-                tx,
-                stop_rx.clone(),
-            )));
+            if a.webrtc.is_some() {
+                let (shared, stop) = (shared.clone(), stop_rx.clone());
+                agents.push(tokio::task::spawn_blocking(move || {
+                    crate::webrtc_agent::agent(shared, ext, password, tx, stop)
+                }));
+            } else {
+                agents.push(tokio::spawn(agent::agent(
+                    shared.clone(),
+                    ext,
+                    password,
+                    tx,
+                    stop_rx.clone(),
+                )));
+            }
             readies.push(rx);
             // Spread registrations a little: a registrar under test is not the point.
             if agents.len() % 50 == 0 {

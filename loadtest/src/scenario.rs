@@ -299,10 +299,32 @@ pub struct Agents {
     /// Registration lifetime asked for.
     #[serde(default = "default_expires")]
     pub expires_secs: u32,
+    /// Agents as browsers: SIP over WebSocket and WebRTC media (ICE,
+    /// DTLS-SRTP, Opus) instead of SIP over UDP with G.711.
+    #[serde(default)]
+    pub webrtc: Option<WebRtcAgents>,
 }
 
 fn default_expires() -> u32 {
     3600
+}
+
+/// Browser agents: where their WebSocket goes and what they say.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebRtcAgents {
+    /// The platform's SIP over WebSocket URL, e.g. "ws://127.0.0.1:8080/ws"
+    /// (subprotocol `sip`).
+    pub ws: String,
+    /// The tone the agents send (Opus): the platform transcodes it for a
+    /// G.711 caller, so the payload stamp is lost, and the caller hears the
+    /// agent's answer as the first two packets of this tone (Hz).
+    #[serde(default = "default_agent_tone")]
+    pub tone_hz: f64,
+}
+
+fn default_agent_tone() -> f64 {
+    1000.0
 }
 
 impl Agents {
