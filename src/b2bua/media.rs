@@ -9,6 +9,11 @@
 use media::engine::{AllocateError, Direction as LegDirection, Leg, LegConfig, LegId};
 use media::sdp::{self, Direction, LocalCapabilities, LocalOrigin, Negotiated, Session};
 
+mod browser;
+mod engine;
+
+pub(crate) use browser::{is_webrtc_offer, offer_holds};
+
 /// What call control needs from the media engine. Owned here, implemented by
 /// the engine, and by a fake in tests.
 pub(crate) trait MediaControl: Send {
@@ -66,48 +71,6 @@ pub(crate) trait MediaControl: Send {
     }
 }
 
-/// Whether an offer asks for WebRTC media (DTLS-SRTP: `UDP/TLS/RTP/SAVPF`
-/// on its audio stream), which only the gateway can answer.
-pub(crate) fn is_webrtc_offer(body: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(body) else {
-        return false;
-    };
-    text.lines().filter_map(|l| l.trim().strip_prefix("m=audio ")).any(|m| {
-        m.split_whitespace()
-            .nth(1)
-            .is_some_and(|proto| proto.contains("TLS/RTP/"))
-    })
-}
-
-/// Whether an offer puts its sender's side on hold (RFC 3264 section 8.4:
-/// `sendonly` or `inactive` on the audio stream, or the old RFC 2543 way, a
-/// connection address of 0.0.0.0).
-pub(crate) fn offer_holds(body: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(body) else {
-        return false;
-    };
-    let mut audio = false;
-    let mut session_level = true;
-    let mut held = false;
-    for line in text.lines().map(str::trim) {
-        if let Some(media) = line.strip_prefix("m=") {
-            session_level = false;
-            audio = media.starts_with("audio");
-            continue;
-        }
-        if !(session_level || audio) {
-            continue;
-        }
-        match line {
-            "a=sendonly" | "a=inactive" => held = true,
-            "a=sendrecv" | "a=recvonly" if audio => held = false,
-            _ if line.starts_with("c=IN IP4 0.0.0.0") => held = true,
-            _ => {}
-        }
-    }
-    held
-}
-
 /// How a call is recorded, for the media engine: the files, rate and
 /// layout, and the sidecar its recorder keeps beside the WAV.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,49 +79,6 @@ pub(crate) struct CallRecordingSpec {
     pub(crate) spec: recordings::RecorderSpec,
     /// The sidecar as the recording starts.
     pub(crate) sidecar: recordings::Sidecar,
-}
-
-impl MediaControl for std::sync::Arc<media::engine::MediaEngine> {
-    fn allocate(&mut self, group: u64) -> Result<Leg, AllocateError> {
-        media::engine::MediaEngine::allocate(self, group)
-    }
-    fn configure(&mut self, leg: LegId, config: LegConfig) {
-        media::engine::MediaEngine::configure(self, leg, config);
-    }
-    fn bridge(&mut self, a: LegId, b: LegId) {
-        media::engine::MediaEngine::bridge(self, a, b);
-    }
-    fn release(&mut self, leg: LegId) {
-        media::engine::MediaEngine::release(self, leg);
-    }
-    fn play(&mut self, leg: LegId, playlist: media::player::Playlist) {
-        media::engine::MediaEngine::play(self, leg, playlist);
-    }
-    fn stop(&mut self, leg: LegId) {
-        media::engine::MediaEngine::stop(self, leg);
-    }
-    fn record(&mut self, leg: LegId, path: std::path::PathBuf, max: std::time::Duration) {
-        media::engine::MediaEngine::record(self, leg, path, max);
-    }
-    fn stop_recording(&mut self, leg: LegId) {
-        media::engine::MediaEngine::stop_recording(self, leg);
-    }
-    fn record_call(&mut self, caller: LegId, agent: Option<LegId>, spec: CallRecordingSpec) {
-        let spec = media::engine::CallRecordingSpec {
-            spec: spec.spec,
-            sidecar: spec.sidecar,
-        };
-        media::engine::MediaEngine::record_call(self, caller, agent, spec);
-    }
-    fn pause_call_recording(&mut self, caller: LegId) {
-        media::engine::MediaEngine::pause_call_recording(self, caller);
-    }
-    fn resume_call_recording(&mut self, caller: LegId) {
-        media::engine::MediaEngine::resume_call_recording(self, caller);
-    }
-    fn stop_call_recording(&mut self, caller: LegId) {
-        media::engine::MediaEngine::stop_call_recording(self, caller);
-    }
 }
 
 /// Why media could not be set up, with the SIP status to answer.
@@ -431,43 +351,6 @@ impl CallMedia {
         Ok((media, body))
     }
 
-    /// [`CallMedia::start_local`] for a browser calling: the gateway
-    /// answers its WebRTC offer, the engine leg behind it speaks the codec
-    /// the browser chose (the IVR plays and listens at its rate).
-    fn start_local_browser(
-        control: &mut dyn MediaControl,
-        group: u64,
-        caller_body: &[u8],
-        caps: &LocalCapabilities,
-    ) -> Result<(CallMedia, Vec<u8>), MediaFailure> {
-        let caller = control.allocate(group).map_err(|_| MediaFailure::Exhausted)?;
-        let (answer, config) = match control.answer_browser(&caller, caller_body) {
-            Ok(answered) => answered,
-            Err(failure) => {
-                control.release(caller.id);
-                return Err(failure);
-            }
-        };
-        let codec = config.codec.clone();
-        control.configure(caller.id, config);
-        let media = CallMedia {
-            caller,
-            agent: None,
-            caps: caps.clone(),
-            caller_offer: None,
-            caller_offer_sent: None,
-            caller_sdp: None,
-            caller_origin: LocalOrigin::new(rand::random::<u32>().into()),
-            caller_codec: Some(codec),
-            agent_offer: None,
-            agent_origin: LocalOrigin::new(rand::random::<u32>().into()),
-            agent_codec: None,
-            agent_browser: false,
-            caller_browser: Some(answer.clone()),
-        };
-        Ok((media, answer))
-    }
-
     /// A call the switch places (a call-back): the customer's leg and our
     /// offer for the INVITE. Until the answer the leg is configured to
     /// neither send nor receive, so the engine does not count the ringing as
@@ -710,23 +593,6 @@ impl CallMedia {
             sdp::answer(&offer, &caps, leg.local.ip(), leg.local.port(), origin).map_err(failure)?;
         control.configure(leg.id, leg_config(&negotiated));
         Ok(ours.to_bytes())
-    }
-
-    /// A browser caller's re-INVITE (hold, resume), answered by the gateway
-    /// from the session that is up; `None` when the caller is no browser.
-    fn browser_caller_reinvite(
-        &mut self,
-        control: &mut dyn MediaControl,
-        body: &[u8],
-    ) -> Option<Result<Vec<u8>, MediaFailure>> {
-        self.caller_browser.as_ref()?;
-        if body.is_empty() {
-            return Some(Err(MediaFailure::NotAcceptable));
-        }
-        Some(control.browser_reoffer(self.caller.id, body).map(|(answer, config)| {
-            control.configure(self.caller.id, config);
-            answer
-        }))
     }
 
     /// The codecs negotiated so far: the caller's, then the agent's.
