@@ -153,13 +153,18 @@ fn connect(url: &str) -> Result<Ws, String> {
         .and_then(|r| r.split('/').next())
         .ok_or_else(|| format!("{url}: no host"))?;
     let stream = TcpStream::connect(host).map_err(|e| format!("{url}: {e}"))?;
+    // The handshake waits for its answer; afterwards reads only peek.
     stream
-        .set_read_timeout(Some(Duration::from_millis(2)))
+        .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
-    tungstenite::client::client(request, stream)
+    let ws = tungstenite::client::client(request, stream)
         .map(|(ws, _)| ws)
-        .map_err(|e| format!("{url}: {e}"))
+        .map_err(|e| format!("{url}: {e}"))?;
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(2)))
+        .map_err(|e| e.to_string())?;
+    Ok(ws)
 }
 
 /// Registers (answering the digest challenge); the registrar's final code.
