@@ -382,8 +382,10 @@ impl MediaCore {
             }
         }
         if !self.digits.is_empty() && l.playback.as_mut().is_some_and(|p| p.interrupt()) {
-            // Barge-in: the next tick reports the playlist stopped.
-            l.next_tick = None;
+            // Barge-in: the next tick (now) reports the playlist stopped.
+            // It replaces the armed one, whose deadline stays in the heap
+            // and is skipped as stale.
+            l.next_tick = Some(now);
             self.timers.push(Reverse((now, leg, Deadline::Tick)));
         }
         for digit in self.digits.drain(..) {
@@ -446,6 +448,12 @@ impl MediaCore {
                     }
                 }
                 Deadline::Tick => {
+                    if l.next_tick != Some(at) {
+                        // Replaced by an earlier tick (barge-in): running it
+                        // too would start a second 20 ms chain, and the next
+                        // prompt would play at twice its pace and end early.
+                        continue;
+                    }
                     l.next_tick = None;
                     self.tick(now, leg);
                 }

@@ -349,3 +349,79 @@ fn a_recorded_leg_yields_its_decoded_audio_until_its_length_runs_out() {
     );
     assert!(core.poll_recorded().is_none(), "no audio after the end");
 }
+
+/// A menu's prompt cut short by a key, then the next prompt (the welcome the
+/// key chose) asked for before the old 20 ms tick came due: the next prompt
+/// plays at one packet per 20 ms and ends when its length has played, not at
+/// twice the pace (the barge-in's early tick must not leave the old tick
+/// running beside the new one).
+#[test]
+fn the_prompt_after_a_barge_in_plays_in_real_time() {
+    use crate::player::{Item, Playlist, ToneKind, TonePlan};
+    let (mut core, start) = bridged();
+    let tone = TonePlan::Europe.tone(ToneKind::Ringback);
+    let menu = Playlist::new(8000)
+        .unwrap()
+        .with(Item::tone(tone.clone(), Some(10_000)).interruptible(true))
+        .unwrap();
+    core.play(start, 1, menu).unwrap();
+    for i in 1..=5 {
+        core.handle_timeout(start + FRAME * i);
+    }
+    // The key arrives between two ticks: the next one was due at 120 ms.
+    let pressed = start + Duration::from_millis(110);
+    let mut digit = packet(101, 7, 800, 9);
+    digit.truncate(12);
+    digit.extend_from_slice(&[1, 10, 0, 160]);
+    core.handle_rtp(pressed, 1, addr("192.0.2.1:4000"), &mut digit);
+    core.handle_timeout(pressed);
+    let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            MediaEvent::Digit { leg: 1, digit: '1' },
+            MediaEvent::PlaybackFinished {
+                leg: 1,
+                interrupted: true
+            }
+        ]
+    );
+    // The flow answers the key with a one-second welcome, 2 ms later.
+    let asked = pressed + Duration::from_millis(2);
+    let welcome = Playlist::new(8000)
+        .unwrap()
+        .with(Item::tone(tone, Some(1_000)))
+        .unwrap();
+    core.play(asked, 1, welcome).unwrap();
+    while core.poll_transmit().is_some() {}
+    let mut sent = Vec::new();
+    let mut finished = None;
+    let mut now = asked;
+    while now < asked + Duration::from_secs(2) {
+        if let Some(at) = core.poll_timeout().filter(|at| *at <= asked + Duration::from_secs(2)) {
+            now = now.max(at);
+            core.handle_timeout(now);
+        } else {
+            break;
+        }
+        while let Some(t) = core.poll_transmit() {
+            if t.leg == 1 && !t.rtcp {
+                sent.push(now - asked);
+            }
+        }
+        while let Some(event) = core.poll_event() {
+            if let MediaEvent::PlaybackFinished { leg: 1, interrupted } = event {
+                assert!(!interrupted);
+                finished = Some(now - asked);
+            }
+        }
+    }
+    assert_eq!(sent.len(), 50, "one second in 20 ms packets: {sent:?}");
+    let gaps: Vec<_> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| *g == FRAME), "one packet per 20 ms: {sent:?}");
+    let finished = finished.expect("the welcome ended");
+    assert!(
+        finished >= Duration::from_millis(1_000),
+        "the welcome's end is reported after it played: {finished:?}"
+    );
+}
