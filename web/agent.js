@@ -78,6 +78,11 @@ function startPhone() {
   ua.on('disconnected', () => { $('phone').textContent = 'offline'; window.agentPage.registered = false; });
   ua.on('newRTCSession', (e) => { if (e.originator === 'remote') incoming(e.session, e.request); });
   ua.start();
+  // The microphone is opened once, at log-in, not at each answer: opening
+  // it takes the browser a good part of the answer time otherwise.
+  navigator.mediaDevices.getUserMedia({ audio: true, video: false })
+    .then((stream) => { agent.mic = stream; note('microphone ready'); })
+    .catch((e) => showError(`microphone: ${e.message}`));
   agent.ua = ua;
 }
 
@@ -91,6 +96,10 @@ function incoming(session, request) {
   $('hangup').disabled = false;
   note(`incoming ${$('caller').textContent}`);
   session.on('peerconnection', (e) => attachAudio(e.peerconnection));
+  // Answer with the first candidate instead of waiting for gathering to end
+  // (JsSIP's default waits for every interface, often seconds): the switch
+  // is ICE-lite and learns the browser's other addresses from its checks.
+  session.on('icecandidate', (e) => { if (e.candidate && e.candidate.candidate) e.ready(); });
   session.on('accepted', () => { $('call-state').textContent = 'talking'; note('accepted'); });
   session.on('confirmed', () => { window.agentPage.confirmedAt = performance.now(); note('confirmed'); });
   session.on('hold', () => { $('call-state').textContent = 'on hold'; });
@@ -121,7 +130,8 @@ function answer() {
   note('answer clicked');
   // No STUN or TURN: the switch is ICE-lite and its address is in its
   // offer, so the browser's host candidates are all that is needed.
-  agent.session.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
+  const media = agent.mic ? { mediaStream: agent.mic } : { mediaConstraints: { audio: true, video: false } };
+  agent.session.answer({ ...media, pcConfig: { iceServers: [] } });
   if (agent.session.connection) attachAudio(agent.session.connection);
   $('answer').disabled = true;
   $('hold').disabled = false;
