@@ -455,7 +455,7 @@ impl MediaCore {
                         continue;
                     }
                     l.next_tick = None;
-                    self.tick(now, leg);
+                    self.tick(now, at, leg);
                 }
                 Deadline::Digit => self.send_due_digits(now, leg),
                 Deadline::RecordEnd => {

@@ -10,6 +10,10 @@ use crate::codec::CodecError;
 use crate::player::Playlist;
 use crate::rtp::packet::RtpHeader;
 
+/// How far behind its schedule a leg's 20 ms tick may fall and still
+/// catch up (see [`MediaCore::tick`]).
+const CATCH_UP: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl MediaCore {
     pub(super) fn arm_tick(&mut self, now: Instant, leg: LegId) {
         if let Some(l) = self.legs.get_mut(&leg) {
@@ -129,7 +133,12 @@ impl MediaCore {
 
     /// 20 ms of generated audio on `leg`: its transcoded audio to the peer
     /// and its playlist to its own phone.
-    pub(super) fn tick(&mut self, now: Instant, leg: LegId) {
+    /// `due` is when this tick was meant to run: the next one is a frame
+    /// after it, not after `now`, so that the worker's wake-up delays do not
+    /// add up (a stream 3% slow starves the peer's jitter buffer and fills
+    /// ours); a worker that fell behind catches up, unless it is more than
+    /// [`CATCH_UP`] behind (a stall: the stream starts again from now).
+    pub(super) fn tick(&mut self, now: Instant, due: Instant, leg: LegId) {
         let mut payloads = Vec::new();
         let (peer, playback_tick) = {
             let Some(l) = self.legs.get_mut(&leg) else { return };
@@ -178,7 +187,8 @@ impl MediaCore {
             .get(&leg)
             .is_some_and(|l| l.transcoding.is_some() || l.playback.is_some());
         if active {
-            self.arm_tick(now, leg);
+            let base = if due + CATCH_UP > now { due } else { now };
+            self.arm_tick(base, leg);
         }
     }
 

@@ -43,6 +43,7 @@ pub struct BrowserClient {
     received: Vec<ReceivedRtp>,
     keep_payloads: bool,
     count: u64,
+    reception: Reception,
     buf: Vec<u8>,
     pending: Option<SdpPendingOffer>,
 }
@@ -95,6 +96,7 @@ impl BrowserClient {
             received: Vec::new(),
             keep_payloads: true,
             count: 0,
+            reception: Reception::default(),
             buf: vec![0; 2048],
             pending: None,
         };
@@ -144,6 +146,7 @@ impl BrowserClient {
             received: Vec::new(),
             keep_payloads: true,
             count: 0,
+            reception: Reception::default(),
             buf: vec![0; 2048],
             pending: Some(pending),
         };
@@ -192,9 +195,26 @@ impl BrowserClient {
         self.count
     }
 
+    /// Loss and lateness of what was received since the last
+    /// [`BrowserClient::reset_reception`].
+    pub fn reception(&self) -> &Reception {
+        &self.reception
+    }
+
+    /// Starts [`BrowserClient::reception`] afresh (a measuring window).
+    pub fn reset_reception(&mut self) {
+        self.reception = Reception::default();
+    }
+
     /// The packets received since the last call (when kept).
     pub fn take_received(&mut self) -> Vec<ReceivedRtp> {
         std::mem::take(&mut self.received)
+    }
+
+    /// The client's socket, to poll it for reading (it is non-blocking;
+    /// [`BrowserClient::step`] reads it to the end).
+    pub fn raw_socket(&self) -> &UdpSocket {
+        &self.socket
     }
 
     /// The client's socket address.
@@ -255,6 +275,7 @@ impl BrowserClient {
                 }
                 Output::Event(Event::RtpPacket(p)) => {
                     self.count += 1;
+                    self.reception.packet(*p.seq_no, p.time.as_seconds(), p.timestamp);
                     if self.keep_payloads {
                         self.received.push(ReceivedRtp {
                             payload_type: *p.header.payload_type,
@@ -267,5 +288,79 @@ impl BrowserClient {
                 Output::Event(_) => {}
             }
         }
+    }
+}
+
+/// How many packets a stream should have brought and how many came late:
+/// a packet is late when it arrives more than [`Reception::LATE`] after
+/// its media time says it should, counted from the earliest-arriving
+/// packet (the one with the least delay), as a receiver's jitter buffer
+/// sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reception {
+    /// Packets received.
+    pub packets: u64,
+    /// Packets the sequence numbers span (first to highest).
+    pub expected: u64,
+    /// Packets later than [`Reception::LATE`].
+    pub late: u64,
+    /// The largest delay beyond the earliest-arriving packet.
+    pub max_delay: std::time::Duration,
+    first_seq: Option<u64>,
+    highest_seq: u64,
+    /// Arrival minus media time of the least delayed packet.
+    base: Option<Instant>,
+}
+
+impl Reception {
+    /// Two 20 ms frames beyond the best: a browser's jitter buffer would
+    /// have to grow to play it.
+    pub const LATE: std::time::Duration = std::time::Duration::from_millis(40);
+
+    /// A delay beyond this is a jump of the sender's timestamps, not
+    /// lateness.
+    const NEW_TIMELINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// One packet: its extended sequence number, its media time in
+    /// seconds (RTP timestamp over the clock rate) and when it arrived.
+    pub fn packet(&mut self, seq: u64, media_seconds: f64, arrival: Instant) {
+        self.packets += 1;
+        let first = *self.first_seq.get_or_insert(seq);
+        self.highest_seq = self.highest_seq.max(seq);
+        self.expected = self.highest_seq.saturating_sub(first) + 1;
+        let offset = std::time::Duration::from_secs_f64(media_seconds.max(0.0));
+        let Some(zero) = arrival.checked_sub(offset) else {
+            return;
+        };
+        let base = *self.base.get_or_insert(zero);
+        if zero < base {
+            self.base = Some(zero);
+            return;
+        }
+        let delay = zero - base;
+        if delay > Self::NEW_TIMELINE {
+            // The sender's timestamps jumped (a new source): measure from
+            // this packet on.
+            self.base = Some(zero);
+            return;
+        }
+        self.max_delay = self.max_delay.max(delay);
+        if delay > Self::LATE {
+            self.late += 1;
+        }
+    }
+
+    /// Adds another stream's figures (totals over many calls; the delays
+    /// keep the largest).
+    pub fn add(&mut self, other: &Reception) {
+        self.packets += other.packets;
+        self.expected += other.expected;
+        self.late += other.late;
+        self.max_delay = self.max_delay.max(other.max_delay);
+    }
+
+    /// Packets that never came.
+    pub fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.packets)
     }
 }

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-pub use client::{BrowserClient, ReceivedRtp};
+pub use client::{BrowserClient, ReceivedRtp, Reception};
 pub use session::{negotiated, Negotiated, Session, SessionEvent, SessionOutput};
 /// A media direction, for [`BrowserClient::reoffer`].
 pub use str0m::media::Direction as MediaDirection;
