@@ -21,10 +21,22 @@ pub struct TranscodeOptions {
     pub opus_native_rate: bool,
 }
 
+/// Opus encoder complexity when the source is G.711 (8 kHz narrowband):
+/// at complexity 5 SILK spends more than half its encoding time on warped
+/// noise shaping and delayed-decision quantisation (64 µs a frame against
+/// 29 µs at 1, `cargo bench -p media --bench codec`), which buy little on
+/// audio that G.711 already band-limited and quantised. The encoder's
+/// cost is most of a browser call's CPU (docs/performance.md, browser
+/// agents).
+pub const NARROWBAND_COMPLEXITY: u8 = 1;
+
 impl Default for TranscodeOptions {
     fn default() -> Self {
         TranscodeOptions {
-            opus: OpusConfig::default(),
+            opus: OpusConfig {
+                complexity: NARROWBAND_COMPLEXITY,
+                ..OpusConfig::default()
+            },
             opus_native_rate: true,
         }
     }

@@ -25,7 +25,8 @@
 mod client;
 mod session;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -291,10 +292,22 @@ fn run(mut poll: Poll, commands: Receiver<Command>, events: tokio::sync::mpsc::U
     let mut slots: Vec<Option<Slot>> = Vec::new();
     let mut by_id: HashMap<SessionId, usize> = HashMap::new();
     let mut free: Vec<usize> = Vec::new();
+    // Sessions' deadlines, earliest first; an entry is stale when its slot
+    // has since moved its deadline (checked against `Slot::deadline`), so
+    // finding the next one costs no walk over every session.
+    let mut timers: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
     let mut ready = Events::with_capacity(1024);
     let mut buf = vec![0u8; 2048];
     loop {
-        let next = slots.iter().flatten().filter_map(|s| s.deadline).min();
+        let next = loop {
+            let Some(&Reverse((at, index))) = timers.peek() else {
+                break None;
+            };
+            if slots.get(index).and_then(Option::as_ref).and_then(|s| s.deadline) == Some(at) {
+                break Some(at);
+            }
+            timers.pop();
+        };
         let timeout = next.map(|t| {
             t.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1))
@@ -367,6 +380,7 @@ fn run(mut poll: Poll, commands: Receiver<Command>, events: tokio::sync::mpsc::U
                             engine_leg,
                             deadline: Some(now),
                         });
+                        timers.push(Reverse((now, index)));
                         by_id.insert(id, index);
                         touched.push(index);
                     }
@@ -412,9 +426,17 @@ fn run(mut poll: Poll, commands: Receiver<Command>, events: tokio::sync::mpsc::U
                 Err(TryRecvError::Empty) => break,
             }
         }
-        for (index, slot) in slots.iter_mut().enumerate() {
-            let Some(slot) = slot else { continue };
-            if slot.deadline.is_some_and(|d| d <= now) {
+        while let Some(&Reverse((at, index))) = timers.peek() {
+            if at > now {
+                break;
+            }
+            timers.pop();
+            let Some(Some(slot)) = slots.get_mut(index) else {
+                continue;
+            };
+            if slot.deadline == Some(at) {
+                // Consumed: the drain below sets and queues the next one.
+                slot.deadline = None;
                 slot.session.handle_timeout(now);
                 touched.push(index);
             }
@@ -425,7 +447,11 @@ fn run(mut poll: Poll, commands: Receiver<Command>, events: tokio::sync::mpsc::U
             let Some(Some(slot)) = slots.get_mut(index) else {
                 continue;
             };
+            let before = slot.deadline;
             drain(slot, now, &events);
+            if let Some(at) = slot.deadline.filter(|_| slot.deadline != before) {
+                timers.push(Reverse((at, index)));
+            }
         }
     }
 }
