@@ -79,6 +79,12 @@ pub(crate) fn rtc_config(crypto: &Arc<str0m::crypto::CryptoProvider>) -> RtcConf
         .set_crypto_provider(crypto.clone())
         .set_ice_lite(true)
         .set_rtp_mode(true)
+        // Audio only: the MID and the audio level. No transport-wide
+        // sequence numbers: bandwidth estimation is for video, and their
+        // feedback reports cost the gateway per packet for nothing.
+        .clear_extension_map()
+        .set_extension(1, str0m::rtp::Extension::AudioLevel)
+        .set_extension(4, str0m::rtp::Extension::RtpMid)
         .clear_codecs()
         .enable_opus(true, false)
         .enable_pcmu(true, false);
