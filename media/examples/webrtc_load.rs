@@ -8,8 +8,9 @@
 //! The phones and the clients are driven by `--drivers` threads
 //! (`driver-*`), each with its own 20 ms schedule and a poll over its
 //! sockets, so the driver keeps time at hundreds of calls. The clients send
-//! one pre-encoded Opus packet again and again and do not decode what they
-//! receive; they only check it (sequence gaps, lateness). The switch's CPU
+//! one second of pre-encoded speech-like Opus again and again (the phones
+//! the same in PCMU) and do not decode what they receive; they only check
+//! it (loss, lateness). The switch's CPU
 //! is read from /proc for its threads alone (`media-*`, the engine
 //! workers, and `webrtc`, the gateway) and the drivers' separately, over
 //! the measured window after every client connected. Also reported: how
@@ -59,6 +60,33 @@ fn thread_cpu(prefixes: &[&str]) -> f64 {
     total
 }
 
+/// One second of a voiced, noisy signal (a pitch sweeping around 120 Hz
+/// with harmonics, plus noise), as in the codec benchmark: the encoders'
+/// cost depends on the content, and silence or a constant would flatter
+/// them.
+fn speech_like(rate: u32) -> Vec<i16> {
+    let mut seed = 12_345u32;
+    let mut phase = 0.0f64;
+    (0..rate)
+        .map(|n| {
+            let t = f64::from(n) / f64::from(rate);
+            let f0 = 120.0 + 40.0 * (2.0 * std::f64::consts::PI * 3.0 * t).sin();
+            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
+            let voiced: f64 = (1..20).map(|h| (f64::from(h) * phase).sin() / f64::from(h)).sum();
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = f64::from(seed >> 16) / 65536.0 - 0.5;
+            (4000.0 * voiced + 1500.0 * noise) as i16
+        })
+        .collect()
+}
+
+/// 50 frames of 20 ms each, pre-encoded: Opus (as a browser sends, 48 kHz)
+/// and PCMU (the phones).
+struct Audio {
+    opus: Vec<Vec<u8>>,
+    pcmu: Vec<Vec<u8>>,
+}
+
 struct Call {
     phone: mio::net::UdpSocket,
     phone_to: SocketAddr,
@@ -94,7 +122,7 @@ struct Flags {
     connected: AtomicUsize,
 }
 
-fn drive(mut calls: Vec<Call>, opus: Arc<Vec<u8>>, flags: Arc<Flags>) -> DriverReport {
+fn drive(mut calls: Vec<Call>, audio: Arc<Audio>, flags: Arc<Flags>) -> DriverReport {
     let mut poll = Poll::new().unwrap();
     for (i, call) in calls.iter_mut().enumerate() {
         poll.registry()
@@ -110,7 +138,6 @@ fn drive(mut calls: Vec<Call>, opus: Arc<Vec<u8>>, flags: Arc<Flags>) -> DriverR
             .unwrap();
         watched.push(handle);
     }
-    let pcmu = vec![0x55u8; 160];
     let mut report = DriverReport::default();
     let mut measuring = false;
     let mut connected_here = 0;
@@ -165,9 +192,11 @@ fn drive(mut calls: Vec<Call>, opus: Arc<Vec<u8>>, flags: Arc<Flags>) -> DriverR
         if measuring {
             report.send_lag.push(now - tick);
         }
+        let frame = seq as usize % audio.opus.len();
+        let (opus, pcmu) = (&audio.opus[frame], &audio.pcmu[frame % audio.pcmu.len()]);
         for call in &mut calls {
             if call.client.is_connected() {
-                call.client.send_rtp(now, 111, seq, (seq * 960) as u32, &opus);
+                call.client.send_rtp(now, 111, seq, (seq * 960) as u32, opus);
             }
             // Sends it, and runs the client's timers.
             call.client.step(now).unwrap();
@@ -179,7 +208,7 @@ fn drive(mut calls: Vec<Call>, opus: Arc<Vec<u8>>, flags: Arc<Flags>) -> DriverR
                 ts: (seq * 160) as u32,
                 ssrc: 0x5151,
             }
-            .emit(&pcmu, &mut packet);
+            .emit(pcmu, &mut packet);
             let _ = call.phone.send_to(&packet, call.phone_to);
         }
         seq += 1;
@@ -212,14 +241,29 @@ fn main() {
     })
     .unwrap();
 
-    // One 20 ms frame of a tone, encoded once: the clients send it again
-    // and again (a browser's encoder is the browser's cost, not ours).
-    let pcm48: Vec<i16> = (0..960)
-        .map(|i| (6000.0 * (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / 48_000.0).sin()) as i16)
+    // One second of speech-like audio, encoded once and sent again and
+    // again (a browser's encoder is the browser's cost, not ours).
+    let mut encoder = Encoder::new(Codec::Opus).unwrap();
+    let opus_frames = speech_like(48_000)
+        .chunks_exact(960)
+        .map(|f| {
+            let mut p = Vec::new();
+            encoder.encode(f, &mut p).unwrap();
+            p
+        })
         .collect();
-    let mut opus = Vec::new();
-    Encoder::new(Codec::Opus).unwrap().encode(&pcm48, &mut opus).unwrap();
-    let opus = Arc::new(opus);
+    let pcmu_frames = speech_like(8000)
+        .chunks_exact(160)
+        .map(|f| {
+            let mut p = Vec::new();
+            media::codec::g711::ulaw_encode_frame(f, &mut p);
+            p
+        })
+        .collect();
+    let audio = Arc::new(Audio {
+        opus: opus_frames,
+        pcmu: pcmu_frames,
+    });
 
     let flags = Arc::new(Flags {
         measuring: AtomicBool::new(false),
@@ -278,10 +322,10 @@ fn main() {
         .into_iter()
         .enumerate()
         .map(|(i, group)| {
-            let (opus, flags) = (opus.clone(), flags.clone());
+            let (audio, flags) = (audio.clone(), flags.clone());
             std::thread::Builder::new()
                 .name(format!("driver-{i}"))
-                .spawn(move || drive(group, opus, flags))
+                .spawn(move || drive(group, audio, flags))
                 .unwrap()
         })
         .collect();
