@@ -431,7 +431,14 @@ impl Switch {
         tracing::info!(call, %queue, ?target, ?reason, "overflow");
         metrics::counter!("acd_overflows_total", "queue" => queue.clone()).increment(1);
         let to = target.to_string();
-        self.mark(now, call, Milestone::Overflowed { queue: queue.clone(), to });
+        self.mark(
+            now,
+            call,
+            Milestone::Overflowed {
+                queue: queue.clone(),
+                to,
+            },
+        );
         if let OverflowTarget::Hook(name) = &target {
             // The caller keeps the queue's music while the hook decides.
             metrics::counter!("acd_overflow_hooks_total", "hook" => name.clone()).increment(1);

@@ -665,5 +665,5 @@ fn early_media_from_the_agent_is_anchored_and_the_200_repeats_the_answer() {
 
 mod callback;
 mod ivr;
-mod ring_all;
 mod recording;
+mod ring_all;
