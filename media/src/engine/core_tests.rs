@@ -425,3 +425,33 @@ fn the_prompt_after_a_barge_in_plays_in_real_time() {
         "the welcome's end is reported after it played: {finished:?}"
     );
 }
+
+#[test]
+fn transcoded_frames_keep_their_rate_when_the_worker_wakes_late() {
+    let (mut core, now) = bridged();
+    let mut alaw = config(8, Some(96), "10.0.0.2:5000");
+    alaw.codec = "PCMA".into();
+    core.configure(now, 2, alaw);
+    let from = addr("192.0.2.1:4000");
+    let end = now + Duration::from_secs(2);
+    let (mut next_packet, mut sent) = (0u16, 0);
+    let mut t = now;
+    while t < end {
+        // The worker wakes only for its timers, 1 ms after each (poll
+        // timeouts are whole milliseconds), and reads what the phone sent
+        // on time meanwhile. The stream must not slow down by those delays.
+        while now + FRAME * u32::from(next_packet) <= t {
+            let mut p = packet(0, next_packet, 160 * u32::from(next_packet), 9);
+            let _ = core.handle_rtp(t, 1, from, &mut p);
+            next_packet += 1;
+        }
+        core.handle_timeout(t);
+        sent += std::iter::from_fn(|| core.poll_transmit())
+            .filter(|x| !x.rtcp && x.leg == 2)
+            .count();
+        t = core.poll_timeout().unwrap_or(t + FRAME).max(t) + Duration::from_millis(1);
+    }
+    // 100 frames came in; a few stay in the jitter buffer, none are lost to
+    // a slow clock (ticks set from when they ran gave 95).
+    assert!(sent >= 97, "{sent} frames in 2 s");
+}
