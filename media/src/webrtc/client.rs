@@ -364,3 +364,29 @@ impl Reception {
         self.expected.saturating_sub(self.packets)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reception;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn reception_counts_gaps_and_late_packets() {
+        let start = Instant::now();
+        let mut r = Reception::default();
+        // 20 ms packets: one lost (seq 3), one 50 ms late (seq 5), then a
+        // jump of the sender's timestamps, which is not lateness.
+        for seq in [0u64, 1, 2, 4, 5, 6] {
+            let media = seq as f64 * 0.02;
+            let late = if seq == 5 {
+                Duration::from_millis(50)
+            } else {
+                Duration::ZERO
+            };
+            r.packet(seq, media, start + Duration::from_secs_f64(media) + late);
+        }
+        r.packet(7, 1000.0, start + Duration::from_millis(140));
+        assert_eq!((r.packets, r.expected, r.lost(), r.late), (7, 8, 1, 1));
+        assert_eq!(r.max_delay, Duration::from_millis(50));
+    }
+}
