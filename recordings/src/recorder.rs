@@ -297,7 +297,9 @@ pub fn recover(wav: &Path) -> Result<Option<Sidecar>, RecordingError> {
         Ok(r) => {
             sidecar.bytes = r.data_bytes;
             sidecar.duration_ms = r.duration.as_millis() as u64;
-            sidecar.ended_unix_ms = Some(sidecar.started_unix_ms + sidecar.duration_ms);
+            // The sidecar is read from disk: a damaged start time must not
+            // overflow.
+            sidecar.ended_unix_ms = Some(sidecar.started_unix_ms.saturating_add(sidecar.duration_ms));
             sidecar.state = State::Interrupted {
                 reason: "the switch stopped before the recording ended".into(),
             };
@@ -306,7 +308,15 @@ pub fn recover(wav: &Path) -> Result<Option<Sidecar>, RecordingError> {
             sidecar.state = State::Failed { reason: e.to_string() };
         }
     }
-    if let Some(mix) = sidecar.mono_mix.as_deref().and_then(|m| Some(wav.parent()?.join(m))) {
+    // Only a plain file name beside the WAV (as `create` writes it): a
+    // damaged sidecar must not point the repair at a file elsewhere.
+    let beside = |m: &str| Path::new(m).file_name().is_some_and(|n| n == m);
+    if let Some(mix) = sidecar
+        .mono_mix
+        .as_deref()
+        .filter(|m| beside(m))
+        .and_then(|m| Some(wav.parent()?.join(m)))
+    {
         // The stereo file is the record; a mix that cannot be repaired stays as it is.
         let _ = repair(&mix);
     }

@@ -131,3 +131,50 @@ fn a_full_disk_at_the_start_fails_and_says_so_in_the_sidecar() {
     let sidecar = Sidecar::read(&Sidecar::path_for(&spec.wav)).unwrap();
     assert!(matches!(sidecar.state, State::Failed { ref reason } if reason.contains("No space left")));
 }
+
+/// A recording cut short by a crash: a WAV header and one second of stereo.
+fn crashed(dir: &Path, sidecar: Sidecar) -> PathBuf {
+    let wav = dir.join("c1.wav");
+    let mut w = crate::wav::WavWriter::create(&wav, 2, 8000).unwrap();
+    w.write(&[7i16; 16_000]).unwrap();
+    drop(w);
+    sidecar.write(&Sidecar::path_for(&wav)).unwrap();
+    wav
+}
+
+#[test]
+fn a_damaged_start_time_in_a_sidecar_does_not_overflow_on_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = crashed(dir.path(), Sidecar::new("c1", u64::MAX - 5));
+    let sidecar = recover(&wav).unwrap().unwrap();
+    assert!(matches!(sidecar.state, State::Interrupted { .. }));
+    assert_eq!(sidecar.ended_unix_ms, Some(u64::MAX));
+}
+
+#[test]
+fn recovery_repairs_no_mono_mix_outside_the_recording_directory() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("day");
+    std::fs::create_dir_all(&inner).unwrap();
+    // A file elsewhere that looks like an unfinished WAV: it must stay as it is.
+    let outside = dir.path().join("other.wav");
+    let mut w = crate::wav::WavWriter::create(&outside, 1, 8000).unwrap();
+    w.write(&[1i16; 100]).unwrap();
+    drop(w);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&outside)
+        .unwrap()
+        .write_all(&[0, 0, 0])
+        .unwrap();
+    let before = std::fs::read(&outside).unwrap();
+    let mut sidecar = Sidecar::new("c1", 0);
+    sidecar.mono_mix = Some("../other.wav".into());
+    let wav = crashed(&inner, sidecar.clone());
+    recover(&wav).unwrap().unwrap();
+    sidecar.mono_mix = Some(outside.to_string_lossy().into_owned());
+    sidecar.write(&Sidecar::path_for(&wav)).unwrap();
+    recover(&wav).unwrap().unwrap();
+    assert_eq!(std::fs::read(&outside).unwrap(), before);
+}
