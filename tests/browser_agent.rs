@@ -13,6 +13,7 @@
 
 mod browser_cdp;
 mod common;
+mod ws_phone;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use browser_cdp::{tone_wav, Browser};
 use common::{poll_until, Sipp, Switch, SwitchConfig, Transport};
+use ws_phone::record::{ended_call, leg_packets, marks};
 
 fn switch_with_demo_ivr(data: &Path) -> Switch {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -246,41 +248,29 @@ fn the_agent_page_answers_a_queue_call_with_audio_both_ways_and_hangs_up() {
     );
 
     // The call record: the browser agent answered, both legs carried RTP.
-    let record = poll_until(Duration::from_secs(10), || {
-        let calls = json(&switch, "/api/calls?window=15m");
-        calls["calls"]
-            .as_array()?
-            .iter()
-            .find(|c| !c["end"].is_null() && c["legs"].as_array().is_some_and(|l| l.len() >= 2))
-            .cloned()
-    })
-    .unwrap_or_else(|| {
+    let record = poll_until(Duration::from_secs(10), || ended_call(&switch, 2)).unwrap_or_else(|| {
         panic!(
             "the ended call's record with both legs: {}",
             json(&switch, "/api/calls?window=15m")
         )
     });
     let text = record.to_string();
-    let marks = record["marks"].as_array().unwrap();
-    let answered = marks
-        .iter()
-        .find(|m| m["what"]["kind"] == "agent_answered" && m["what"]["agent"] == "1001");
+    let answered = marks(&record, "agent_answered")
+        .into_iter()
+        .find(|m| m["what"]["agent"] == "1001");
     assert!(answered.is_some_and(|m| m["at"].as_u64().is_some()), "{text}");
     assert!(
-        marks
-            .iter()
-            .any(|m| m["what"]["kind"] == "hung_up" && m["what"]["by"] == "agent"),
+        marks(&record, "hung_up").iter().any(|m| m["what"]["by"] == "agent"),
         "the page hung up: {text}"
     );
-    let legs = record["legs"].as_array().unwrap();
-    let packets = |side: &str| {
-        legs.iter()
-            .find(|l| l["side"] == side)
-            .and_then(|l| l["packets"].as_u64())
-            .unwrap_or(0)
-    };
-    assert!(packets("caller") >= 200, "the caller's speech (235 packets): {text}");
-    assert!(packets("agent") >= 500, "the browser's Opus, 50 a second: {text}");
+    assert!(
+        leg_packets(&record, "caller") >= 200,
+        "the caller's speech (235 packets): {text}"
+    );
+    assert!(
+        leg_packets(&record, "agent") >= 500,
+        "the browser's Opus, 50 a second: {text}"
+    );
 
     // The recording: the caller's speech and the browser's tone.
     let id = record["id"].as_str().unwrap().to_owned();

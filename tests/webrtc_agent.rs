@@ -10,17 +10,17 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ws_phone;
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{Sipp, Switch, SwitchConfig, Transport};
-use media::codec::{Codec, Decoder, Encoder};
 use media::webrtc::BrowserClient;
-use tungstenite::client::IntoClientRequest;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<TcpStream>;
+use ws_phone::record::{ended_call, leg_packets, marks};
+use ws_phone::{
+    answer_with_browser, body, connect, header, next_message, next_request, ok_to, payload_type, register_with_digest,
+    response_to, rms, send, talk_until_bye, Ws,
+};
 
 fn root() -> &'static str {
     env!("CARGO_MANIFEST_DIR")
@@ -49,125 +49,12 @@ wrap_up_secs = 1
     })
 }
 
-fn connect(switch: &Switch) -> Ws {
-    let addr = switch.http_addr();
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
-    tungstenite::client::client(request, stream).unwrap().0
-}
-
-/// The next SIP message on the connection, if one comes within `timeout`.
-fn next_message(ws: &mut Ws, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match ws.read() {
-            Ok(Message::Text(t)) => return Some(t.to_string()),
-            Ok(Message::Binary(b)) => return Some(String::from_utf8_lossy(&b).into_owned()),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => panic!("websocket read: {e}"),
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-    }
-}
-
-fn send(ws: &mut Ws, message: &str) {
-    ws.send(Message::Text(message.into())).unwrap();
-}
-
-fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
-    message
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-        .collect()
-}
-
-fn body(message: &str) -> &str {
-    message.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
-fn register(ws: &mut Ws, cseq: u32, authorization: Option<&str>) {
-    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    send(
-        ws,
-        &format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
-             Via: SIP/2.0/WS br0wser.invalid;branch=z9hG4bKrtc{cseq};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:1001@127.0.0.1>;tag=rtcreg\r\n\
-             To: <sip:1001@127.0.0.1>\r\n\
-             Call-ID: rtc-register-1\r\n\
-             CSeq: {cseq} REGISTER\r\n\
-             Contact: <sip:agent@br0wser.invalid;transport=ws>;expires=300\r\n\
-             {auth}Content-Length: 0\r\n\r\n"
-        ),
-    );
-}
-
-fn register_with_digest(ws: &mut Ws) {
-    register(ws, 1, None);
-    let challenge = next_message(ws, Duration::from_secs(3)).expect("an answer to REGISTER");
-    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
-    let www = header(&challenge, "WWW-Authenticate")[0].to_owned();
-    let authorization =
-        signaling::auth::client_response(&www, "1001", "secret1001", "REGISTER", "sip:127.0.0.1", 1, "0a4f113b")
-            .unwrap();
-    register(ws, 2, Some(&authorization));
-    let ok = next_message(ws, Duration::from_secs(3)).expect("an answer to the authorised REGISTER");
-    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
-}
-
-/// A response to `request` copying its Via, From, To (with `to_tag`),
-/// Call-ID and CSeq.
-fn response_to(request: &str, status: &str, to_tag: Option<&str>, sdp: Option<&str>) -> String {
-    let mut r = format!("SIP/2.0 {status}\r\n");
-    for via in header(request, "Via") {
-        r += &format!("Via: {via}\r\n");
-    }
-    for name in ["From", "Call-ID", "CSeq"] {
-        r += &format!("{name}: {}\r\n", header(request, name)[0]);
-    }
-    let to = header(request, "To")[0];
-    match to_tag {
-        Some(tag) if !to.contains("tag=") => r += &format!("To: {to};tag={tag}\r\n"),
-        _ => r += &format!("To: {to}\r\n"),
-    }
-    r += "Contact: <sip:agent@br0wser.invalid;transport=ws>\r\n";
-    match sdp {
-        Some(sdp) => {
-            r += &format!(
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-                sdp.len()
-            )
-        }
-        None => r += "Content-Length: 0\r\n\r\n",
-    }
-    r
-}
-
-fn rms(pcm: &[i16]) -> f64 {
-    if pcm.is_empty() {
-        return 0.0;
-    }
-    (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt()
-}
-
-#[test]
-fn browser_agent_answers_a_queue_call_with_audio_both_ways() {
-    let switch = queue_switch();
-    let mut ws = connect(&switch);
-    register_with_digest(&mut ws);
-
+/// Agent 1001 registered over the websocket, a SIPp caller (PCMA, SIPp's
+/// recorded speech) queued, and the switch's INVITE to the agent over the
+/// websocket: the connection, the INVITE and the caller.
+fn agent_rung_by_a_queued_caller(switch: &Switch) -> (Ws, String, common::SippRunning) {
+    let mut ws = connect(switch);
+    register_with_digest(&mut ws, "1001");
     let caller = Sipp::new("caller_queued_plays_audio")
         .remote(switch.sip_addr())
         .transport(Transport::Udp)
@@ -175,81 +62,33 @@ fn browser_agent_answers_a_queue_call_with_audio_both_ways() {
         .calls(1)
         .timeout_secs(30)
         .spawn();
+    let invite = next_request(&mut ws, "INVITE", Duration::from_secs(10), "the queue call's INVITE");
+    (ws, invite, caller)
+}
 
-    let invite = loop {
-        let m = next_message(&mut ws, Duration::from_secs(10)).expect("the queue call's INVITE over the websocket");
-        if m.starts_with("INVITE ") {
-            break m;
-        }
-    };
+#[test]
+fn browser_agent_answers_a_queue_call_with_audio_both_ways() {
+    let switch = queue_switch();
+    let (mut ws, invite, caller) = agent_rung_by_a_queued_caller(&switch);
     let offer = body(&invite);
     assert!(offer.contains("UDP/TLS/RTP/SAVPF"), "a WebRTC offer: {offer}");
     assert!(offer.contains("a=ice-lite"), "{offer}");
     assert!(offer.contains("a=fingerprint:sha-256"), "{offer}");
 
     send(&mut ws, &response_to(&invite, "180 Ringing", Some("rtcagent"), None));
-    let (mut browser, answer) = BrowserClient::answer(offer, "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
-    let opus_pt: u8 = answer
-        .lines()
-        .find_map(|l| l.strip_prefix("a=rtpmap:").filter(|r| r.contains("opus/48000")))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|pt| pt.parse().ok())
-        .expect("Opus in the browser's answer");
+    let (mut browser, answer) = answer_with_browser(&mut ws, &invite, "rtcagent");
     let answered_at = Instant::now();
-    send(
-        &mut ws,
-        &response_to(&invite, "200 OK", Some("rtcagent"), Some(&answer)),
-    );
+    let opus_pt = payload_type(&answer, "opus/48000").expect("Opus in the browser's answer");
 
-    // 20 ms of a 440 Hz tone at 48 kHz per packet, as a browser's microphone.
-    let mut encoder = Encoder::new(Codec::Opus).unwrap();
-    let mut decoder = Decoder::new(Codec::Opus).unwrap();
-    let mut heard: Vec<i16> = Vec::new();
-    let mut connected_after = None;
-    let mut seq = 0u64;
-    let mut next_frame = Instant::now();
-    let mut messages = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(25);
-    let bye = loop {
-        assert!(Instant::now() < deadline, "no BYE; saw {messages:?}");
-        let now = Instant::now();
-        browser.step(now).unwrap();
-        if browser.is_connected() && connected_after.is_none() {
-            connected_after = Some(now - answered_at);
-        }
-        if browser.is_connected() && now >= next_frame {
-            let pcm: Vec<i16> = (0..960)
-                .map(|i| {
-                    let t = (seq * 960 + i) as f64 / 48_000.0;
-                    (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
-                })
-                .collect();
-            let mut payload = Vec::new();
-            encoder.encode(&pcm, &mut payload).unwrap();
-            browser.send_rtp(now, opus_pt, seq, (seq * 960) as u32, &payload);
-            seq += 1;
-            next_frame += Duration::from_millis(20);
-        }
-        for packet in browser.take_received() {
-            if packet.payload_type == opus_pt {
-                let mut pcm = Vec::new();
-                decoder.decode(&packet.payload, &mut pcm).unwrap();
-                heard.extend_from_slice(&pcm);
-            }
-        }
-        if let Some(m) = next_message(&mut ws, Duration::from_millis(1)) {
-            if m.starts_with("BYE ") {
-                break m;
-            }
-            messages.push(m.lines().next().unwrap_or_default().to_owned());
-        }
-    };
-    send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    // The browser speaks a 440 Hz tone, 20 ms a packet, as its microphone.
+    let talk = talk_until_bye(&mut ws, &mut browser, opus_pt, Duration::from_secs(25));
+    let (bye, messages, heard) = (talk.bye, talk.messages, talk.heard);
+    ok_to(&mut ws, &bye);
     assert!(
         messages.iter().any(|l| l.starts_with("ACK ")),
         "the 200 was ACKed: {messages:?}"
     );
-    let connected_after = connected_after.expect("ICE and DTLS came up");
+    let connected_after = talk.connected_at.expect("ICE and DTLS came up") - answered_at;
     eprintln!("ICE + DTLS after the answer: {connected_after:?}");
     caller.wait().assert_success(1);
 
@@ -259,34 +98,19 @@ fn browser_agent_answers_a_queue_call_with_audio_both_ways() {
     assert!(rms(&heard) > 300.0, "the browser heard speech, RMS {}", rms(&heard));
 
     // The call record: the browser agent answered, and both legs carried RTP.
-    let record = common::poll_until(Duration::from_secs(10), || {
-        let calls = switch.json("/api/calls?window=15m");
-        calls["calls"]
-            .as_array()?
-            .iter()
-            .find(|c| !c["end"].is_null() && c["legs"].as_array().is_some_and(|l| l.len() >= 2))
-            .cloned()
-    })
-    .expect("the ended call's record with both legs");
+    let record = common::poll_until(Duration::from_secs(10), || ended_call(&switch, 2))
+        .expect("the ended call's record with both legs");
     let text = record.to_string();
-    let marks = record["marks"].as_array().unwrap();
     assert!(
-        marks
+        marks(&record, "agent_answered")
             .iter()
-            .any(|m| m["what"]["kind"] == "agent_answered" && m["what"]["agent"] == "1001"),
+            .any(|m| m["what"]["agent"] == "1001"),
         "the browser agent's answer in the record: {text}"
     );
-    let legs = record["legs"].as_array().unwrap();
-    let packets = |side: &str| {
-        legs.iter()
-            .find(|l| l["side"] == side)
-            .and_then(|l| l["packets"].as_u64())
-            .unwrap_or(0)
-    };
     // The caller's 7.05 s of speech come in 235 packets of 30 ms; the
     // browser sends 50 a second from its answer to the caller's BYE.
-    assert!(packets("caller") >= 200, "caller leg packets: {text}");
-    assert!(packets("agent") > 300, "browser leg packets: {text}");
+    assert!(leg_packets(&record, "caller") >= 200, "caller leg packets: {text}");
+    assert!(leg_packets(&record, "agent") > 300, "browser leg packets: {text}");
 }
 
 #[test]
@@ -384,27 +208,9 @@ fn sdp_attribute<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
 fn a_browser_agent_holds_and_resumes_the_caller_over_the_same_session() {
     use media::webrtc::MediaDirection;
     let switch = queue_switch();
-    let mut ws = connect(&switch);
-    register_with_digest(&mut ws);
-    let caller = Sipp::new("caller_queued_plays_audio")
-        .remote(switch.sip_addr())
-        .transport(Transport::Udp)
-        .service("101")
-        .calls(1)
-        .timeout_secs(30)
-        .spawn();
-    let invite = loop {
-        let m = next_message(&mut ws, Duration::from_secs(10)).expect("the queue call's INVITE");
-        if m.starts_with("INVITE ") {
-            break m;
-        }
-    };
+    let (mut ws, invite, caller) = agent_rung_by_a_queued_caller(&switch);
     let offer = body(&invite).to_owned();
-    let (mut browser, answer) = BrowserClient::answer(&offer, "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
-    send(
-        &mut ws,
-        &response_to(&invite, "200 OK", Some("rtcagent"), Some(&answer)),
-    );
+    let (mut browser, _) = answer_with_browser(&mut ws, &invite, "rtcagent");
 
     // Steps the client for `span`; returns the RTP packets it received and
     // the SIP messages that came meanwhile.
@@ -483,7 +289,7 @@ fn a_browser_agent_holds_and_resumes_the_caller_over_the_same_session() {
             break bye;
         }
     };
-    send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    ok_to(&mut ws, &bye);
     caller.wait().assert_success(1);
 }
 
@@ -499,39 +305,15 @@ fn agent_token(addr: std::net::SocketAddr, extension: &str) -> String {
 fn an_agent_transfers_its_own_call_but_not_another_agents() {
     let switch = queue_switch();
     let addr = switch.http_addr();
-    let mut ws = connect(&switch);
-    register_with_digest(&mut ws);
-    let caller = Sipp::new("caller_queued_plays_audio")
-        .remote(switch.sip_addr())
-        .transport(Transport::Udp)
-        .service("101")
-        .calls(1)
-        .timeout_secs(30)
-        .spawn();
-    let invite = loop {
-        let m = next_message(&mut ws, Duration::from_secs(10)).expect("the queue call's INVITE");
-        if m.starts_with("INVITE ") {
-            break m;
-        }
-    };
-    let (mut browser, answer) =
-        BrowserClient::answer(body(&invite), "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
-    send(
-        &mut ws,
-        &response_to(&invite, "200 OK", Some("rtcagent"), Some(&answer)),
-    );
+    let (mut ws, invite, caller) = agent_rung_by_a_queued_caller(&switch);
+    let (mut browser, _) = answer_with_browser(&mut ws, &invite, "rtcagent");
     let record = common::poll_until(Duration::from_secs(10), || {
         browser.step(Instant::now()).unwrap();
         let calls = switch.json("/api/calls?window=15m");
         calls["calls"]
             .as_array()?
             .iter()
-            .find(|c| {
-                c["end"].is_null()
-                    && c["marks"]
-                        .as_array()
-                        .is_some_and(|m| m.iter().any(|m| m["what"]["kind"] == "agent_answered"))
-            })
+            .find(|c| c["end"].is_null() && !marks(c, "agent_answered").is_empty())
             .and_then(|c| c["id"].as_str().map(str::to_owned))
     })
     .expect("the call with the browser agent");
@@ -567,7 +349,7 @@ fn an_agent_transfers_its_own_call_but_not_another_agents() {
         }
     };
     assert_eq!(header(&bye, "Call-ID"), header(&invite, "Call-ID"), "{bye}");
-    send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    ok_to(&mut ws, &bye);
     // The agent is in wrap-up: /api/agents says when it ends (the queue's
     // one second after it began), for the page's countdown.
     let wrapping = common::poll_until(Duration::from_secs(2), || {
@@ -601,7 +383,7 @@ fn an_agent_transfers_its_own_call_but_not_another_agents() {
             if m.starts_with("INVITE ") {
                 send(&mut ws, &response_to(&m, "486 Busy Here", Some("busy"), None));
             } else if m.starts_with("BYE ") || m.starts_with("CANCEL ") {
-                send(&mut ws, &response_to(&m, "200 OK", None, None));
+                ok_to(&mut ws, &m);
             }
         }
         if let Some(call) = ended(&switch) {
@@ -611,11 +393,9 @@ fn an_agent_transfers_its_own_call_but_not_another_agents() {
     caller.wait().assert_success(1);
     let text = record.to_string();
     assert!(
-        record["marks"]
-            .as_array()
-            .unwrap()
+        marks(&record, "transferred")
             .iter()
-            .any(|m| m["what"]["kind"] == "transferred" && m["what"]["to"] == "queue:support"),
+            .any(|m| m["what"]["to"] == "queue:support"),
         "the transfer in the record: {text}"
     );
 }

@@ -13,118 +13,18 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ws_phone;
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{Sipp, Switch, SwitchConfig, Transport};
 use media::codec::{Codec, Decoder, Encoder};
 use media::webrtc::BrowserClient;
-use tungstenite::client::IntoClientRequest;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<TcpStream>;
-
-fn connect(switch: &Switch) -> Ws {
-    let addr = switch.http_addr();
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
-    tungstenite::client::client(request, stream).unwrap().0
-}
-
-/// The next SIP message on the connection, if one comes within `timeout`.
-fn next_message(ws: &mut Ws, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match ws.read() {
-            Ok(Message::Text(t)) => return Some(t.to_string()),
-            Ok(Message::Binary(b)) => return Some(String::from_utf8_lossy(&b).into_owned()),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => panic!("websocket read: {e}"),
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-    }
-}
-
-fn send(ws: &mut Ws, message: &str) {
-    ws.send(Message::Text(message.into())).unwrap();
-}
-
-fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
-    message
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-        .collect()
-}
-
-fn body(message: &str) -> &str {
-    message.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
-fn register(ws: &mut Ws, ext: &str) {
-    let request = |cseq: u32, auth: &str| {
-        format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
-             Via: SIP/2.0/WS br0wser.invalid;branch=z9hG4bKreg{ext}{cseq};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:{ext}@127.0.0.1>;tag=reg{ext}\r\n\
-             To: <sip:{ext}@127.0.0.1>\r\n\
-             Call-ID: register-{ext}\r\n\
-             CSeq: {cseq} REGISTER\r\n\
-             Contact: <sip:agent@br0wser.invalid;transport=ws>;expires=300\r\n\
-             {auth}Content-Length: 0\r\n\r\n"
-        )
-    };
-    send(ws, &request(1, ""));
-    let challenge = next_message(ws, Duration::from_secs(3)).expect("an answer to REGISTER");
-    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
-    let www = header(&challenge, "WWW-Authenticate")[0].to_owned();
-    let password = format!("secret{ext}");
-    let authorization =
-        signaling::auth::client_response(&www, ext, &password, "REGISTER", "sip:127.0.0.1", 1, "0a4f113b").unwrap();
-    send(ws, &request(2, &format!("Authorization: {authorization}\r\n")));
-    let ok = next_message(ws, Duration::from_secs(3)).expect("an answer to the authorised REGISTER");
-    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
-}
-
-/// A response to `request` copying its Via, From, To (with `to_tag`),
-/// Call-ID and CSeq.
-fn response_to(request: &str, status: &str, to_tag: Option<&str>, sdp: Option<&str>) -> String {
-    let mut r = format!("SIP/2.0 {status}\r\n");
-    for via in header(request, "Via") {
-        r += &format!("Via: {via}\r\n");
-    }
-    for name in ["From", "Call-ID", "CSeq"] {
-        r += &format!("{name}: {}\r\n", header(request, name)[0]);
-    }
-    let to = header(request, "To")[0];
-    match to_tag {
-        Some(tag) if !to.contains("tag=") => r += &format!("To: {to};tag={tag}\r\n"),
-        _ => r += &format!("To: {to}\r\n"),
-    }
-    r += "Contact: <sip:agent@br0wser.invalid;transport=ws>\r\n";
-    match sdp {
-        Some(sdp) => {
-            r += &format!(
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-                sdp.len()
-            )
-        }
-        None => r += "Content-Length: 0\r\n\r\n",
-    }
-    r
-}
+use ws_phone::record::{ended_call, leg_packets, marks};
+use ws_phone::{
+    answer_with_browser, body, connect, header, next_message, next_request, ok_to, payload_type, register_with_digest,
+    response_to, rms, send, talk_until_bye, tone_frame, CONTACT,
+};
 
 /// A request in the browser's dialog to the switch (INVITE, ACK, BYE).
 fn browser_request(method: &str, cseq: u32, to_tag: Option<&str>, sdp: Option<&str>) -> String {
@@ -138,7 +38,7 @@ fn browser_request(method: &str, cseq: u32, to_tag: Option<&str>, sdp: Option<&s
          To: <sip:100@127.0.0.1>{to_tag}\r\n\
          Call-ID: browser-calls-ivr\r\n\
          CSeq: {cseq} {method}\r\n\
-         Contact: <sip:agent@br0wser.invalid;transport=ws>\r\n"
+         Contact: {CONTACT}\r\n"
     );
     match sdp {
         Some(sdp) => {
@@ -150,43 +50,6 @@ fn browser_request(method: &str, cseq: u32, to_tag: Option<&str>, sdp: Option<&s
         None => r += "Content-Length: 0\r\n\r\n",
     }
     r
-}
-
-fn payload_type(sdp: &str, codec: &str) -> Option<u8> {
-    sdp.lines()
-        .find_map(|l| l.trim().strip_prefix("a=rtpmap:").filter(|r| r.contains(codec)))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|pt| pt.parse().ok())
-}
-
-fn rms(pcm: &[i16]) -> f64 {
-    if pcm.is_empty() {
-        return 0.0;
-    }
-    (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt()
-}
-
-/// 20 ms of a 440 Hz tone at 48 kHz, frame `n`, in Opus.
-fn tone_frame(encoder: &mut Encoder, n: u64) -> Vec<u8> {
-    let pcm: Vec<i16> = (0..960)
-        .map(|i| {
-            let t = (n * 960 + i) as f64 / 48_000.0;
-            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
-        })
-        .collect();
-    let mut payload = Vec::new();
-    encoder.encode(&pcm, &mut payload).unwrap();
-    payload
-}
-
-fn packets(record: &serde_json::Value, side: &str) -> u64 {
-    record["legs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|l| l["side"] == side)
-        .and_then(|l| l["packets"].as_u64())
-        .unwrap_or(0)
 }
 
 fn demo_switch() -> Switch {
@@ -205,7 +68,7 @@ fn demo_switch() -> Switch {
 fn a_browser_calls_the_demo_ivr_and_presses_1() {
     let switch = demo_switch();
     let mut ws = connect(&switch);
-    register(&mut ws, "1002");
+    register_with_digest(&mut ws, "1002");
 
     let (mut browser, offer) = BrowserClient::offer("127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
     assert!(offer.contains("UDP/TLS/RTP/SAVPF"), "{offer}");
@@ -276,13 +139,11 @@ fn a_browser_calls_the_demo_ivr_and_presses_1() {
         if pressed && now >= next_poll {
             next_poll = now + Duration::from_millis(300);
             let calls = switch.json("/api/calls?window=15m");
-            chosen = calls["calls"].as_array().into_iter().flatten().find_map(|c| {
-                c["marks"]
-                    .as_array()?
-                    .iter()
-                    .find(|m| m["what"]["kind"] == "menu_choice")
-                    .map(|m| m["what"].clone())
-            });
+            chosen = calls["calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|c| marks(c, "menu_choice").first().map(|m| m["what"].clone()));
         }
     }
     let chosen = chosen.unwrap();
@@ -305,17 +166,10 @@ fn a_browser_calls_the_demo_ivr_and_presses_1() {
         }
     };
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
-    let record = common::poll_until(Duration::from_secs(10), || {
-        let calls = switch.json("/api/calls?window=15m");
-        calls["calls"]
-            .as_array()?
-            .iter()
-            .find(|c| !c["end"].is_null() && c["legs"].as_array().is_some_and(|l| !l.is_empty()))
-            .cloned()
-    })
-    .expect("the ended call's record with its leg");
+    let record = common::poll_until(Duration::from_secs(10), || ended_call(&switch, 1))
+        .expect("the ended call's record with its leg");
     assert!(
-        packets(&record, "caller") > 80,
+        leg_packets(&record, "caller") > 80,
         "the browser's RTP at the switch: {record}"
     );
 }
@@ -324,7 +178,7 @@ fn a_browser_calls_the_demo_ivr_and_presses_1() {
 fn a_sipp_caller_dials_a_browser_agents_extension() {
     let switch = Switch::start(SwitchConfig::for_sipp());
     let mut ws = connect(&switch);
-    register(&mut ws, "1001");
+    register_with_digest(&mut ws, "1001");
 
     let caller = Sipp::new("caller_plays_media")
         .remote(switch.sip_addr())
@@ -332,12 +186,12 @@ fn a_sipp_caller_dials_a_browser_agents_extension() {
         .service("1001")
         .timeout_secs(25)
         .spawn();
-    let invite = loop {
-        let m = next_message(&mut ws, Duration::from_secs(10)).expect("the call's INVITE over the websocket");
-        if m.starts_with("INVITE ") {
-            break m;
-        }
-    };
+    let invite = next_request(
+        &mut ws,
+        "INVITE",
+        Duration::from_secs(10),
+        "the call's INVITE over the websocket",
+    );
     let offer = body(&invite);
     assert!(
         offer.contains("UDP/TLS/RTP/SAVPF"),
@@ -347,42 +201,12 @@ fn a_sipp_caller_dials_a_browser_agents_extension() {
     assert!(offer.contains("a=fingerprint:sha-256"), "{offer}");
 
     send(&mut ws, &response_to(&invite, "180 Ringing", Some("direct"), None));
-    let (mut browser, answer) = BrowserClient::answer(offer, "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
+    let (mut browser, answer) = answer_with_browser(&mut ws, &invite, "direct");
     let opus = payload_type(&answer, "opus/48000").expect("Opus in the browser's answer");
-    send(&mut ws, &response_to(&invite, "200 OK", Some("direct"), Some(&answer)));
 
-    let mut encoder = Encoder::new(Codec::Opus).unwrap();
-    let mut decoder = Decoder::new(Codec::Opus).unwrap();
-    let mut heard: Vec<i16> = Vec::new();
-    let mut seq = 0u64;
-    let mut next_frame = Instant::now();
-    let mut messages = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(25);
-    let bye = loop {
-        assert!(Instant::now() < deadline, "no BYE; saw {messages:?}");
-        let now = Instant::now();
-        browser.step(now).unwrap();
-        if browser.is_connected() && now >= next_frame {
-            let payload = tone_frame(&mut encoder, seq);
-            browser.send_rtp(now, opus, seq, (seq * 960) as u32, &payload);
-            seq += 1;
-            next_frame += Duration::from_millis(20);
-        }
-        for packet in browser.take_received() {
-            if packet.payload_type == opus {
-                let mut pcm = Vec::new();
-                decoder.decode(&packet.payload, &mut pcm).unwrap();
-                heard.extend_from_slice(&pcm);
-            }
-        }
-        if let Some(m) = next_message(&mut ws, Duration::from_millis(1)) {
-            if m.starts_with("BYE ") {
-                break m;
-            }
-            messages.push(m.lines().next().unwrap_or_default().to_owned());
-        }
-    };
-    send(&mut ws, &response_to(&bye, "200 OK", None, None));
+    let talk = talk_until_bye(&mut ws, &mut browser, opus, Duration::from_secs(25));
+    let (bye, heard) = (talk.bye, talk.heard);
+    ok_to(&mut ws, &bye);
     assert!(browser.is_connected(), "ICE and DTLS came up");
     caller.wait().assert_success(1);
 
@@ -390,15 +214,8 @@ fn a_sipp_caller_dials_a_browser_agents_extension() {
     let seconds = heard.len() as f64 / 48_000.0;
     assert!(seconds > 5.0, "the browser heard {seconds:.1} s of audio");
     assert!(rms(&heard) > 300.0, "the browser heard speech, RMS {}", rms(&heard));
-    let record = common::poll_until(Duration::from_secs(10), || {
-        let calls = switch.json("/api/calls?window=15m");
-        calls["calls"]
-            .as_array()?
-            .iter()
-            .find(|c| !c["end"].is_null() && c["legs"].as_array().is_some_and(|l| l.len() >= 2))
-            .cloned()
-    })
-    .expect("the ended call's record with both legs");
-    assert!(packets(&record, "caller") >= 200, "caller leg packets: {record}");
-    assert!(packets(&record, "agent") > 300, "browser leg packets: {record}");
+    let record = common::poll_until(Duration::from_secs(10), || ended_call(&switch, 2))
+        .expect("the ended call's record with both legs");
+    assert!(leg_packets(&record, "caller") >= 200, "caller leg packets: {record}");
+    assert!(leg_packets(&record, "agent") > 300, "browser leg packets: {record}");
 }

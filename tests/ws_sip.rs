@@ -7,66 +7,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ws_phone;
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{Sipp, Switch, SwitchConfig, Transport};
-use tungstenite::client::IntoClientRequest;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<TcpStream>;
+use ws_phone::{header, next_message, send, Ws};
 
 fn connect(switch: &Switch, subprotocol: Option<&str>) -> Result<(Ws, Option<String>), String> {
-    let addr = switch.http_addr();
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    if let Some(p) = subprotocol {
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", p.parse().unwrap());
-    }
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    match tungstenite::client::client(request, stream) {
-        Ok((ws, response)) => {
-            let chosen = response
-                .headers()
-                .get("sec-websocket-protocol")
-                .map(|v| v.to_str().unwrap().to_owned());
-            Ok((ws, chosen))
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// The next SIP message on the connection, within `timeout`.
-fn next_message(ws: &mut Ws, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(Message::Text(t)) => return Some(t.to_string()),
-            Ok(Message::Binary(b)) => return Some(String::from_utf8_lossy(&b).into_owned()),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => panic!("websocket read: {e}"),
-        }
-    }
-    None
-}
-
-fn send(ws: &mut Ws, message: &str) {
-    ws.send(Message::Text(message.into())).unwrap();
-}
-
-fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
-    message
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-        .collect()
+    ws_phone::open(switch, subprotocol, Duration::from_millis(200))
 }
 
 fn register(ws: &mut Ws, domain: &str, cseq: u32, authorization: Option<&str>) {
@@ -131,7 +80,7 @@ fn websocket_phone_registers_and_takes_a_call_on_its_connection() {
     assert!(header(&invite, "Via")[0].starts_with("SIP/2.0/WS "), "{invite}");
     // A phone on a WebSocket is a browser: it is offered WebRTC media and
     // answers as a browser does.
-    let offer = invite.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let offer = ws_phone::body(&invite);
     assert!(offer.contains("UDP/TLS/RTP/SAVPF"), "a WebRTC offer: {offer}");
     let (_browser, sdp) =
         media::webrtc::BrowserClient::answer(offer, "127.0.0.1".parse().unwrap(), Instant::now()).unwrap();
