@@ -127,7 +127,7 @@ fn the_agent_page_answers_a_queue_call_with_audio_both_ways_and_hangs_up() {
     let switch = switch_with_demo_ivr(data.path());
     let microphone = data.path().join("microphone.wav");
     tone_wav(&microphone, 30);
-    let mut browser = Browser::open(&format!("http://{}/agent", switch.http_addr()), &microphone);
+    let mut browser = Browser::open(&format!("http://{}/agent", switch.http_addr()), Some(&microphone));
 
     log_in(&mut browser, "1001", "secret1001");
     if !browser.wait_for("window.agentPage.registered", Duration::from_secs(10)) {

@@ -15,228 +15,35 @@
 //! and its background services are off.
 #![allow(clippy::unwrap_used)]
 
+mod browser_cdp;
 mod common;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use common::{poll_until, register_sipp_agent, require_tool, Sipp, Switch, SwitchConfig, Transport};
+use browser_cdp::{chromium, Browser};
+use common::{poll_until, register_sipp_agent, Sipp, Switch, SwitchConfig, Transport};
 use serde_json::{json, Value};
 
-fn chromium() -> PathBuf {
-    require_tool("chromium", "-y chromium")
-}
-
 // ---------------------------------------------------------------------------
-// the browser, over --remote-debugging-pipe
+// what the wallboard tests read off the browser
 // ---------------------------------------------------------------------------
 
-/// Headless Chromium with the page open, spoken to over the DevTools
-/// protocol on its pipe (fd 3 in, fd 4 out, here two FIFOs in its temp dir):
-/// JSON messages ended by a NUL byte.
-struct Browser {
-    child: Option<Child>,
-    to_browser: File,
-    from_browser: mpsc::Receiver<Value>,
-    next_id: u64,
-    session: String,
-    dir: tempfile::TempDir,
+/// The page's DOM as markup, as `--dump-dom` prints it.
+fn page_dom(browser: &mut Browser) -> Dom {
+    let html = browser.eval("document.documentElement ? document.documentElement.outerHTML : ''");
+    Dom::parse(html.as_str().unwrap_or_default())
 }
 
-impl Browser {
-    fn open(url: &str) -> Browser {
-        let chromium = chromium();
-        let dir = tempfile::Builder::new()
-            .prefix("wallboard-chromium-")
-            .tempdir()
-            .unwrap();
-        let fifo_in = dir.path().join("cdp-in");
-        let fifo_out = dir.path().join("cdp-out");
-        let made = Command::new("mkfifo").arg(&fifo_in).arg(&fifo_out).status().unwrap();
-        assert!(made.success(), "mkfifo failed");
-        let log = File::create(dir.path().join("chromium.log")).unwrap();
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"exec "$0" "$@" 3<"$CDP_IN" 4>"$CDP_OUT""#)
-            .arg(&chromium)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-pipe",
-                "--window-size=1920,1080",
-                "--hide-scrollbars",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-extensions",
-                "--disable-default-apps",
-                "--disable-sync",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-domain-reliability",
-                "--disable-client-side-phishing-detection",
-                "--no-pings",
-                "--mute-audio",
-                // Nothing but the IP literal of the page is reachable by name.
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            ])
-            .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
-            .arg(url)
-            .env("CDP_IN", &fifo_in)
-            .env("CDP_OUT", &fifo_out)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn chromium");
-        // Opening a FIFO waits for the other end: do it aside, with a deadline.
-        let (opened_tx, opened) = mpsc::channel();
-        std::thread::spawn(move || {
-            let to = std::fs::OpenOptions::new().write(true).open(&fifo_in);
-            let from = to.is_ok().then(|| File::open(&fifo_out));
-            let _ = opened_tx.send((to, from));
-        });
-        let mut browser_child = Some(child);
-        let (to_browser, from) = match opened.recv_timeout(Duration::from_secs(15)) {
-            Ok((Ok(to), Some(Ok(from)))) => (to, from),
-            other => {
-                if let Some(mut c) = browser_child.take() {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                }
-                panic!(
-                    "no DevTools pipe from chromium ({other:?}):\n{}",
-                    std::fs::read_to_string(dir.path().join("chromium.log")).unwrap_or_default()
-                );
-            }
-        };
-        let (tx, from_browser) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(from);
-            loop {
-                let mut message = Vec::new();
-                match reader.read_until(0, &mut message) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                if message.last() == Some(&0) {
-                    message.pop();
-                }
-                let Ok(value) = serde_json::from_slice::<Value>(&message) else {
-                    continue;
-                };
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut browser = Browser {
-            child: browser_child,
-            to_browser,
-            from_browser,
-            next_id: 0,
-            session: String::new(),
-            dir,
-        };
-        let page = poll_until(Duration::from_secs(10), || {
-            let targets = browser.call("Target.getTargets", json!({}));
-            targets["targetInfos"]
-                .as_array()?
-                .iter()
-                .find(|t| t["type"] == "page")
-                .and_then(|t| t["targetId"].as_str().map(str::to_owned))
-        })
-        .unwrap_or_else(|| panic!("chromium opened no page\n{}", browser.log()));
-        let attached = browser.call("Target.attachToTarget", json!({ "targetId": page, "flatten": true }));
-        browser.session = attached["sessionId"].as_str().unwrap().to_owned();
-        browser.call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({ "width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false }),
-        );
-        browser
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("chromium.log")).unwrap_or_default()
-    }
-
-    /// Sends a command (to the page once attached) and waits for its answer.
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut message = json!({ "id": id, "method": method, "params": params });
-        if !self.session.is_empty() {
-            message["sessionId"] = json!(self.session);
-        }
-        let mut bytes = serde_json::to_vec(&message).unwrap();
-        bytes.push(0);
-        if let Err(e) = self.to_browser.write_all(&bytes) {
-            panic!("{method}: writing to chromium: {e}\n{}", self.log());
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.from_browser.recv_timeout(left) {
-                Ok(answer) if answer["id"] == id => {
-                    if let Some(error) = answer.get("error") {
-                        panic!("{method}: {error}");
-                    }
-                    return answer["result"].clone();
-                }
-                Ok(_event) => {}
-                Err(_) => panic!("{method}: no answer from chromium\n{}", self.log()),
-            }
-        }
-    }
-
-    /// Evaluates a JavaScript expression in the page; its value as JSON.
-    fn eval(&mut self, expression: &str) -> Value {
-        let result = self.call(
-            "Runtime.evaluate",
-            json!({ "expression": expression, "returnByValue": true }),
-        );
-        if let Some(exception) = result.get("exceptionDetails") {
-            panic!("{expression}: {exception}");
-        }
-        result["result"]["value"].clone()
-    }
-
-    /// The page's DOM as markup, as `--dump-dom` prints it.
-    fn dom(&mut self) -> Dom {
-        let html = self.eval("document.documentElement ? document.documentElement.outerHTML : ''");
-        Dom::parse(html.as_str().unwrap_or_default())
-    }
-
-    /// A PNG of the viewport.
-    fn screenshot(&mut self) -> Vec<u8> {
-        let shot = self.call("Page.captureScreenshot", json!({ "format": "png" }));
-        base64_decode(shot["data"].as_str().unwrap_or_default())
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        // Ask politely, then insist.
-        let mut bytes = serde_json::to_vec(&json!({ "id": 0, "method": "Browser.close" })).unwrap();
-        bytes.push(0);
-        let _ = self.to_browser.write_all(&bytes);
-        let closed = poll_until(Duration::from_secs(3), || child.try_wait().ok().flatten());
-        if closed.is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("===== chromium log =====\n{}", self.log());
-        }
-    }
+/// A PNG of the viewport.
+fn screenshot(browser: &mut Browser) -> Vec<u8> {
+    let shot = browser.call("Page.captureScreenshot", json!({ "format": "png" }));
+    base64_decode(shot["data"].as_str().unwrap_or_default())
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
@@ -586,7 +393,7 @@ fn the_wallboard_shows_the_live_figures_of_a_queue_with_a_caller_waiting() {
         .spawn();
     let _callers = [queued_caller(&switch), queued_caller(&switch)];
     // The browser starts while the callers are in the IVR.
-    let mut browser = Browser::open(&url);
+    let mut browser = Browser::open(&url, None);
     let ready = poll_until(Duration::from_secs(15), || {
         let b = board(&switch);
         let q = queue(&b, "support")?;
@@ -601,7 +408,7 @@ fn the_wallboard_shows_the_live_figures_of_a_queue_with_a_caller_waiting() {
     let mut outcome = Err(String::from("not read"));
     for _ in 0..20 {
         let before = board(&switch);
-        let dom = browser.dom();
+        let dom = page_dom(&mut browser);
         let after = board(&switch);
         if dom.body_attr("data-connection") != Some("live") || dom.field("support", "waiting").is_none() {
             std::thread::sleep(Duration::from_millis(200));
@@ -630,14 +437,14 @@ fn the_wallboard_shows_the_live_figures_of_a_queue_with_a_caller_waiting() {
         std::thread::sleep(Duration::from_millis(100));
     }
     outcome.unwrap_or_else(|e| panic!("no consistent reading of the page: {e}"));
-    let title = browser.dom();
+    let title = page_dom(&mut browser);
     assert!(
         title.find(|e| e.tag == "h2" && e.text == "support").is_some(),
         "the queue's card is titled with its name"
     );
 
-    let png = browser.screenshot();
-    let path = browser.dir.path().join("wallboard.png");
+    let png = screenshot(&mut browser);
+    let path = browser.dir().join("wallboard.png");
     std::fs::write(&path, &png).unwrap();
     assert_png(&path, 1920, 1080);
 }
@@ -803,9 +610,9 @@ fn crafted_board() -> Value {
 fn names_are_text_figures_are_formatted_and_a_lost_stream_shows_disconnected_until_it_is_back() {
     let board = crafted_board();
     let server = BoardServer::start(board.clone());
-    let mut browser = Browser::open(&format!("http://127.0.0.1:{}/", server.port));
+    let mut browser = Browser::open(&format!("http://127.0.0.1:{}/", server.port), None);
     let live = poll_until(Duration::from_secs(10), || {
-        let dom = browser.dom();
+        let dom = page_dom(&mut browser);
         (dom.body_attr("data-connection") == Some("live") && dom.field("quiet", "waiting").is_some()).then_some(dom)
     });
     let dom = live.expect("the page shows the board");
@@ -856,8 +663,8 @@ fn names_are_text_figures_are_formatted_and_a_lost_stream_shows_disconnected_unt
     );
 
     // The board is readable: a screenshot of it.
-    let png = browser.screenshot();
-    let path = browser.dir.path().join("wallboard-crafted.png");
+    let png = screenshot(&mut browser);
+    let path = browser.dir().join("wallboard-crafted.png");
     std::fs::write(&path, &png).unwrap();
     assert_png(&path, 1920, 1080);
 
@@ -866,7 +673,7 @@ fn names_are_text_figures_are_formatted_and_a_lost_stream_shows_disconnected_unt
     assert_eq!(browser.eval(banner_shown), json!(false));
     server.mode.store(QUIET, Ordering::Relaxed);
     let lost = poll_until(Duration::from_secs(8), || {
-        let dom = browser.dom();
+        let dom = page_dom(&mut browser);
         (dom.body_attr("data-connection") == Some("disconnected")).then_some(())
     });
     assert!(lost.is_some(), "the page did not notice the quiet stream");
@@ -884,7 +691,7 @@ fn names_are_text_figures_are_formatted_and_a_lost_stream_shows_disconnected_unt
     assert!(retried.is_some(), "the page did not reconnect");
     server.mode.store(LIVE, Ordering::Relaxed);
     let back = poll_until(Duration::from_secs(10), || {
-        let dom = browser.dom();
+        let dom = page_dom(&mut browser);
         (dom.body_attr("data-connection") == Some("live")).then_some(dom)
     });
     let dom = back.expect("the page is live again once the stream is back");

@@ -1,6 +1,8 @@
 //! Headless Chromium (Debian's `chromium`) driven over the DevTools protocol
-//! on a pipe, with a fake microphone playing a WAV file and the permission
-//! prompt accepted, for the browser agent tests. The browser only talks to
+//! on a pipe (fd 3 in, fd 4 out, here two FIFOs in its temp dir: JSON
+//! messages ended by a NUL byte), for the wallboard and browser agent tests;
+//! with a microphone, a fake one plays a WAV file and the permission prompt
+//! is accepted. The viewport is 1920x1080. The browser only talks to
 //! 127.0.0.1: host names resolve to nothing and its background services are
 //! off. Its profile is a new empty directory, removed with it.
 #![allow(dead_code)]
@@ -31,10 +33,11 @@ pub(crate) struct Browser {
 }
 
 impl Browser {
-    /// Opens `url` with `microphone` (a WAV file) as the fake audio device.
-    pub(crate) fn open(url: &str, microphone: &Path) -> Browser {
+    /// Opens `url`, with `microphone` (a WAV file) as the fake audio device
+    /// if given.
+    pub(crate) fn open(url: &str, microphone: Option<&Path>) -> Browser {
         let chromium = chromium();
-        let dir = tempfile::Builder::new().prefix("agent-chromium-").tempdir().unwrap();
+        let dir = tempfile::Builder::new().prefix("test-chromium-").tempdir().unwrap();
         let fifo_in = dir.path().join("cdp-in");
         let fifo_out = dir.path().join("cdp-out");
         let made = Command::new("mkfifo").arg(&fifo_in).arg(&fifo_out).status().unwrap();
@@ -45,12 +48,14 @@ impl Browser {
             .arg(r#"exec "$0" "$@" 3<"$CDP_IN" 4>"$CDP_OUT""#)
             .arg(&chromium)
             .args([
-                "--headless",
+                "--headless=new",
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-quic",
                 "--disable-dev-shm-usage",
                 "--remote-debugging-pipe",
+                "--window-size=1920,1080",
+                "--hide-scrollbars",
                 "--no-first-run",
                 "--no-default-browser-check",
                 "--disable-extensions",
@@ -59,14 +64,20 @@ impl Browser {
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-domain-reliability",
+                "--disable-client-side-phishing-detection",
                 "--no-pings",
                 "--mute-audio",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
                 "--autoplay-policy=no-user-gesture-required",
+                // Nothing but the IP literal of the page is reachable by name.
                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
             ])
-            .arg(format!("--use-file-for-fake-audio-capture={}", microphone.display()))
+            .args(microphone.into_iter().flat_map(|wav| {
+                [
+                    "--use-fake-ui-for-media-stream".to_owned(),
+                    "--use-fake-device-for-media-stream".to_owned(),
+                    format!("--use-file-for-fake-audio-capture={}", wav.display()),
+                ]
+            }))
             .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
             .arg(url)
             .env("CDP_IN", &fifo_in)
@@ -76,6 +87,7 @@ impl Browser {
             .stderr(log)
             .spawn()
             .expect("spawn chromium");
+        // Opening a FIFO waits for the other end: do it aside, with a deadline.
         let (opened_tx, opened) = mpsc::channel();
         std::thread::spawn(move || {
             let to = std::fs::OpenOptions::new().write(true).open(&fifo_in);
@@ -135,7 +147,16 @@ impl Browser {
         .unwrap_or_else(|| panic!("chromium opened no page\n{}", browser.log()));
         let attached = browser.call("Target.attachToTarget", json!({ "targetId": page, "flatten": true }));
         browser.session = attached["sessionId"].as_str().unwrap().to_owned();
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false }),
+        );
         browser
+    }
+
+    /// Its temporary directory (profile, log), removed with it.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub(crate) fn log(&self) -> String {
@@ -201,6 +222,7 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
+        // Ask politely, then insist.
         let mut bytes = serde_json::to_vec(&json!({ "id": 0, "method": "Browser.close" })).unwrap();
         bytes.push(0);
         let _ = self.to_browser.write_all(&bytes);
