@@ -25,17 +25,13 @@ nodes:
 ";
 
 fn ivr_setup() -> crate::switch::IvrSetup {
-    let flow = ::ivr::parse_flow("test.yaml", FLOW).unwrap();
     let mut catalog = ::ivr::PromptCatalog::new();
     catalog.insert("en", "menu");
     let menu = media::player::Prompt::from_samples(vec![0i16; 1600], 8000).unwrap();
     crate::switch::IvrSetup {
-        flows: [("100".to_owned(), Arc::new(flow))].into(),
         catalog: Arc::new(catalog),
         prompts: [("en/menu.wav".to_owned(), menu)].into(),
-        by_caller: Vec::new(),
-        prompts_48k: std::collections::HashMap::new(),
-        voicemail: "vm".into(),
+        ..flow_setup(FLOW)
     }
 }
 

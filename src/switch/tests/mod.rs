@@ -115,6 +115,31 @@ path = ":memory:"
 "#;
 
 /// Monday 2026-11-23 10:00 UTC, for flows with business hours.
+/// A flow on number 100 that queues every caller in `support` at once.
+const QUEUE_NOW: &str = "version: 1
+name: queue now
+default_language: en
+languages: [en]
+start: support
+nodes:
+  support:
+    type: enqueue
+    queue: support
+";
+
+/// The IVR set-up of one flow (YAML) on number 100, without prompts.
+fn flow_setup(yaml: &str) -> crate::switch::IvrSetup {
+    let flow = ::ivr::parse_flow("flow.yaml", yaml).unwrap();
+    crate::switch::IvrSetup {
+        flows: [("100".to_owned(), Arc::new(flow))].into(),
+        catalog: Arc::new(::ivr::PromptCatalog::new()),
+        prompts: std::collections::HashMap::new(),
+        by_caller: Vec::new(),
+        prompts_48k: std::collections::HashMap::new(),
+        voicemail: "vm".into(),
+    }
+}
+
 fn wall() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
         .unwrap()

@@ -9,34 +9,11 @@ use crate::recording::{Control, RecordingRefused, State};
 use crate::store::recordings::RecordingCommand;
 use crate::store::Command;
 
-const FLOW: &str = "version: 1
-name: queue now
-default_language: en
-languages: [en]
-start: support
-nodes:
-  support:
-    type: enqueue
-    queue: support
-";
-
-fn setup() -> crate::switch::IvrSetup {
-    let flow = ::ivr::parse_flow("queue_now.yaml", FLOW).unwrap();
-    crate::switch::IvrSetup {
-        flows: [("100".to_owned(), Arc::new(flow))].into(),
-        catalog: Arc::new(::ivr::PromptCatalog::new()),
-        prompts: std::collections::HashMap::new(),
-        by_caller: Vec::new(),
-        prompts_48k: std::collections::HashMap::new(),
-        voicemail: "vm".into(),
-    }
-}
-
 /// A caller of flow 100 queued in `support` and answered by 1001, with
 /// `recording` appended to the configuration. Returns the INVITE to the agent.
 fn answered(recording: &str) -> (Harness, Sent) {
     let config = format!("{CONFIG}\n{recording}\n");
-    let mut h = Harness::with_ivr(&config, setup());
+    let mut h = Harness::with_ivr(&config, flow_setup(QUEUE_NOW));
     h.register_agent("pw1001");
     let mut out = h.invite("100");
     let ok = find(&out, "SIP/2.0 200", caller());
@@ -246,7 +223,7 @@ fn a_recording_flow_records_the_caller_alone_until_the_agent_answers() {
 #[test]
 fn a_message_gets_an_index_entry_and_a_sidecar_written_by_the_switch() {
     let flow = "version: 1\nname: t\ndefault_language: en\nlanguages: [en]\nstart: vm\nnodes:\n  vm:\n    type: record\n    mailbox: sales\n    max_duration: 60s\n    beep: false\n    terminator: \"#\"\n    next: bye\n  bye:\n    type: hangup\n";
-    let mut setup = setup();
+    let mut setup = flow_setup(QUEUE_NOW);
     setup
         .flows
         .insert("100".into(), Arc::new(::ivr::parse_flow("t.yaml", flow).unwrap()));

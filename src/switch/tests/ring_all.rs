@@ -7,29 +7,6 @@ use queue::record::AgentStateKind;
 use super::*;
 use crate::store::Command;
 
-const FLOW: &str = "version: 1
-name: queue now
-default_language: en
-languages: [en]
-start: support
-nodes:
-  support:
-    type: enqueue
-    queue: support
-";
-
-fn setup() -> crate::switch::IvrSetup {
-    let flow = ::ivr::parse_flow("queue_now.yaml", FLOW).unwrap();
-    crate::switch::IvrSetup {
-        flows: [("100".to_owned(), Arc::new(flow))].into(),
-        catalog: Arc::new(::ivr::PromptCatalog::new()),
-        prompts: std::collections::HashMap::new(),
-        by_caller: Vec::new(),
-        prompts_48k: std::collections::HashMap::new(),
-        voicemail: "vm".into(),
-    }
-}
-
 /// Agent 1002's phone (1001's is [`agent`]).
 fn agent2() -> Peer {
     Peer::udp("127.0.0.5:5080".parse::<SocketAddr>().unwrap())
@@ -99,7 +76,7 @@ fn both_ringing() -> (Harness, Sent, Sent, Sent) {
         "agents = [\"1002\", \"1001\"]\n",
         "agents = [\"1002\", \"1001\"]\nstrategy = \"ring_all\"\n",
     );
-    let mut h = Harness::with_ivr(&config, setup());
+    let mut h = Harness::with_ivr(&config, flow_setup(QUEUE_NOW));
     register(&mut h, "1001", agent());
     register(&mut h, "1002", agent2());
     let mut out = h.invite("100");
