@@ -433,22 +433,9 @@ impl CallMedia {
         };
         let origin = LocalOrigin::new(rand::random::<u32>().into());
         let offer = sdp::offer(&caps, leg.local.ip(), leg.local.port(), Direction::SendRecv, &origin);
-        if browser {
-            if let Some(body) = control.offer_browser(&leg) {
-                let browser = true;
-                return Ok((
-                    AgentOffer {
-                        leg,
-                        offer,
-                        origin,
-                        browser,
-                    },
-                    body,
-                ));
-            }
-        }
-        let body = offer.to_bytes();
-        let browser = false;
+        let browser_offer = if browser { control.offer_browser(&leg) } else { None };
+        let browser = browser_offer.is_some();
+        let body = browser_offer.unwrap_or_else(|| offer.to_bytes());
         Ok((
             AgentOffer {
                 leg,
@@ -483,8 +470,7 @@ impl CallMedia {
         };
         if self.agent_codec.is_some() {
             // The answer came already (in a 183): the 200 repeats it.
-            let sent = self.caller_sdp.as_ref().map(Session::to_bytes);
-            return Ok(self.caller_browser.clone().or(sent).unwrap_or_default());
+            return Ok(self.caller_answer().unwrap_or_default());
         }
         let codec = if self.agent_browser {
             // A browser agent: the gateway reads its answer, the engine leg
@@ -500,11 +486,7 @@ impl CallMedia {
             agent.codec.encoding
         };
         self.agent_codec = Some(codec.clone());
-        let answered = match &self.caller_browser {
-            Some(answer) => Some(answer.clone()),
-            None => self.caller_sdp.as_ref().map(Session::to_bytes),
-        };
-        if let Some(sent) = answered {
+        if let Some(sent) = self.caller_answer() {
             // The caller was answered already (by the switch, or by the
             // gateway for a browser): the agent joins it.
             control.bridge(self.caller.id, agent_leg.id);
@@ -530,6 +512,15 @@ impl CallMedia {
         Ok(self.caller_sdp.as_ref().map(Session::to_bytes).unwrap_or_default())
     }
 
+    /// The SDP the caller was sent: the gateway's answer for a browser,
+    /// else ours (an answer, or our offer after a late offer).
+    fn caller_answer(&self) -> Option<Vec<u8>> {
+        match &self.caller_browser {
+            Some(answer) => Some(answer.clone()),
+            None => self.caller_sdp.as_ref().map(Session::to_bytes),
+        }
+    }
+
     /// The caller's ACK: after a late offer it carries the answer.
     pub(crate) fn caller_acked(&mut self, control: &mut dyn MediaControl, body: &[u8]) -> Result<(), MediaFailure> {
         let Some(offer) = self.caller_offer_sent.take() else {
@@ -553,23 +544,8 @@ impl CallMedia {
         from_caller: bool,
         body: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
-        if from_caller {
-            if let Some(answer) = self.browser_caller_reinvite(control, body) {
-                return answer;
-            }
-        }
-        if !from_caller && self.agent_browser {
-            // A browser's re-INVITE (hold, resume): the gateway answers it
-            // from the session that is up, the engine leg follows.
-            let Some(agent) = self.agent else {
-                return Err(MediaFailure::NotAcceptable);
-            };
-            if body.is_empty() {
-                return Err(MediaFailure::NotAcceptable);
-            }
-            let (answer, config) = control.browser_reoffer(agent.id, body)?;
-            control.configure(agent.id, config);
-            return Ok(answer);
+        if let Some(answer) = self.browser_reinvite(control, from_caller, body) {
+            return answer;
         }
         let (leg, codec, origin) = match (from_caller, self.agent) {
             (true, _) => (self.caller, &self.caller_codec, &mut self.caller_origin),

@@ -85,19 +85,32 @@ impl CallMedia {
         Ok((media, answer))
     }
 
-    /// A browser caller's re-INVITE (hold, resume), answered by the gateway
-    /// from the session that is up; `None` when the caller is no browser.
-    pub(super) fn browser_caller_reinvite(
+    /// A browser's re-INVITE (hold, resume) from the caller
+    /// (`from_caller`) or the agent, answered by the gateway from the
+    /// session that is up, the engine leg following; `None` when that side
+    /// is no browser.
+    pub(super) fn browser_reinvite(
         &mut self,
         control: &mut dyn MediaControl,
+        from_caller: bool,
         body: &[u8],
     ) -> Option<Result<Vec<u8>, MediaFailure>> {
-        self.caller_browser.as_ref()?;
+        let leg = if from_caller {
+            self.caller_browser.as_ref()?;
+            self.caller.id
+        } else if self.agent_browser {
+            match self.agent {
+                Some(agent) => agent.id,
+                None => return Some(Err(MediaFailure::NotAcceptable)),
+            }
+        } else {
+            return None;
+        };
         if body.is_empty() {
             return Some(Err(MediaFailure::NotAcceptable));
         }
-        Some(control.browser_reoffer(self.caller.id, body).map(|(answer, config)| {
-            control.configure(self.caller.id, config);
+        Some(control.browser_reoffer(leg, body).map(|(answer, config)| {
+            control.configure(leg, config);
             answer
         }))
     }
