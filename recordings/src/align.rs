@@ -35,7 +35,8 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn index(self) -> usize {
+    /// The channel's place in a per-channel pair: 0 for left, 1 for right.
+    pub fn index(self) -> usize {
         match self {
             Channel::Left => 0,
             Channel::Right => 1,

@@ -151,7 +151,7 @@ impl CallRecorder {
 
     /// Counts frames of a channel dropped before they reached the recorder.
     pub fn count_dropped(&mut self, channel: Channel, frames: u64) {
-        self.dropped[channel_index(channel)] += frames;
+        self.dropped[channel.index()] += frames;
     }
 
     /// Pauses at `now`: silence until [`CallRecorder::resume`].
@@ -253,12 +253,9 @@ impl CallRecorder {
         let mut dropped = 0;
         for channel in [Channel::Left, Channel::Right] {
             let stats: ChannelStats = self.aligner.stats(channel).clone();
-            let engine_dropped = self.dropped[channel_index(channel)];
+            let engine_dropped = self.dropped[channel.index()];
             dropped += stats.late + engine_dropped;
-            let q = match channel {
-                Channel::Left => &mut self.sidecar.quality.left,
-                Channel::Right => &mut self.sidecar.quality.right,
-            };
+            let q = self.quality_mut(channel);
             q.frames = stats.frames;
             q.late_frames = stats.late;
             q.dropped_frames = engine_dropped;
@@ -273,13 +270,6 @@ impl CallRecorder {
             Channel::Left => &mut self.sidecar.quality.left,
             Channel::Right => &mut self.sidecar.quality.right,
         }
-    }
-}
-
-fn channel_index(channel: Channel) -> usize {
-    match channel {
-        Channel::Left => 0,
-        Channel::Right => 1,
     }
 }
 

@@ -43,13 +43,6 @@ pub(crate) struct CallWriter {
     upsampled: Vec<i16>,
 }
 
-fn index(channel: Channel) -> usize {
-    match channel {
-        Channel::Left => 0,
-        Channel::Right => 1,
-    }
-}
-
 impl CallWriter {
     /// Opens the files of a recording that starts at `start`; `codecs` are
     /// the left and right legs' codecs now (for the automatic rate).
@@ -87,7 +80,7 @@ impl CallWriter {
     /// Decodes a copied packet and places it.
     pub(crate) fn packet(&mut self, t: &Tapped) {
         let rate = self.recorder.sample_rate();
-        let slot = &mut self.decoders[index(t.channel)];
+        let slot = &mut self.decoders[t.channel.index()];
         if slot.as_ref().is_none_or(|d| d.codec != t.codec) {
             let decoder = match t.codec {
                 Codec::Opus => Decoder::opus(rate),

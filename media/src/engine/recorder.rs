@@ -103,7 +103,7 @@ impl Writer {
             if let Err(Message::Packets(lost)) = self.offer_audio(Message::Packets(batch)) {
                 for t in lost {
                     if let Some(d) = self.call_dropped.get_mut(&t.recording) {
-                        d[channel_index(t.channel)] += 1;
+                        d[t.channel.index()] += 1;
                     }
                 }
             }
@@ -202,13 +202,6 @@ impl Writer {
     pub(crate) fn close_call(&mut self, recording: LegId, at: Instant) {
         let dropped = self.call_dropped.remove(&recording).unwrap_or_default();
         self.control(Message::CloseCall { recording, at, dropped });
-    }
-}
-
-fn channel_index(channel: recordings::Channel) -> usize {
-    match channel {
-        recordings::Channel::Left => 0,
-        recordings::Channel::Right => 1,
     }
 }
 
