@@ -383,14 +383,15 @@ fn end(shared: &Shared, ext: &str, call: &mut Option<Call>) {
     shared.collector().agent_leg_ended(c.caller, ext, totals, &[]);
 }
 
+/// Opus's payload type in our answer, read by the SDP parser the switch uses.
 fn opus_pt(sdp: &str) -> Option<u8> {
-    sdp.lines()
-        .find_map(|l| {
-            l.strip_prefix("a=rtpmap:")
-                .filter(|r| r.to_ascii_lowercase().contains("opus/48000"))
+    let session = media::sdp::Session::parse(sdp).ok()?;
+    session.media.iter().find_map(|m| {
+        m.payload_types().find(|pt| {
+            m.rtpmap(*pt)
+                .is_some_and(|map| map.encoding.eq_ignore_ascii_case("opus") && map.clock_rate == 48000)
         })
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|pt| pt.parse().ok())
+    })
 }
 
 /// 20 ms of a tone at 48 kHz, about -12 dBFS. A whole number of cycles per
@@ -399,4 +400,16 @@ fn tone_frame(hz: f64) -> Vec<i16> {
     (0..960)
         .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * f64::from(i) / 48_000.0).sin()) as i16)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn opus_pt_is_read_from_the_answer() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 109 0\r\nc=IN IP4 127.0.0.1\r\n\
+                   a=rtpmap:109 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert_eq!(super::opus_pt(sdp), Some(109));
+        assert_eq!(super::opus_pt("v=0\r\n"), None);
+    }
 }
