@@ -56,13 +56,6 @@ enum Message {
     },
 }
 
-impl Message {
-    /// Audio may be dropped; the rest may not.
-    fn is_audio(&self) -> bool {
-        matches!(self, Message::Samples(..) | Message::Packets(_))
-    }
-}
-
 /// The worker's handle on its writer thread.
 pub(crate) struct Writer {
     queue: Option<SyncSender<Message>>,
@@ -267,21 +260,15 @@ fn write_loop(rx: Receiver<Message>, events: Events) {
 
 impl Files {
     fn handle(&mut self, m: Message) {
-        if m.is_audio() {
-            match m {
-                Message::Samples(leg, pcm) => self.voicemail_samples(leg, &pcm),
-                Message::Packets(packets) => {
-                    for t in &packets {
-                        if let Some(c) = self.calls.get_mut(&t.recording) {
-                            c.packet(t);
-                        }
+        match m {
+            Message::Samples(leg, pcm) => self.voicemail_samples(leg, &pcm),
+            Message::Packets(packets) => {
+                for t in &packets {
+                    if let Some(c) = self.calls.get_mut(&t.recording) {
+                        c.packet(t);
                     }
                 }
-                _ => {}
             }
-            return;
-        }
-        match m {
             Message::Open(leg, path) => self.open_voicemail(leg, path),
             Message::Close(leg) => {
                 if let Some(w) = self.voicemail.remove(&leg) {
@@ -324,7 +311,6 @@ impl Files {
                 }
             }
             Message::CloseCall { recording, at, dropped } => self.close_call(recording, at, dropped),
-            Message::Samples(..) | Message::Packets(_) => {}
         }
     }
 
