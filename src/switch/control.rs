@@ -152,18 +152,7 @@ impl Switch {
     /// the customer answers, the call goes to `to`. Returns the id its call
     /// record will have.
     pub(crate) fn originate(&mut self, now: Instant, number: &str, to: Destination) -> Result<String, ControlRefused> {
-        match &to {
-            Destination::Queue(q) if !self.acd_knows_queue(q) => {
-                return Err(ControlRefused::NotFound(format!("no queue `{q}`")))
-            }
-            Destination::Flow(n) if !self.ivr.flows.contains_key(n) => {
-                return Err(ControlRefused::NotFound(format!("no flow answers `{n}`")))
-            }
-            Destination::Agent(a) if !self.accounts.contains_key(a) => {
-                return Err(ControlRefused::NotFound(format!("no agent `{a}`")))
-            }
-            _ => {}
-        }
+        self.check_destination(&to)?;
         let (target, caller_id, ring_for) = self.dialler.dial_target(number).map_err(ControlRefused::Unavailable)?;
         let placed = self.b2bua.originate(
             &mut Ctx {
@@ -182,6 +171,22 @@ impl Switch {
         self.hooks.originating.insert(call, (to, number.to_owned(), leg));
         self.process_events(now);
         Ok(format!("{}-{call}", self.records_epoch))
+    }
+
+    /// Refuses a destination that names no configured queue, flow or agent.
+    fn check_destination(&self, to: &Destination) -> Result<(), ControlRefused> {
+        match to {
+            Destination::Queue(q) if !self.acd_knows_queue(q) => {
+                Err(ControlRefused::NotFound(format!("no queue `{q}`")))
+            }
+            Destination::Flow(n) if !self.ivr.flows.contains_key(n) => {
+                Err(ControlRefused::NotFound(format!("no flow answers `{n}`")))
+            }
+            Destination::Agent(a) if !self.accounts.contains_key(a) => {
+                Err(ControlRefused::NotFound(format!("no agent `{a}`")))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn acd_knows_queue(&self, queue: &str) -> bool {
@@ -278,18 +283,7 @@ impl Switch {
         let call = call.ok_or_else(|| ControlRefused::NotFound(format!("no call `{record}` in progress")))?;
         // The destination is checked before anything moves, so a refused
         // transfer leaves the call where it was.
-        match &to {
-            Destination::Flow(n) if !self.ivr.flows.contains_key(n) => {
-                return Err(ControlRefused::NotFound(format!("no flow answers `{n}`")))
-            }
-            Destination::Agent(a) if !self.accounts.contains_key(a) => {
-                return Err(ControlRefused::NotFound(format!("no agent `{a}`")))
-            }
-            Destination::Queue(q) if !self.acd_knows_queue(q) => {
-                return Err(ControlRefused::NotFound(format!("no queue `{q}`")))
-            }
-            _ => {}
-        }
+        self.check_destination(&to)?;
         if self.tracked.get(&call).is_some_and(|t| t.talking && t.agent.is_some()) {
             // A blind transfer (by the agent, or a supervisor for it): the
             // agent's leg goes (BYE), its talk ends into wrap-up, and the
