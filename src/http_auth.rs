@@ -112,9 +112,7 @@ impl Tokens {
     /// A new token for `extension` when `password` is its SIP password.
     pub(crate) fn issue_agent(&self, extension: &str, password: &str, now: std::time::Instant) -> Option<String> {
         let known = self.agents.get(extension)?;
-        let given = digest(password);
-        let differ = known.iter().zip(given.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if differ != 0 {
+        if !same_digest(known, &digest(password)) {
             return None;
         }
         let token: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
@@ -145,8 +143,7 @@ impl Tokens {
         // Every entry is compared, without stopping at the first match.
         let mut found = None;
         for (known, caller) in &self.known {
-            let differ = known.iter().zip(d.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if differ == 0 {
+            if same_digest(known, &d) {
                 found = Some(caller);
             }
         }
@@ -156,6 +153,11 @@ impl Tokens {
 
 fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Compares every byte, without stopping at the first difference.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The token a request carries: the bearer header first, then the query.
