@@ -102,14 +102,11 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", inner.to_string())
+        } else if path == "." || path.is_empty() {
+            // The body as a whole (a missing field): no field to name.
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", inner.to_string())
         } else {
-            let field = if path == "." { String::new() } else { path };
-            let mut error = ApiError::field(&field, inner.to_string());
-            if field.is_empty() {
-                error.field = None;
-                error.code = "invalid_body";
-            }
-            error
+            ApiError::field(&path, inner.to_string())
         }
     })?;
     // Nothing but white space may follow the value.
