@@ -107,19 +107,7 @@ async fn queue_stats(
         agent: params.agent,
         language: params.language,
     };
-    let (reply, rx) = oneshot::channel();
-    if state.stats.send(StatsRequest::Stats { window, filter, reply }).is_err() {
-        return unavailable();
-    }
-    match rx.await {
-        Ok(stats) => Json(serde_json::json!({
-            "queue": name,
-            "window": { "from_ms": window.from.0, "to_ms": window.to.0 },
-            "stats": stats,
-        }))
-        .into_response(),
-        Err(_) => unavailable(),
-    }
+    stats_reply(&state, window, filter, ("queue", name)).await
 }
 
 /// An agent's figures over a window, all queues together: the calls the
@@ -149,17 +137,25 @@ async fn agent_stats(
         agent: Some(id.clone()),
         language: params.language,
     };
+    stats_reply(&state, window, filter, ("agent", id)).await
+}
+
+/// Asks the live KPIs for the figures of `window` and `filter`, answered
+/// with what they are about (`("queue", name)` or `("agent", id)`).
+async fn stats_reply(state: &AppState, window: Window, filter: Filter, about: (&str, String)) -> Response {
     let (reply, rx) = oneshot::channel();
     if state.stats.send(StatsRequest::Stats { window, filter, reply }).is_err() {
         return unavailable();
     }
     match rx.await {
-        Ok(stats) => Json(serde_json::json!({
-            "agent": id,
-            "window": { "from_ms": window.from.0, "to_ms": window.to.0 },
-            "stats": stats,
-        }))
-        .into_response(),
+        Ok(stats) => {
+            let mut body = serde_json::json!({
+                "window": { "from_ms": window.from.0, "to_ms": window.to.0 },
+                "stats": stats,
+            });
+            body[about.0] = about.1.into();
+            Json(body).into_response()
+        }
         Err(_) => unavailable(),
     }
 }
