@@ -36,7 +36,8 @@ fn unavailable() -> Response {
     )
 }
 
-fn now_millis() -> Millis {
+/// Now on the wall clock, as the records count time.
+pub(crate) fn now_millis() -> Millis {
     Millis(u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0))
 }
 

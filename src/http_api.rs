@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::hooks::event::rfc3339;
 use crate::http::AppState;
+use crate::http_acd::now_millis;
 use crate::http_api_body::{ApiError, ApiJson, BODY_LIMIT};
 use crate::server::Query;
 use crate::switch::{ControlRefused, Destination, Switch};
@@ -168,10 +169,6 @@ fn parse_time(text: &str) -> Option<queue::Millis> {
     }
     let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;
     Some(queue::Millis(u64::try_from(t.timestamp_millis()).ok()?))
-}
-
-fn now_millis() -> queue::Millis {
-    queue::Millis(u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0))
 }
 
 /// `POST /api/callbacks`.
