@@ -79,6 +79,12 @@ pub fn recording_path(root: &Path, date: Date, group: &str, call_id: &str) -> Pa
         .join(format!("{}.wav", sanitise(call_id)))
 }
 
+/// Where the mono mix of `wav` lives, when one is written: `<call id>.mix.wav`
+/// beside it.
+pub fn mono_mix_path(wav: &Path) -> PathBuf {
+    wav.with_extension("mix.wav")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +107,11 @@ mod tests {
         assert_eq!(sanitise(&"x".repeat(500)).len(), 120);
         let p = recording_path(Path::new("/rec"), Date::from_unix_ms(0), "..", "../x");
         assert_eq!(p, Path::new("/rec/1970/01/01/__/___x.wav"));
+    }
+
+    #[test]
+    fn the_mix_is_beside_the_file() {
+        let wav = recording_path(Path::new("/rec"), Date::from_unix_ms(0), "sales", "a3f9-r1");
+        assert_eq!(mono_mix_path(&wav), Path::new("/rec/1970/01/01/sales/a3f9-r1.mix.wav"));
     }
 }

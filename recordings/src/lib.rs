@@ -26,7 +26,7 @@ pub mod sidecar;
 pub mod wav;
 
 pub use align::{AlignConfig, Aligner, Channel, Frame};
-pub use layout::{recording_path, sanitise, Date};
+pub use layout::{mono_mix_path, recording_path, sanitise, Date};
 pub use recorder::{recover, CallRecorder, RecorderSpec, RecordingError};
 pub use retention::{due_for_deletion, Listed, RetentionPolicy};
 pub use sidecar::{ChannelLayout, PauseSpan, Quality, Sidecar, State};

@@ -337,10 +337,10 @@ pub(crate) fn sidecar_of(started: &Started) -> recordings::Sidecar {
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     sidecar.mono_mix = started.mono_mix.then(|| {
-        format!(
-            "{}.mix.wav",
-            started.path.file_stem().unwrap_or_default().to_string_lossy()
-        )
+        recordings::mono_mix_path(&started.path)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
     });
     sidecar
 }

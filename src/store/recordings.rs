@@ -443,7 +443,7 @@ pub(crate) fn delete(
 
 /// Removes a recording's WAV, its mix and its sidecar; a file already gone is fine.
 fn remove_files(wav: &Path) -> Result<(), StoreError> {
-    let mix = wav.with_extension("mix.wav");
+    let mix = recordings::mono_mix_path(wav);
     for file in [wav.to_path_buf(), mix, recordings::Sidecar::path_for(wav)] {
         match std::fs::remove_file(&file) {
             Ok(()) => {}

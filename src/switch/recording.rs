@@ -86,7 +86,7 @@ impl Switch {
         let spec = CallRecordingSpec {
             spec: recordings::RecorderSpec {
                 wav: started.path.clone(),
-                mono_mix: started.mono_mix.then(|| started.path.with_extension("mix.wav")),
+                mono_mix: started.mono_mix.then(|| recordings::mono_mix_path(&started.path)),
                 sample_rate: started.rate,
                 layout: sidecar.layout,
             },
