@@ -129,7 +129,7 @@ impl CallWriter {
             clock_rate: t.codec.clock_rate(),
             pcm,
         };
-        let at = t.at.saturating_duration_since(self.start);
+        let at = self.since_start(t.at);
         self.recorder.push(frame, at);
     }
 
