@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::http_api_body::ApiError;
 use crate::server::Query;
 
 /// What the HTTP side reads from: the core's query channel, the metrics
@@ -82,21 +83,9 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
     }
 }
 
-#[derive(Serialize)]
-struct ApiError {
-    code: &'static str,
-    message: String,
-}
-
+/// A JSON error `{"code", "message"}` with `status`.
 pub(crate) fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(ApiError {
-            code,
-            message: message.into(),
-        }),
-    )
-        .into_response()
+    ApiError::new(status, code, message).into_response()
 }
 
 async fn method_not_allowed() -> Response {
@@ -122,20 +111,12 @@ async fn prometheus(State(state): State<AppState>) -> String {
 async fn reload_flows(State(state): State<AppState>) -> Response {
     let (tx, rx) = oneshot::channel();
     if state.queries.send(Query::ReloadFlows(tx)).await.is_err() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the SIP core is not running",
-        );
+        return ApiError::core_not_running().into_response();
     }
     match rx.await {
         Ok(Ok(flows)) => Json(serde_json::json!({ "flows": flows })).into_response(),
         Ok(Err(errors)) => error(StatusCode::UNPROCESSABLE_ENTITY, "flow_errors", errors),
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the SIP core did not answer",
-        ),
+        Err(_) => ApiError::core_did_not_answer().into_response(),
     }
 }
 
@@ -151,11 +132,7 @@ struct RegistrationView {
 async fn registrations(State(state): State<AppState>) -> Response {
     let (tx, rx) = oneshot::channel();
     if state.queries.send(Query::Registrations(tx)).await.is_err() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the SIP core is not running",
-        );
+        return ApiError::core_not_running().into_response();
     }
     match rx.await {
         Ok(list) => Json(
@@ -170,10 +147,6 @@ async fn registrations(State(state): State<AppState>) -> Response {
                 .collect::<Vec<_>>(),
         )
         .into_response(),
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the SIP core did not answer",
-        ),
+        Err(_) => ApiError::core_did_not_answer().into_response(),
     }
 }

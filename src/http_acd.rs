@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use crate::http::{error, AppState};
+use crate::http_api_body::ApiError;
 use crate::server::Query;
 use crate::stats::StatsRequest;
 
@@ -26,14 +27,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/agents", get(agents))
         .route("/api/agents/{id}/state", post(agent_state).put(agent_state))
         .route("/api/agents/{id}/stats", get(agent_stats))
-}
-
-fn unavailable() -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "the SIP core is not running",
-    )
 }
 
 /// Now on the wall clock, as the records count time.
@@ -146,7 +139,7 @@ async fn agent_stats(
 async fn stats_reply(state: &AppState, window: Window, filter: Filter, about: (&str, String)) -> Response {
     let (reply, rx) = oneshot::channel();
     if state.stats.send(StatsRequest::Stats { window, filter, reply }).is_err() {
-        return unavailable();
+        return ApiError::core_not_running().into_response();
     }
     match rx.await {
         Ok(stats) => {
@@ -157,7 +150,7 @@ async fn stats_reply(state: &AppState, window: Window, filter: Filter, about: (&
             body[about.0] = about.1.into();
             Json(body).into_response()
         }
-        Err(_) => unavailable(),
+        Err(_) => ApiError::core_not_running().into_response(),
     }
 }
 
@@ -175,22 +168,22 @@ async fn calls(
     };
     let (reply, rx) = oneshot::channel();
     if state.stats.send(StatsRequest::Calls { window, reply }).is_err() {
-        return unavailable();
+        return ApiError::core_not_running().into_response();
     }
     match rx.await {
         Ok(calls) => Json(serde_json::json!({ "calls": calls })).into_response(),
-        Err(_) => unavailable(),
+        Err(_) => ApiError::core_not_running().into_response(),
     }
 }
 
 async fn agents(State(state): State<AppState>) -> Response {
     let (reply, rx) = oneshot::channel();
     if state.queries.send(Query::Acd(reply)).await.is_err() {
-        return unavailable();
+        return ApiError::core_not_running().into_response();
     }
     match rx.await {
         Ok(snapshot) => Json(serde_json::json!({ "agents": snapshot.agents })).into_response(),
-        Err(_) => unavailable(),
+        Err(_) => ApiError::core_not_running().into_response(),
     }
 }
 
@@ -232,23 +225,25 @@ async fn agent_state(
     };
     let (reply, rx) = oneshot::channel();
     if state.queries.send(Query::Acd(reply)).await.is_err() {
-        return unavailable();
+        return ApiError::core_not_running().into_response();
     }
-    let Ok(snapshot) = rx.await else { return unavailable() };
+    let Ok(snapshot) = rx.await else {
+        return ApiError::core_not_running().into_response();
+    };
     if !snapshot.agents.iter().any(|a| a.id == id) {
         return error(StatusCode::NOT_FOUND, "unknown_agent", format!("no agent `{id}`"));
     }
     let (done, rx) = oneshot::channel();
     if state.queries.send(Query::AcdEvent(event, done)).await.is_err() || rx.await.is_err() {
-        return unavailable();
+        return ApiError::core_not_running().into_response();
     }
     let (reply, rx) = oneshot::channel();
     if state.queries.send(Query::Acd(reply)).await.is_err() {
-        return unavailable();
+        return ApiError::core_not_running().into_response();
     }
     match rx.await.ok().and_then(|s| s.agents.into_iter().find(|a| a.id == id)) {
         Some(agent) => Json(agent).into_response(),
-        None => unavailable(),
+        None => ApiError::core_not_running().into_response(),
     }
 }
 

@@ -119,14 +119,6 @@ pub(crate) fn control(switch: &mut Switch, now: Instant, control: Control) {
     }
 }
 
-fn unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "the SIP core is not running",
-    )
-}
-
 /// Sends a control to the core and waits for its answer.
 async fn ask<T>(state: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Control) -> Result<T, ApiError> {
     let (reply, rx) = oneshot::channel();
@@ -134,8 +126,8 @@ async fn ask<T>(state: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Contr
         .queries
         .send(Query::Control(make(reply)))
         .await
-        .map_err(|_| unavailable())?;
-    rx.await.map_err(|_| unavailable())
+        .map_err(|_| ApiError::core_not_running())?;
+    rx.await.map_err(|_| ApiError::core_not_running())
 }
 
 fn refused(e: ControlRefused) -> ApiError {

@@ -38,6 +38,24 @@ impl ApiError {
         }
     }
 
+    /// 503: the SIP core is gone (its query channel is closed).
+    pub(crate) fn core_not_running() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the SIP core is not running",
+        )
+    }
+
+    /// 503: the SIP core dropped the question without an answer.
+    pub(crate) fn core_did_not_answer() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the SIP core did not answer",
+        )
+    }
+
     /// A 422 about `field`.
     pub(crate) fn field(field: &str, message: impl Into<String>) -> ApiError {
         ApiError {

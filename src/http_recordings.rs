@@ -18,6 +18,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use crate::http::{error, AppState};
+use crate::http_api_body::ApiError;
 use crate::http_auth::ApiCaller;
 use crate::recording::{Control, QaConfig, RecordingRefused};
 use crate::server::Query;
@@ -273,11 +274,7 @@ async fn control(State(state): State<AppState>, Path((call, action)): Path<(Stri
         reply,
     };
     if state.queries.send(query).await.is_err() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the SIP core is not running",
-        );
+        return ApiError::core_not_running().into_response();
     }
     match rx.await {
         Ok(Ok(recording)) => {
@@ -291,11 +288,7 @@ async fn control(State(state): State<AppState>, Path((call, action)): Path<(Stri
             };
             error(status, code, e.to_string())
         }
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the SIP core did not answer",
-        ),
+        Err(_) => ApiError::core_did_not_answer().into_response(),
     }
 }
 
