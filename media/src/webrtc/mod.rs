@@ -106,7 +106,6 @@ enum Command {
     Answer {
         id: SessionId,
         sdp: String,
-        reply: Sender<Result<Negotiated, WebRtcError>>,
     },
     Reoffer {
         id: SessionId,
@@ -231,12 +230,10 @@ impl WebRtcGateway {
     /// on its thread.
     pub fn accept_answer(&self, id: SessionId, sdp: &str) -> Result<Negotiated, WebRtcError> {
         let negotiated = negotiated(sdp)?;
-        let (reply, _ignored) = std::sync::mpsc::channel();
         self.commands
             .send(Command::Answer {
                 id,
                 sdp: sdp.to_owned(),
-                reply,
             })
             .map_err(|_| WebRtcError::Stopped)?;
         let _ = self.waker.wake();
@@ -385,17 +382,14 @@ fn run(mut poll: Poll, commands: Receiver<Command>, events: tokio::sync::mpsc::U
                         touched.push(index);
                     }
                 }
-                Ok(Command::Answer { id, sdp, reply }) => {
-                    let Some(&index) = by_id.get(&id) else {
-                        let _ = reply.send(Err(WebRtcError::Sdp("no such session".into())));
-                        continue;
-                    };
+                Ok(Command::Answer { id, sdp }) => {
+                    // The call read the codec from the answer already
+                    // (`accept_answer`); here the session takes it.
+                    let Some(&index) = by_id.get(&id) else { continue };
                     if let Some(Some(slot)) = slots.get_mut(index) {
-                        let result = slot.session.accept_answer(&sdp);
-                        if let Err(e) = &result {
+                        if let Err(e) = slot.session.accept_answer(&sdp) {
                             tracing::info!(%e, session = id, "browser answer refused");
                         }
-                        let _ = reply.send(result);
                         touched.push(index);
                     }
                 }

@@ -65,11 +65,10 @@ pub enum SessionOutput {
     Timeout(Instant),
 }
 
-/// Payload types offered: Opus first (the browser's native codec), PCMU so
-/// that a call to a G.711 phone can go without transcoding, telephone-event
-/// at both clock rates (RFC 4733 events use the audio codec's rate).
-const OPUS_PT: u8 = 111;
-const PCMU_PT: u8 = 0;
+/// Payload types offered: Opus first (str0m's 111, the browser's native
+/// codec), PCMU (0) so that a call to a G.711 phone can go without
+/// transcoding, telephone-event at both clock rates (RFC 4733 events use the
+/// audio codec's rate).
 const TELE_48K_PT: u8 = 126;
 const TELE_8K_PT: u8 = 101;
 
@@ -95,7 +94,6 @@ pub(crate) fn rtc_config(crypto: &Arc<str0m::crypto::CryptoProvider>) -> RtcConf
     ] {
         codecs.add_config(pt.into(), None, Codec::Tele, rate, None, Default::default());
     }
-    let _ = (OPUS_PT, PCMU_PT);
     config
 }
 
