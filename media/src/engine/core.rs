@@ -14,7 +14,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::decoded::{codec_of, Transcoding};
+use super::decoded::Transcoding;
 use super::latch::Verdict;
 use super::leg::Leg;
 use crate::dtmf::rfc4733::EventPacket;
@@ -223,7 +223,7 @@ impl MediaCore {
     pub fn configure(&mut self, now: Instant, leg: LegId, config: LegConfig) {
         let Some(l) = self.legs.get_mut(&leg) else { return };
         l.set_config(config);
-        let codec = l.config.as_ref().and_then(|c| codec_of(&c.codec));
+        let codec = l.audio_codec();
         if let Some(tap) = l.tap.as_mut() {
             tap.codec = codec;
         }
@@ -235,7 +235,7 @@ impl MediaCore {
     /// Bridged legs whose codecs differ decode each other's audio; legs with
     /// one codec relay.
     fn setup_transcoding(&mut self, now: Instant, a: LegId, b: LegId) {
-        let codec = |core: &Self, leg| core.legs.get(&leg)?.config.as_ref().and_then(|c| codec_of(&c.codec));
+        let codec = |core: &Self, leg| core.legs.get(&leg)?.audio_codec();
         let (Some(ca), Some(cb)) = (codec(self, a), codec(self, b)) else {
             return;
         };

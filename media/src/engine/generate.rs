@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
 use super::core::{Deadline, LegId, MediaCore, MediaEvent, MediaTransmit, FRAME};
-use super::decoded::{codec_of, Playback, Tick, PLAYER_SOURCE, TRANSCODED_SOURCE};
+use super::decoded::{Playback, Tick, PLAYER_SOURCE, TRANSCODED_SOURCE};
 use crate::codec::CodecError;
 use crate::player::Playlist;
 use crate::rtp::packet::RtpHeader;
@@ -31,11 +31,7 @@ impl MediaCore {
         let Some(l) = self.legs.get_mut(&leg) else {
             return Ok(());
         };
-        let codec = l
-            .config
-            .as_ref()
-            .and_then(|c| codec_of(&c.codec))
-            .unwrap_or(crate::codec::Codec::Pcmu);
+        let codec = l.audio_codec().unwrap_or(crate::codec::Codec::Pcmu);
         match Playback::new(playlist, codec) {
             Ok(playback) => l.playback = Some(playback),
             Err(e) => {
@@ -225,7 +221,7 @@ impl MediaCore {
     /// `RecordingFinished` tells the end. False when the leg cannot be recorded.
     pub fn record(&mut self, now: Instant, leg: LegId, max: Duration) -> bool {
         let Some(l) = self.legs.get_mut(&leg) else { return false };
-        let codec = l.config.as_ref().and_then(|c| codec_of(&c.codec));
+        let codec = l.audio_codec();
         let Some(decoder) = codec.and_then(|c| crate::codec::Decoder::new(c).ok()) else {
             return false;
         };

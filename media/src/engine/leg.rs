@@ -122,6 +122,11 @@ pub(crate) struct Leg {
 }
 
 impl Leg {
+    /// The audio codec its configuration names, once configured.
+    pub(crate) fn audio_codec(&self) -> Option<crate::codec::Codec> {
+        self.config.as_ref().and_then(|c| super::decoded::codec_of(&c.codec))
+    }
+
     pub(crate) fn new(now: Instant) -> Leg {
         Leg {
             config: None,

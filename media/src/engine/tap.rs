@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::core::{LegId, MediaCore};
-use super::decoded::codec_of;
 use crate::codec::Codec;
 
 pub use recordings::Channel;
@@ -152,7 +151,7 @@ impl MediaCore {
                 partner,
                 channel,
                 paused: false,
-                codec: l.config.as_ref().and_then(|c| codec_of(&c.codec)),
+                codec: l.audio_codec(),
             });
         }
         true
@@ -160,7 +159,7 @@ impl MediaCore {
 
     /// The audio codec of a leg now, if it has one.
     pub fn leg_codec(&self, leg: LegId) -> Option<Codec> {
-        self.legs.get(&leg)?.config.as_ref().and_then(|c| codec_of(&c.codec))
+        self.legs.get(&leg)?.audio_codec()
     }
 
     /// Pauses or resumes copying for the recording `leg` is in.
