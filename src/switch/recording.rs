@@ -65,7 +65,7 @@ impl Switch {
         let agent = t.agent.clone().filter(|_| kind == Kind::Call);
         let queue = match flow {
             Some(flow) => Some(flow.to_owned()),
-            None => t.queue.clone().or_else(|| t.answered_queue.clone()),
+            None => t.queue_of_record(),
         };
         let codecs = self.b2bua.codecs(call);
         let codecs: Vec<&str> = codecs.iter().map(String::as_str).collect();
@@ -192,7 +192,7 @@ impl Switch {
                 let queue = self
                     .tracked
                     .get(&call)
-                    .and_then(|t| t.queue.clone().or_else(|| t.answered_queue.clone()));
+                    .and_then(super::records::Tracked::queue_of_record);
                 if !self.recordings.may_record_on_demand(queue.as_deref()) {
                     return Err(RecordingRefused::Forbidden);
                 }
@@ -236,7 +236,7 @@ impl Switch {
             return;
         };
         let (record, caller) = (t.record.clone(), t.caller.clone());
-        let queue = t.queue.clone().or_else(|| t.answered_queue.clone());
+        let queue = t.queue_of_record();
         let at = self.millis(now);
         let mut started = self.recordings.begin(
             call,

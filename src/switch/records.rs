@@ -55,6 +55,13 @@ pub(crate) struct Tracked {
     pub(crate) music: Option<String>,
 }
 
+impl Tracked {
+    /// The queue the call is in, or the one whose agent answered it.
+    pub(super) fn queue_of_record(&self) -> Option<String> {
+        self.queue.clone().or_else(|| self.answered_queue.clone())
+    }
+}
+
 impl Switch {
     /// Now on the records' clock.
     pub(super) fn millis(&self, now: Instant) -> Millis {
