@@ -88,7 +88,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .context("starting the call-record writer")?;
     let started = Instant::now();
     let wall = chrono::Utc::now();
-    let (webrtc, mut webrtc_events) = start_webrtc(&config)?;
+    let (webrtc, mut webrtc_events) = start_webrtc(&config, &engine);
     let media_control = crate::webrtc::WebRtcMedia::new(engine.clone(), webrtc, browser_agents(&config));
     let mut switch = Switch::new(&config, udp, tcp, Box::new(media_control), ivr, started, wall);
     let callbacks: Vec<queue::acd::Callback> = store
@@ -247,20 +247,19 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
 
 /// The WebRTC gateway for browser agents, unless `[webrtc] enabled = false`;
 /// its events arrive on the receiver (which stays empty without one).
-#[allow(clippy::type_complexity)]
 fn start_webrtc(
     config: &Config,
-) -> anyhow::Result<(
+    engine: &Arc<media::engine::MediaEngine>,
+) -> (
     Option<Arc<media::webrtc::WebRtcGateway>>,
     mpsc::UnboundedReceiver<media::webrtc::WebRtcEvent>,
-)> {
+) {
     if !config.webrtc.enabled {
         let (_none, events) = mpsc::unbounded_channel();
-        return Ok((None, events));
+        return (None, events);
     }
-    let (gateway, events) =
-        media::webrtc::WebRtcGateway::start(config.webrtc.gateway_config()).context("starting the WebRTC gateway")?;
-    Ok((Some(Arc::new(gateway)), events))
+    let (gateway, events) = media::webrtc::WebRtcGateway::new(config.webrtc.gateway_config(), engine.clone());
+    (Some(Arc::new(gateway)), events)
 }
 
 /// Addresses of record of the agents configured as browser agents.

@@ -1,20 +1,20 @@
 //! Browser agents' media in the switch: the `[webrtc]` settings and the media
-//! control that puts a WebRTC gateway leg (media/src/webrtc) in front of an
+//! control that puts a WebRTC session (media/src/webrtc) in front of an
 //! engine leg when the agent is a browser.
 //!
-//! Call control offers a browser agent the gateway's SDP (ICE-lite,
-//! DTLS-SRTP, Opus and PCMU) instead of plain RTP; the browser's answer
-//! configures the engine leg to exchange plain RTP with the gateway's
-//! loopback side, with the codec the browser chose. From then on the engine
-//! treats the browser as any RTP phone: it transcodes Opus against a G.711
-//! caller, reads RFC 4733 digits, records and measures the leg.
+//! Call control offers a browser agent the session's SDP (ICE-lite,
+//! DTLS-SRTP, Opus and PCMU, on the leg's own media address) instead of
+//! plain RTP; the browser's answer configures the engine leg with the codec
+//! the browser chose. From then on the engine treats the browser as any RTP
+//! phone: it transcodes Opus against a G.711 caller, reads RFC 4733 digits,
+//! records and measures the leg.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use media::engine::{AllocateError, Direction, Leg, LegConfig, LegId, MediaEngine};
-use media::webrtc::{WebRtcConfig, WebRtcGateway};
+use media::webrtc::{engine_leg_config, OpusBandwidth, WebRtcConfig, WebRtcGateway};
 use serde::Deserialize;
 
 use crate::b2bua::{CallRecordingSpec, MediaControl, MediaFailure};
@@ -23,13 +23,11 @@ use crate::b2bua::{CallRecordingSpec, MediaControl, MediaFailure};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WebRtcSettings {
-    /// Run the gateway (default true).
+    /// Offer browsers WebRTC media (default true).
     #[serde(default = "yes")]
     pub(crate) enabled: bool,
-    /// Address the browser-facing sockets bind to (the ICE host candidate).
-    #[serde(default = "loopback")]
-    pub(crate) bind: IpAddr,
-    /// The address browsers reach `bind` at behind a 1:1 NAT.
+    /// The address browsers reach the media address (`[media] rtp_address`,
+    /// the ICE host candidate) at behind a 1:1 NAT.
     #[serde(default)]
     pub(crate) public: Option<IpAddr>,
 }
@@ -38,7 +36,6 @@ impl Default for WebRtcSettings {
     fn default() -> Self {
         WebRtcSettings {
             enabled: true,
-            bind: loopback(),
             public: None,
         }
     }
@@ -48,29 +45,20 @@ fn yes() -> bool {
     true
 }
 
-fn loopback() -> IpAddr {
-    IpAddr::from([127, 0, 0, 1])
-}
-
 impl WebRtcSettings {
     /// The gateway's configuration.
     pub(crate) fn gateway_config(&self) -> WebRtcConfig {
-        WebRtcConfig {
-            bind: self.bind,
-            public: self.public,
-        }
+        WebRtcConfig { public: self.public }
     }
 }
 
-/// The engine with a WebRTC gateway beside it. Legs offered to browsers are
-/// remembered with the gateway's engine-side address, so that the browser's
-/// answer can point the engine leg there and releasing the leg ends the
-/// gateway's session too.
+/// The engine, with WebRTC sessions in front of the legs offered to
+/// browsers (remembered, so the browser's answer configures the right leg).
 pub(crate) struct WebRtcMedia {
     engine: Arc<MediaEngine>,
     gateway: Option<Arc<WebRtcGateway>>,
-    /// Browser legs: the gateway's loopback address for each engine leg.
-    browsers: HashMap<LegId, SocketAddr>,
+    /// Engine legs with a browser session in front.
+    browsers: HashMap<LegId, Leg>,
     /// Addresses of record of agents flagged `webrtc = true`.
     flagged: HashSet<String>,
 }
@@ -92,22 +80,6 @@ impl WebRtcMedia {
     }
 }
 
-/// The engine leg's settings for a browser that answered with `n`: plain RTP
-/// to and from the gateway's loopback socket, RTCP on the same port (the
-/// gateway drops the engine's reports and makes its own for the browser).
-pub(crate) fn browser_leg_config(n: &media::webrtc::Negotiated, gateway_side: SocketAddr) -> LegConfig {
-    LegConfig {
-        remote_rtp: Some(gateway_side),
-        remote_rtcp: Some(gateway_side),
-        rtcp_mux: true,
-        payload_type: n.payload_type,
-        clock_rate: n.clock_rate,
-        codec: n.codec.to_ascii_uppercase(),
-        telephone_event: n.telephone_event,
-        direction: Direction::SENDRECV,
-    }
-}
-
 impl MediaControl for WebRtcMedia {
     fn allocate(&mut self, group: u64) -> Result<Leg, AllocateError> {
         self.engine.allocate(group)
@@ -119,11 +91,8 @@ impl MediaControl for WebRtcMedia {
         self.engine.bridge(a, b);
     }
     fn release(&mut self, leg: LegId) {
-        if self.browsers.remove(&leg).is_some() {
-            if let Some(gateway) = &self.gateway {
-                gateway.close(leg);
-            }
-        }
+        // The leg's session goes with it.
+        self.browsers.remove(&leg);
         self.engine.release(leg);
     }
     fn play(&mut self, leg: LegId, playlist: media::player::Playlist) {
@@ -154,11 +123,17 @@ impl MediaControl for WebRtcMedia {
     fn browser_agent(&self, aor: &str) -> bool {
         self.flagged.contains(aor)
     }
-    fn offer_browser(&mut self, leg: &Leg) -> Option<Vec<u8>> {
+    fn offer_browser(&mut self, leg: &Leg, peer_codec: Option<&str>) -> Option<Vec<u8>> {
         let gateway = self.gateway.as_ref()?;
-        match gateway.offer(leg.id, leg.local) {
+        let g711 = peer_codec.is_some_and(|c| c.eq_ignore_ascii_case("PCMU") || c.eq_ignore_ascii_case("PCMA"));
+        let bandwidth = if g711 {
+            OpusBandwidth::Narrow
+        } else {
+            OpusBandwidth::Full
+        };
+        match gateway.offer(leg, bandwidth) {
             Ok(browser) => {
-                self.browsers.insert(leg.id, browser.engine_side);
+                self.browsers.insert(leg.id, *leg);
                 Some(browser.sdp.into_bytes())
             }
             Err(e) => {
@@ -168,12 +143,12 @@ impl MediaControl for WebRtcMedia {
         }
     }
     fn browser_answered(&mut self, leg: LegId, sdp: &[u8]) -> Result<LegConfig, MediaFailure> {
-        let (Some(gateway), Some(&side)) = (&self.gateway, self.browsers.get(&leg)) else {
+        let (Some(gateway), Some(browser)) = (&self.gateway, self.browsers.get(&leg)) else {
             return Err(MediaFailure::NotAcceptable);
         };
         let sdp = std::str::from_utf8(sdp).map_err(|_| MediaFailure::BadSdp)?;
         match gateway.accept_answer(leg, sdp) {
-            Ok(negotiated) => Ok(browser_leg_config(&negotiated, side)),
+            Ok(negotiated) => Ok(engine_leg_config(&negotiated, browser)),
             Err(e) => {
                 tracing::info!(%e, leg, "browser answer refused");
                 Err(MediaFailure::NotAcceptable)
@@ -185,18 +160,15 @@ impl MediaControl for WebRtcMedia {
             return Err(MediaFailure::NotAcceptable);
         };
         let offer = std::str::from_utf8(offer).map_err(|_| MediaFailure::BadSdp)?;
-        let (browser, negotiated) = gateway.answer(leg.id, leg.local, offer).map_err(|e| {
+        let (browser, negotiated) = gateway.answer(leg, offer).map_err(|e| {
             tracing::info!(%e, leg = leg.id, "browser offer refused");
             MediaFailure::NotAcceptable
         })?;
-        self.browsers.insert(leg.id, browser.engine_side);
-        Ok((
-            browser.sdp.into_bytes(),
-            browser_leg_config(&negotiated, browser.engine_side),
-        ))
+        self.browsers.insert(leg.id, *leg);
+        Ok((browser.sdp.into_bytes(), engine_leg_config(&negotiated, leg)))
     }
     fn browser_reoffer(&mut self, leg: LegId, sdp: &[u8]) -> Result<(Vec<u8>, LegConfig), MediaFailure> {
-        let (Some(gateway), Some(&side)) = (&self.gateway, self.browsers.get(&leg)) else {
+        let (Some(gateway), Some(browser)) = (&self.gateway, self.browsers.get(&leg)) else {
             return Err(MediaFailure::NotAcceptable);
         };
         let offer = std::str::from_utf8(sdp).map_err(|_| MediaFailure::BadSdp)?;
@@ -205,7 +177,7 @@ impl MediaControl for WebRtcMedia {
             MediaFailure::NotAcceptable
         })?;
         let negotiated = media::webrtc::negotiated(&answer).map_err(|_| MediaFailure::NotAcceptable)?;
-        let mut config = browser_leg_config(&negotiated, side);
+        let mut config = engine_leg_config(&negotiated, browser);
         // The engine leg follows the browser: on hold it sends nothing to
         // it, and a held browser that sends nothing is not a vanished one.
         config.direction = match answer_direction(&answer) {

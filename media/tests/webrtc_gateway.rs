@@ -1,7 +1,7 @@
 //! A browser leg end to end over loopback: a WebRTC client (str0m, full
-//! ICE, as a browser is) takes the gateway's ICE-lite offer, connects through
-//! ICE and DTLS-SRTP, and audio flows both ways between it and a plain RTP
-//! socket standing for the engine leg: payload types, sequence numbers and
+//! ICE, as a browser is) takes the ICE-lite offer of an engine leg, connects
+//! through ICE and DTLS-SRTP on the leg's socket, and audio flows both ways
+//! between it and a plain RTP phone bridged to it in the engine: PCMU
 //! payloads pass unchanged, SRTP on one side and plain RTP on the other.
 #![allow(clippy::unwrap_used)]
 
@@ -9,8 +9,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use media::engine::{Direction, EngineConfig, LegConfig, MediaEngine};
 use media::rtp::packet::{RtpHeader, RtpPacket};
-use media::webrtc::{SessionEvent, WebRtcConfig, WebRtcGateway};
+use media::webrtc::{engine_leg_config, OpusBandwidth, SessionEvent, WebRtcConfig, WebRtcGateway};
 use str0m::change::SdpOffer;
 use str0m::media::Mid;
 use str0m::net::{Protocol, Receive};
@@ -35,7 +36,7 @@ impl Browser {
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .set_rtp_mode(true)
             .clear_codecs()
-            .enable_opus(true, false)
+            .enable_pcmu(true, false)
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
         let answer = rtc
@@ -94,26 +95,54 @@ impl Browser {
         stream.write_rtp(RtpWrite::new(
             pt.into(),
             SeqNo::from(seq),
-            (seq * 960) as u32,
+            (seq * 160) as u32,
             Instant::now(),
             payload,
         ));
     }
 }
 
-#[test]
-fn browser_leg_connects_and_carries_audio_both_ways() {
-    let (gateway, mut events) = WebRtcGateway::start(WebRtcConfig {
+fn engine() -> Arc<MediaEngine> {
+    let first = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port() & !1;
+    let (engine, _events) = MediaEngine::start(&EngineConfig {
         bind: "127.0.0.1".parse().unwrap(),
-        public: None,
+        port_first: first,
+        port_last: first.saturating_add(40),
+        workers: 1,
+        inactivity: Duration::from_secs(60),
     })
     .unwrap();
-    let engine = UdpSocket::bind("127.0.0.1:0").unwrap();
-    engine.set_nonblocking(true).unwrap();
-    let leg = gateway.offer(7, engine.local_addr().unwrap()).unwrap();
+    Arc::new(engine)
+}
+
+#[test]
+fn browser_leg_connects_and_carries_audio_both_ways() {
+    let engine = engine();
+    let (gateway, mut events) = WebRtcGateway::new(WebRtcConfig::default(), engine.clone());
+    let (browser_leg, phone_leg) = (engine.allocate(7).unwrap(), engine.allocate(7).unwrap());
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    phone.set_nonblocking(true).unwrap();
+    engine.configure(
+        phone_leg.id,
+        LegConfig {
+            remote_rtp: Some(phone.local_addr().unwrap()),
+            remote_rtcp: None,
+            rtcp_mux: false,
+            payload_type: 0,
+            clock_rate: 8000,
+            codec: "PCMU".into(),
+            telephone_event: None,
+            direction: Direction::SENDRECV,
+        },
+    );
+    let leg = gateway.offer(&browser_leg, OpusBandwidth::Full).unwrap();
     assert!(leg.sdp.contains("a=ice-lite"), "{}", leg.sdp);
     assert!(leg.sdp.contains("UDP/TLS/RTP/SAVPF"), "{}", leg.sdp);
     assert!(leg.sdp.contains("a=fingerprint:sha-256"), "{}", leg.sdp);
+    assert_eq!(
+        leg.browser_side, browser_leg.local,
+        "the leg's own socket faces the browser"
+    );
     assert!(
         leg.sdp.contains(&format!("{} typ host", leg.browser_side.port())),
         "{}",
@@ -124,52 +153,55 @@ fn browser_leg_connects_and_carries_audio_both_ways() {
         "{}",
         leg.sdp
     );
+    assert!(!leg.sdp.contains("maxplaybackrate"), "{}", leg.sdp);
 
     let (mut browser, answer) = Browser::answering(&leg.sdp);
     let answered = Instant::now();
-    let negotiated = gateway.accept_answer(7, &answer).unwrap();
-    assert_eq!(negotiated.codec, "OPUS");
-    assert_eq!(negotiated.clock_rate, 48_000);
+    let negotiated = gateway.accept_answer(browser_leg.id, &answer).unwrap();
+    assert_eq!(negotiated.codec, "PCMU");
+    assert_eq!(negotiated.clock_rate, 8000);
+    engine.configure(browser_leg.id, engine_leg_config(&negotiated, &browser_leg));
+    engine.bridge(browser_leg.id, phone_leg.id);
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut connected_at = None;
-    let mut engine_seq = 1000u16;
+    let mut phone_seq = 1000u16;
     let mut browser_seq = 5000u64;
-    let mut at_engine: Vec<Vec<u8>> = Vec::new();
+    let mut at_phone: Vec<Vec<u8>> = Vec::new();
     while Instant::now() < deadline {
         browser.step();
         while let Ok(e) = events.try_recv() {
-            assert_eq!(e.session, 7);
+            assert_eq!(e.session, browser_leg.id);
             if e.event == SessionEvent::Connected {
                 connected_at = Some(e.at);
             }
         }
         let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = engine.recv_from(&mut buf) {
-            assert_eq!(from, leg.engine_side);
-            at_engine.push(buf[..n].to_vec());
+        while let Ok((n, from)) = phone.recv_from(&mut buf) {
+            assert_eq!(from, phone_leg.local);
+            at_phone.push(buf[..n].to_vec());
         }
         if connected_at.is_some() && browser.connected {
             // 20 ms of "audio" each way per step.
             let header = RtpHeader {
-                pt: negotiated.payload_type,
+                pt: 0,
                 marker: false,
-                seq: engine_seq,
-                ts: u32::from(engine_seq) * 960,
+                seq: phone_seq,
+                ts: u32::from(phone_seq) * 160,
                 ssrc: 0x1234_5678,
             };
             let mut packet = Vec::new();
-            header.emit(&[0xAB; 40], &mut packet);
-            engine.send_to(&packet, leg.engine_side).unwrap();
-            engine_seq = engine_seq.wrapping_add(1);
-            browser.send(negotiated.payload_type, browser_seq, &[0xCD; 40]);
+            header.emit(&[0xAB; 160], &mut packet);
+            phone.send_to(&packet, phone_leg.local).unwrap();
+            phone_seq = phone_seq.wrapping_add(1);
+            browser.send(negotiated.payload_type, browser_seq, &[0xCD; 160]);
             browser_seq += 1;
         }
-        if browser.received.len() >= 10 && at_engine.len() >= 10 {
+        if browser.received.len() >= 10 && at_phone.len() >= 10 {
             break;
         }
     }
-    let connected_at = connected_at.expect("the gateway reported the browser connected");
+    let connected_at = connected_at.expect("the engine reported the browser connected");
     eprintln!("ICE + DTLS after the answer: {:?}", connected_at - answered);
 
     assert!(
@@ -179,30 +211,40 @@ fn browser_leg_connects_and_carries_audio_both_ways() {
     );
     for (pt, _, payload) in &browser.received {
         assert_eq!(*pt, negotiated.payload_type);
-        assert_eq!(payload, &[0xAB; 40]);
+        assert_eq!(payload, &[0xAB; 160]);
     }
     let seqs: Vec<u16> = browser.received.iter().map(|r| r.1).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{seqs:?}");
 
-    assert!(at_engine.len() >= 10, "engine got {} packets", at_engine.len());
-    for packet in &at_engine {
-        let rtp = RtpPacket::new_checked(packet).expect("plain RTP towards the engine");
-        assert_eq!(rtp.payload_type(), negotiated.payload_type);
-        assert_eq!(rtp.payload(), &[0xCD; 40]);
+    assert!(at_phone.len() >= 10, "phone got {} packets", at_phone.len());
+    for packet in &at_phone {
+        let rtp = RtpPacket::new_checked(packet).expect("plain RTP towards the phone");
+        assert_eq!(rtp.payload_type(), 0);
+        assert_eq!(rtp.payload(), &[0xCD; 160]);
     }
-    gateway.close(7);
+    engine.release(browser_leg.id);
+    engine.release(phone_leg.id);
 }
 
 #[test]
-fn garbage_answers_are_refused() {
-    let (gateway, _events) = WebRtcGateway::start(WebRtcConfig {
-        bind: "127.0.0.1".parse().unwrap(),
-        public: Some("192.0.2.10".parse().unwrap()),
-    })
-    .unwrap();
-    let leg = gateway.offer(1, "127.0.0.1:9".parse().unwrap()).unwrap();
+fn garbage_answers_are_refused_and_narrowband_is_asked_for() {
+    let engine = engine();
+    let (gateway, _events) = WebRtcGateway::new(
+        WebRtcConfig {
+            public: Some("192.0.2.10".parse().unwrap()),
+        },
+        engine.clone(),
+    );
+    let leg = engine.allocate(1).unwrap();
+    let offer = gateway.offer(&leg, OpusBandwidth::Narrow).unwrap();
     // Behind NAT the public address is the candidate.
-    assert!(leg.sdp.contains("192.0.2.10"), "{}", leg.sdp);
-    assert!(gateway.accept_answer(1, "not sdp").is_err());
-    assert!(gateway.accept_answer(1, "v=0\r\nm=audio 9 RTP/AVP 8\r\n").is_err());
+    assert!(offer.sdp.contains("192.0.2.10"), "{}", offer.sdp);
+    assert!(
+        offer.sdp.contains("maxplaybackrate=8000;sprop-maxcapturerate=8000"),
+        "{}",
+        offer.sdp
+    );
+    assert!(gateway.accept_answer(leg.id, "not sdp").is_err());
+    assert!(gateway.accept_answer(leg.id, "v=0\r\nm=audio 9 RTP/AVP 8\r\n").is_err());
+    engine.release(leg.id);
 }

@@ -49,7 +49,9 @@ pub(crate) trait MediaControl: Send {
     }
     /// A WebRTC leg in front of engine leg `leg` for a browser: the SDP
     /// offer for it. `None` without a WebRTC gateway (plain RTP is offered).
-    fn offer_browser(&mut self, _leg: &Leg) -> Option<Vec<u8>> {
+    /// `peer_codec` is the codec of the call's other end when known (a
+    /// G.711 peer gets narrowband Opus asked of the browser).
+    fn offer_browser(&mut self, _leg: &Leg, _peer_codec: Option<&str>) -> Option<Vec<u8>> {
         None
     }
     /// The browser's answer to [`MediaControl::offer_browser`]'s offer:
@@ -291,7 +293,8 @@ impl CallMedia {
             }
         }
         if agent_browser {
-            if let Some(offer) = control.offer_browser(&agent) {
+            let peer_codec = agent_caps.codecs.iter().find(|c| !c.is_telephone_event());
+            if let Some(offer) = control.offer_browser(&agent, peer_codec.map(|c| c.encoding.as_str())) {
                 body = offer;
                 media.agent_browser = true;
             }
@@ -433,7 +436,10 @@ impl CallMedia {
         };
         let origin = LocalOrigin::new(rand::random::<u32>().into());
         let offer = sdp::offer(&caps, leg.local.ip(), leg.local.port(), Direction::SendRecv, &origin);
-        let browser_offer = if browser { control.offer_browser(&leg) } else { None };
+        let browser_offer = match browser {
+            true => control.offer_browser(&leg, self.caller_codec.as_deref()),
+            false => None,
+        };
         let browser = browser_offer.is_some();
         let body = browser_offer.unwrap_or_else(|| offer.to_bytes());
         Ok((

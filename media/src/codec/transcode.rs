@@ -23,18 +23,24 @@ pub struct TranscodeOptions {
 
 /// Opus encoder complexity when the source is G.711 (8 kHz narrowband):
 /// at complexity 5 SILK spends more than half its encoding time on warped
-/// noise shaping and delayed-decision quantisation (64 µs a frame against
-/// 29 µs at 1, `cargo bench -p media --bench codec`), which buy little on
-/// audio that G.711 already band-limited and quantised. The encoder's
-/// cost is most of a browser call's CPU (docs/performance.md, browser
-/// agents).
-pub const NARROWBAND_COMPLEXITY: u8 = 1;
+/// noise shaping and delayed-decision quantisation, which buy little on
+/// audio that G.711 already band-limited and quantised; 0 drops a few more
+/// analysis steps (LPC order is 10 for narrowband at any complexity). The
+/// encoder's cost is most of a browser call's CPU (docs/performance.md,
+/// browser agents; `cargo bench -p media --bench codec`).
+pub const NARROWBAND_COMPLEXITY: u8 = 0;
+
+/// Opus bitrate when the source is G.711: SILK narrowband is good speech
+/// from 12 kbit/s on, and a narrowband source has no more to give at 24;
+/// the encoder costs less as the bitrate drops.
+pub const NARROWBAND_BITRATE: u32 = 16_000;
 
 impl Default for TranscodeOptions {
     fn default() -> Self {
         TranscodeOptions {
             opus: OpusConfig {
                 complexity: NARROWBAND_COMPLEXITY,
+                bitrate: NARROWBAND_BITRATE,
                 ..OpusConfig::default()
             },
             opus_native_rate: true,

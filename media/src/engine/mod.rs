@@ -7,6 +7,7 @@
 //! removes legs by sending commands to the leg's worker. Events (a dead leg,
 //! a closed leg's counters) come back on one channel.
 
+pub(crate) mod browser;
 mod call_writer;
 pub mod core;
 mod decoded;
@@ -116,6 +117,7 @@ impl MediaEngine {
                 pool: pool.clone(),
                 core: core::MediaCore::new(config.inactivity, wall_clock_epoch()),
                 writer: recorder::Writer::start(format!("media-{i}-wav"), events_tx.clone())?,
+                browsers: browser::Browsers::default(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
@@ -282,6 +284,32 @@ impl MediaEngine {
     /// as [`MediaEvent::Closed`].
     pub fn release(&self, leg: LegId) {
         self.send(leg, Command::Remove { leg });
+    }
+
+    /// Puts a WebRTC session in front of `leg` (see [`crate::webrtc`]).
+    pub(crate) fn attach_browser(&self, leg: LegId, side: browser::BrowserSide) {
+        self.send(
+            leg,
+            Command::AttachBrowser {
+                leg,
+                side: Box::new(side),
+            },
+        );
+    }
+
+    /// The browser's answer to the offer of `leg`'s session.
+    pub(crate) fn browser_answer(&self, leg: LegId, sdp: String) {
+        self.send(leg, Command::BrowserAnswer { leg, sdp });
+    }
+
+    /// A browser's new offer on `leg`; the session's answer arrives on `reply`.
+    pub(crate) fn browser_reoffer(
+        &self,
+        leg: LegId,
+        sdp: String,
+        reply: std::sync::mpsc::Sender<Result<String, crate::webrtc::WebRtcError>>,
+    ) {
+        self.send(leg, Command::BrowserReoffer { leg, sdp, reply });
     }
 
     /// Ports free now.

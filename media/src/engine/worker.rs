@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::browser::{BrowserSide, Browsers, Output};
 use super::core::{LegConfig, LegId, MediaCore, MediaEvent};
 use super::port_pool::PortPool;
+use crate::webrtc::WebRtcError;
 
 /// Largest datagram read; RTP packets are far smaller.
 const MAX_DATAGRAM: usize = 2048;
@@ -83,6 +85,23 @@ pub(crate) enum Command {
     Remove {
         leg: LegId,
     },
+    /// The leg becomes a browser leg: its socket faces the browser through
+    /// the session.
+    AttachBrowser {
+        leg: LegId,
+        side: Box<BrowserSide>,
+    },
+    /// The browser's answer to the session's offer.
+    BrowserAnswer {
+        leg: LegId,
+        sdp: String,
+    },
+    /// A new offer from the browser (hold, resume); the answer goes back.
+    BrowserReoffer {
+        leg: LegId,
+        sdp: String,
+        reply: std::sync::mpsc::Sender<Result<String, WebRtcError>>,
+    },
     Shutdown,
 }
 
@@ -100,6 +119,7 @@ pub(crate) struct Worker {
     pub(crate) pool: Arc<Mutex<PortPool>>,
     pub(crate) core: MediaCore,
     pub(crate) writer: super::recorder::Writer,
+    pub(crate) browsers: Browsers,
 }
 
 impl Worker {
@@ -109,11 +129,13 @@ impl Worker {
         let mut by_leg: HashMap<LegId, usize> = HashMap::new();
         let mut events = Events::with_capacity(1024);
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut browser_output = Vec::new();
         loop {
-            let mut timeout = self
-                .core
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()));
+            let next = match (self.core.poll_timeout(), self.browsers.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
             if self.writer.has_pending() {
                 // Recording control waits for room in the writer's queue.
                 timeout = Some(timeout.map_or(PENDING_RETRY, |t| t.min(PENDING_RETRY)));
@@ -138,6 +160,15 @@ impl Worker {
                 let Some(Some(sockets)) = slots.get(slot) else { continue };
                 let leg = sockets.leg;
                 let socket = if is_rtcp { &sockets.rtcp } else { &sockets.rtp };
+                if self.browsers.is_browser(slot) {
+                    // SRTP, DTLS and STUN from the browser (RTCP is muxed).
+                    while let Ok((len, from)) = socket.recv_from(&mut buf) {
+                        if !is_rtcp {
+                            self.browsers.receive_from_browser(now, slot, from, &buf[..len]);
+                        }
+                    }
+                    continue;
+                }
                 loop {
                     let (len, from) = match socket.recv_from(&mut buf) {
                         Ok(r) => r,
@@ -154,9 +185,16 @@ impl Worker {
                         continue;
                     }
                     if let Some(fwd) = self.core.handle_rtp(now, leg, from, &mut buf[..len]) {
-                        if let Some(Some(out)) = by_leg.get(&fwd.leg).and_then(|&s| slots.get(s)) {
-                            let _ = out.rtp.send_to(&buf[..len], fwd.to);
-                        }
+                        send(
+                            &slots,
+                            &by_leg,
+                            &mut self.browsers,
+                            now,
+                            fwd.leg,
+                            false,
+                            &buf[..len],
+                            fwd.to,
+                        );
                     }
                 }
             }
@@ -171,13 +209,51 @@ impl Worker {
                     Err(TryRecvError::Empty) => break,
                 }
             }
+            self.browsers.handle_timeouts(now);
             if self.core.poll_timeout().is_some_and(|t| t <= now) {
                 self.core.handle_timeout(now);
             }
-            while let Some(t) = self.core.poll_transmit() {
-                if let Some(Some(sockets)) = by_leg.get(&t.leg).and_then(|&s| slots.get(s)) {
-                    let socket = if t.rtcp { &sockets.rtcp } else { &sockets.rtp };
-                    let _ = socket.send_to(&t.payload, t.to);
+            loop {
+                while let Some(t) = self.core.poll_transmit() {
+                    send(
+                        &slots,
+                        &by_leg,
+                        &mut self.browsers,
+                        now,
+                        t.leg,
+                        t.rtcp,
+                        &t.payload,
+                        t.to,
+                    );
+                }
+                if !self.browsers.has_touched() {
+                    break;
+                }
+                // Sessions' output: datagrams for browsers, and RTP for the
+                // core, which may relay it at once or send later.
+                self.browsers.drain(now, &mut browser_output);
+                for output in browser_output.drain(..) {
+                    match output {
+                        Output::ToBrowser { slot, to, payload } => {
+                            if let Some(Some(sockets)) = slots.get(slot) {
+                                let _ = sockets.rtp.send_to(&payload, to);
+                            }
+                        }
+                        Output::ToCore { leg, from, mut packet } => {
+                            if let Some(fwd) = self.core.handle_rtp(now, leg, from, &mut packet) {
+                                send(
+                                    &slots,
+                                    &by_leg,
+                                    &mut self.browsers,
+                                    now,
+                                    fwd.leg,
+                                    false,
+                                    &packet,
+                                    fwd.to,
+                                );
+                            }
+                        }
+                    }
                 }
             }
             while let Some((leg, pcm)) = self.core.poll_recorded() {
@@ -266,9 +342,27 @@ impl Worker {
                 }
             }
             Command::Unbridge { leg } => self.core.unbridge(leg),
+            Command::AttachBrowser { leg, side } => match by_leg.get(&leg) {
+                Some(&slot) => self.browsers.attach(now, slot, leg, *side),
+                None => tracing::debug!(leg, "browser session for a leg that is gone"),
+            },
+            Command::BrowserAnswer { leg, sdp } => {
+                let session = by_leg.get(&leg).and_then(|&slot| self.browsers.session(slot));
+                if let Some(Err(e)) = session.map(|s| s.accept_answer(&sdp)) {
+                    tracing::info!(%e, leg, "browser answer refused");
+                }
+            }
+            Command::BrowserReoffer { leg, sdp, reply } => {
+                let result = match by_leg.get(&leg).and_then(|&slot| self.browsers.session(slot)) {
+                    Some(session) => session.accept_reoffer(&sdp),
+                    None => Err(WebRtcError::Sdp("no such browser leg".into())),
+                };
+                let _ = reply.send(result);
+            }
             Command::Remove { leg } => {
                 self.core.remove_leg(leg);
                 if let Some(slot) = by_leg.remove(&leg) {
+                    self.browsers.remove(slot);
                     if let Some(mut sockets) = slots[slot].take() {
                         let registry = self.poll.registry();
                         let _ = registry.deregister(&mut sockets.rtp);
@@ -324,5 +418,29 @@ impl Worker {
 pub(crate) fn wake(waker: &Waker) {
     if let Err(e) = waker.wake() {
         tracing::warn!(%e, "cannot wake media worker");
+    }
+}
+
+/// Sends a packet the core made or relays for `leg`: onto the wire from the
+/// leg's socket, or into its session when the leg is a browser's.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    slots: &[Option<LegSockets>],
+    by_leg: &HashMap<LegId, usize>,
+    browsers: &mut Browsers,
+    now: Instant,
+    leg: LegId,
+    rtcp: bool,
+    packet: &[u8],
+    to: std::net::SocketAddr,
+) {
+    let Some(&slot) = by_leg.get(&leg) else { return };
+    if browsers.is_browser(slot) {
+        browsers.send_to_browser(now, slot, packet);
+        return;
+    }
+    if let Some(Some(sockets)) = slots.get(slot) {
+        let socket = if rtcp { &sockets.rtcp } else { &sockets.rtp };
+        let _ = socket.send_to(packet, to);
     }
 }

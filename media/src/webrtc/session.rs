@@ -38,6 +38,18 @@ pub struct Negotiated {
     pub telephone_event: Option<u8>,
 }
 
+/// How much of Opus a browser leg's audio is worth asking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpusBandwidth {
+    /// Whatever the browser sends (fullband voice by default).
+    Full,
+    /// Narrowband (RFC 7587 `maxplaybackrate=8000`): for a browser whose
+    /// other end is G.711, which keeps only 4 kHz of audio anyway. The
+    /// browser's encoder then sends SILK narrowband, which costs the engine
+    /// a fraction of a fullband decode (docs/performance.md).
+    Narrow,
+}
+
 /// What a session has to say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
@@ -154,6 +166,7 @@ impl Session {
         now: Instant,
         local: SocketAddr,
         public: Option<SocketAddr>,
+        bandwidth: OpusBandwidth,
     ) -> Result<(Session, String), WebRtcError> {
         let mut session = Session::new(config, now, local, public)?;
         let mut change = session.rtc.sdp_api();
@@ -161,7 +174,12 @@ impl Session {
         let (offer, pending) = change.apply().ok_or(WebRtcError::Sdp("nothing to offer".into()))?;
         session.mid = Some(mid);
         session.pending = Some(pending);
-        Ok((session, offer.to_sdp_string()))
+        let sdp = offer.to_sdp_string();
+        let sdp = match bandwidth {
+            OpusBandwidth::Full => sdp,
+            OpusBandwidth::Narrow => narrowband_opus(&sdp),
+        };
+        Ok((session, sdp))
     }
 
     /// A session that answers the browser's offer.
@@ -346,6 +364,50 @@ fn far_future() -> Instant {
     Instant::now() + std::time::Duration::from_secs(3600)
 }
 
+/// `sdp` with its Opus format parameters asking for narrowband audio both
+/// ways: `maxplaybackrate` (what we decode) and `sprop-maxcapturerate`
+/// (what we send), RFC 7587 section 6.1. str0m keeps no such parameters, so
+/// they are added to its text; an SDP without Opus comes back unchanged.
+pub(crate) fn narrowband_opus(sdp: &str) -> String {
+    const NARROW: &str = "maxplaybackrate=8000;sprop-maxcapturerate=8000";
+    let opus_pts: Vec<&str> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, codec)| codec.to_ascii_lowercase().starts_with("opus/"))
+        .map(|(pt, _)| pt)
+        .collect();
+    let mut out = String::with_capacity(sdp.len() + 64);
+    for line in sdp.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let fmtp_of_opus = body
+            .strip_prefix("a=fmtp:")
+            .and_then(|l| l.split_once(' '))
+            .is_some_and(|(pt, _)| opus_pts.contains(&pt));
+        if fmtp_of_opus {
+            out.push_str(body);
+            out.push(';');
+            out.push_str(NARROW);
+            out.push_str(&line[body.len()..]);
+            continue;
+        }
+        out.push_str(line);
+        let rtpmap_of_opus = body
+            .strip_prefix("a=rtpmap:")
+            .and_then(|l| l.split_once(' '))
+            .is_some_and(|(pt, _)| opus_pts.contains(&pt));
+        let has_fmtp = |pt: &str| sdp.lines().any(|l| l.starts_with(&format!("a=fmtp:{pt} ")));
+        if rtpmap_of_opus {
+            if let Some(pt) = body.strip_prefix("a=rtpmap:").and_then(|l| l.split(' ').next()) {
+                if !has_fmtp(pt) {
+                    out.push_str(&format!("a=fmtp:{pt} {NARROW}\r\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The audio codec and telephone-event of an SDP answer: the first payload
 /// type of the first audio line that is not telephone-event.
 pub fn negotiated(sdp: &str) -> Result<Negotiated, WebRtcError> {
@@ -374,4 +436,40 @@ pub fn negotiated(sdp: &str) -> Result<Negotiated, WebRtcError> {
         clock_rate,
         telephone_event,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrowband_is_asked_for_on_the_opus_format_only() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0 126\r\n\
+                   a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+                   a=rtpmap:0 PCMU/8000\r\na=rtpmap:126 telephone-event/48000\r\na=fmtp:126 0-15\r\n";
+        let narrow = narrowband_opus(sdp);
+        assert!(
+            narrow.contains("a=fmtp:111 minptime=10;useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n"),
+            "{narrow}"
+        );
+        assert!(narrow.contains("a=fmtp:126 0-15\r\n"), "{narrow}");
+        assert_eq!(
+            narrow.len(),
+            sdp.len() + ";maxplaybackrate=8000;sprop-maxcapturerate=8000".len()
+        );
+    }
+
+    #[test]
+    fn an_opus_format_without_parameters_gets_them() {
+        let sdp = "v=0\r\nm=audio 9 RTP/AVP 96\r\na=rtpmap:96 OPUS/48000/2\r\na=sendrecv\r\n";
+        let narrow = narrowband_opus(sdp);
+        assert!(
+            narrow.contains("a=rtpmap:96 OPUS/48000/2\r\na=fmtp:96 maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n"),
+            "{narrow}"
+        );
+        assert_eq!(
+            narrowband_opus("v=0\r\nm=audio 9 RTP/AVP 0\r\n"),
+            "v=0\r\nm=audio 9 RTP/AVP 0\r\n"
+        );
+    }
 }
