@@ -92,18 +92,6 @@ struct Call {
     phone_to: SocketAddr,
     client: BrowserClient,
     phone_heard: Reception,
-    /// The phone's last extended sequence number and timestamp.
-    phone_last: Option<(u64, u64)>,
-}
-
-/// Extends 16-bit sequence numbers and 32-bit timestamps across their
-/// wrap, from the last values seen.
-fn extend(last: &mut Option<(u64, u64)>, seq: u16, ts: u32) -> (u64, u64) {
-    let (s, t) = last.unwrap_or((u64::from(seq) + (1 << 20), u64::from(ts) + (1 << 40)));
-    let s = s.saturating_add_signed(i64::from(seq.wrapping_sub(s as u16) as i16));
-    let t = t.saturating_add_signed(i64::from(ts.wrapping_sub(t as u32) as i32));
-    *last = Some((s, t));
-    (s, t)
 }
 
 /// What one driver thread saw in the measured window.
@@ -178,8 +166,7 @@ fn drive(mut calls: Vec<Call>, audio: Arc<Audio>, flags: Arc<Flags>, nice: i32) 
             if let Some(call) = calls.get_mut(i) {
                 while let Ok((n, _)) = call.phone.recv_from(&mut buf) {
                     if let Ok(rtp) = media::rtp::packet::RtpPacket::new_checked(&buf[..n]) {
-                        let (seq, ts) = extend(&mut call.phone_last, rtp.sequence(), rtp.timestamp());
-                        call.phone_heard.packet(seq, ts as f64 / 8000.0, now);
+                        call.phone_heard.rtp_packet(rtp.sequence(), rtp.timestamp(), 8000, now);
                     }
                 }
             } else if let Some(call) = calls.get_mut(i - count) {
@@ -335,7 +322,6 @@ fn main() {
             phone_to: phone_leg.local,
             client,
             phone_heard: Reception::default(),
-            phone_last: None,
         });
     }
     let threads: Vec<_> = groups
@@ -363,9 +349,11 @@ fn main() {
     std::thread::sleep(Duration::from_secs(1));
     let switch = ["media-", "webrtc"];
     let (switch0, driver0, from) = (thread_cpu(&switch), thread_cpu(&["driver-"]), Instant::now());
+    let ticks0 = engine.tick_lateness();
     flags.measuring.store(true, Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs(seconds));
     let (switch1, driver1) = (thread_cpu(&switch), thread_cpu(&["driver-"]));
+    let ticks = engine.tick_lateness().since(&ticks0);
     let wall = from.elapsed().as_secs_f64();
     flags.stop.store(true, Ordering::Relaxed);
     let mut clients = Reception::default();
@@ -397,6 +385,16 @@ fn main() {
         (driver1 - driver0) / wall,
         ms(pct(&lag, 99)),
         ms(lag.last().copied().unwrap_or_default()),
+    );
+    // The engine's own timekeeping: its 20 ms ticks (each sends a
+    // transcoded frame) and how late they ran, whatever the drivers did.
+    let share = |n: u64| 100.0 * n as f64 / ticks.total().max(1) as f64;
+    println!(
+        "  engine ticks={} late_over_5ms_pct={:.3} late_over_20ms_pct={:.3} late_over_40ms_pct={:.4}",
+        ticks.total(),
+        share(ticks.at_least(5)),
+        share(ticks.at_least(20)),
+        share(ticks.at_least(40)),
     );
     // Packets sent to each side in the window less those received: what
     // was lost or is still queued (a switch that keeps up holds about one

@@ -178,6 +178,7 @@ pub struct MediaCore {
     /// The wall clock at one instant, for NTP timestamps in reports.
     epoch: (Instant, NtpTimestamp),
     digits: Vec<char>,
+    tick_lateness: std::sync::Arc<super::lateness::TickLateness>,
 }
 
 /// RFC 5761 section 4: with rtcp-mux, the second byte tells RTCP (192-223)
@@ -201,7 +202,13 @@ impl MediaCore {
             inactivity,
             epoch,
             digits: Vec::new(),
+            tick_lateness: Default::default(),
         }
+    }
+
+    /// How late this core's 20 ms ticks ran, counted as they run.
+    pub fn tick_lateness(&self) -> std::sync::Arc<super::lateness::TickLateness> {
+        self.tick_lateness.clone()
     }
 
     fn ntp(&self, now: Instant) -> NtpTimestamp {
@@ -455,6 +462,7 @@ impl MediaCore {
                         continue;
                     }
                     l.next_tick = None;
+                    self.tick_lateness.record(now.saturating_duration_since(at));
                     self.tick(now, at, leg);
                 }
                 Deadline::Digit => self.send_due_digits(now, leg),

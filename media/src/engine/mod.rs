@@ -13,6 +13,7 @@ pub mod core;
 mod decoded;
 mod generate;
 pub mod latch;
+pub mod lateness;
 mod leg;
 pub mod port_pool;
 mod recorder;
@@ -75,6 +76,7 @@ struct WorkerHandle {
     commands: Sender<Command>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
+    tick_lateness: Arc<lateness::TickLateness>,
 }
 
 /// The engine handle. See the module docs.
@@ -110,12 +112,14 @@ impl MediaEngine {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), worker::WAKER)?);
             let (commands, receiver) = std::sync::mpsc::channel();
+            let core = core::MediaCore::new(config.inactivity, wall_clock_epoch());
+            let tick_lateness = core.tick_lateness();
             let worker = Worker {
                 poll,
                 commands: receiver,
                 events: events_tx.clone(),
                 pool: pool.clone(),
-                core: core::MediaCore::new(config.inactivity, wall_clock_epoch()),
+                core,
                 writer: recorder::Writer::start(format!("media-{i}-wav"), events_tx.clone())?,
                 browsers: browser::Browsers::default(),
             };
@@ -126,6 +130,7 @@ impl MediaEngine {
                 commands,
                 waker,
                 thread: Some(thread),
+                tick_lateness,
             });
         }
         let engine = MediaEngine {
@@ -310,6 +315,15 @@ impl MediaEngine {
         reply: std::sync::mpsc::Sender<Result<String, crate::webrtc::WebRtcError>>,
     ) {
         self.send(leg, Command::BrowserReoffer { leg, sdp, reply });
+    }
+
+    /// How late the workers' 20 ms ticks have run so far (all workers).
+    pub fn tick_lateness(&self) -> lateness::Lateness {
+        let mut total = lateness::Lateness::default();
+        for w in &self.workers {
+            total.add(&w.tick_lateness.snapshot());
+        }
+        total
     }
 
     /// Ports free now.

@@ -46,6 +46,8 @@ pub struct BrowserClient {
     reception: Reception,
     buf: Vec<u8>,
     pending: Option<SdpPendingOffer>,
+    /// The audio codec's RTP clock rate, for counting packets unread.
+    clock_rate: u32,
 }
 
 impl std::fmt::Debug for BrowserClient {
@@ -99,6 +101,7 @@ impl BrowserClient {
             reception: Reception::default(),
             buf: vec![0; 2048],
             pending: None,
+            clock_rate: super::negotiated(&answer).map_or(48_000, |n| n.clock_rate),
         };
         Ok((client, answer))
     }
@@ -149,6 +152,7 @@ impl BrowserClient {
             reception: Reception::default(),
             buf: vec![0; 2048],
             pending: Some(pending),
+            clock_rate: 48_000,
         };
         Ok((client, offer.to_sdp_string()))
     }
@@ -169,13 +173,19 @@ impl BrowserClient {
     pub fn accept_answer(&mut self, answer: &str) -> Result<(), WebRtcError> {
         let parsed = SdpAnswer::from_sdp_string(answer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
         let pending = self.pending.take().ok_or(WebRtcError::Sdp("no offer pending".into()))?;
+        if let Ok(n) = super::negotiated(answer) {
+            self.clock_rate = n.clock_rate;
+        }
         self.rtc
             .sdp_api()
             .accept_answer(pending, parsed)
             .map_err(|e| WebRtcError::Sdp(e.to_string()))
     }
 
-    /// Counts received packets without keeping them (a long benchmark).
+    /// Counts received packets without keeping or even decrypting them (a
+    /// load test of many legs): once connected, an SRTP packet is counted
+    /// from its RTP header, which SRTP leaves in the clear (RFC 3711), and
+    /// does not reach str0m. STUN, DTLS and RTCP still do.
     pub fn count_only(&mut self) {
         self.keep_payloads = false;
     }
@@ -248,6 +258,13 @@ impl BrowserClient {
                 Err(e) => return Err(e),
             };
             let Some(datagram) = self.buf.get(..n) else { continue };
+            if !self.keep_payloads && self.connected {
+                if let Some((seq, ts)) = srtp_header(datagram) {
+                    self.count += 1;
+                    self.reception.rtp_packet(seq, ts, self.clock_rate, now);
+                    continue;
+                }
+            }
             if let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) {
                 let _ = self.rtc.handle_input(Input::Receive(now, receive));
             }
@@ -291,6 +308,18 @@ impl BrowserClient {
     }
 }
 
+/// The sequence number and timestamp of an SRTP packet (not RTCP: RFC 5761
+/// tells them apart by the payload type byte), read from its clear header.
+fn srtp_header(datagram: &[u8]) -> Option<(u16, u32)> {
+    let (&first, &second) = (datagram.first()?, datagram.get(1)?);
+    if !(128..=191).contains(&first) || (192..=223).contains(&second) {
+        return None;
+    }
+    let seq = u16::from_be_bytes([*datagram.get(2)?, *datagram.get(3)?]);
+    let ts = u32::from_be_bytes(datagram.get(4..8)?.try_into().ok()?);
+    Some((seq, ts))
+}
+
 /// How many packets a stream should have brought and how many came late:
 /// a packet is late when it arrives more than [`Reception::LATE`] after
 /// its media time says it should, counted from the earliest-arriving
@@ -310,6 +339,8 @@ pub struct Reception {
     highest_seq: u64,
     /// Arrival minus media time of the least delayed packet.
     base: Option<Instant>,
+    /// The last RTP sequence number and timestamp, extended across wraps.
+    last_rtp: Option<(u64, u64)>,
 }
 
 impl Reception {
@@ -348,6 +379,18 @@ impl Reception {
         if delay > Self::LATE {
             self.late += 1;
         }
+    }
+
+    /// One RTP packet as its header has it: the sequence number and
+    /// timestamp are extended across their wraps from the last ones seen.
+    pub fn rtp_packet(&mut self, seq: u16, ts: u32, clock_rate: u32, arrival: Instant) {
+        let (s, t) = self
+            .last_rtp
+            .unwrap_or((u64::from(seq) + (1 << 20), u64::from(ts) + (1 << 40)));
+        let s = s.saturating_add_signed(i64::from(seq.wrapping_sub(s as u16) as i16));
+        let t = t.saturating_add_signed(i64::from(ts.wrapping_sub(t as u32) as i32));
+        self.last_rtp = Some((s, t));
+        self.packet(s, t as f64 / f64::from(clock_rate.max(1)), arrival);
     }
 
     /// Adds another stream's figures (totals over many calls; the delays
