@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(s.counts, [2, 1, 1, 1, 1, 1, 1, 2]);
         assert_eq!(s.total(), 10);
         assert_eq!(s.at_least(40), 3);
-        assert_eq!(s.at_least(5), 5);
+        assert_eq!(s.at_least(5), 6);
         assert_eq!(s.since(&s).total(), 0);
     }
 }
