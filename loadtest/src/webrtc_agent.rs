@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use media::codec::{Codec, Encoder};
+use media::codec::opus::{OpusConfig, OpusEncoder};
 use media::webrtc::BrowserClient;
 use rand::SeedableRng;
 use tokio::sync::{oneshot, watch};
@@ -31,7 +31,9 @@ struct Call {
     call_id: String,
     caller: Option<String>,
     answer_at: Instant,
-    peer: Option<(BrowserClient, u8)>,
+    /// The browser's media, its Opus payload type, and whether the offer
+    /// asked for narrowband.
+    peer: Option<(BrowserClient, u8, bool)>,
     hang_up_at: Option<Instant>,
     first_sent: Option<Instant>,
     next_frame: Instant,
@@ -236,10 +238,19 @@ pub(crate) fn agent(
         return;
     }
     let _ = ready.send(Ok(()));
-    let tone = tone_frame(webrtc.tone_hz);
-    let Ok(mut encoder) = Encoder::new(Codec::Opus) else {
-        return;
-    };
+    // As a browser's encoder does: fullband unless the offer asks for
+    // narrowband (maxplaybackrate=8000, when the caller is G.711).
+    let mut voices = Vec::new();
+    for rate in [48_000, 8000] {
+        let Ok(encoder) = OpusEncoder::new(OpusConfig {
+            sample_rate: rate,
+            bitrate: 32_000,
+            ..OpusConfig::default()
+        }) else {
+            return;
+        };
+        voices.push((encoder, tone_frame(webrtc.tone_hz, rate)));
+    }
     let mut payload = Vec::new();
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut call: Option<Call> = None;
@@ -260,8 +271,9 @@ pub(crate) fn agent(
                     Ok((mut client, sdp)) => {
                         client.count_only();
                         let pt = opus_pt(&sdp).unwrap_or(111);
+                        let narrow = body(&c.invite).contains("maxplaybackrate=8000");
                         let _ = ws.send(Message::Text(response_to(&c.invite, "200 OK", &ext, Some(&sdp)).into()));
-                        c.peer = Some((client, pt));
+                        c.peer = Some((client, pt, narrow));
                         c.hang_up_at = Some(now + config.handle_secs.draw(&mut rng));
                         c.next_frame = now;
                     }
@@ -274,13 +286,14 @@ pub(crate) fn agent(
                     }
                 }
             }
-            if let Some((client, pt)) = c.peer.as_mut() {
+            if let Some((client, pt, narrow)) = c.peer.as_mut() {
+                let (encoder, tone) = &mut voices[usize::from(*narrow)];
                 let _ = client.step(now);
                 if client.is_connected() {
                     // A late thread skips frames, as the UDP phones' ticks do.
                     if now >= c.next_frame {
                         payload.clear();
-                        if encoder.encode(&tone, &mut payload).is_ok() {
+                        if encoder.encode(tone, &mut payload).is_ok() {
                             client.send_rtp(now, *pt, c.sent, (c.sent * 960) as u32, &payload);
                             c.sent += 1;
                             c.first_sent.get_or_insert(now);
@@ -364,7 +377,7 @@ pub(crate) fn agent(
 
 fn end(shared: &Shared, ext: &str, call: &mut Option<Call>) {
     let Some(c) = call.take() else { return };
-    let (received, connected) = c.peer.as_ref().map_or((0, false), |(client, _)| {
+    let (received, connected) = c.peer.as_ref().map_or((0, false), |(client, _, _)| {
         (client.received_count(), client.is_connected())
     });
     let scheduled = c
@@ -394,11 +407,11 @@ fn opus_pt(sdp: &str) -> Option<u8> {
     })
 }
 
-/// 20 ms of a tone at 48 kHz, about -12 dBFS. A whole number of cycles per
+/// 20 ms of a tone at `rate`, about -12 dBFS. A whole number of cycles per
 /// frame (any multiple of 50 Hz) repeats without a click.
-fn tone_frame(hz: f64) -> Vec<i16> {
-    (0..960)
-        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * f64::from(i) / 48_000.0).sin()) as i16)
+fn tone_frame(hz: f64, rate: u32) -> Vec<i16> {
+    (0..rate / 50)
+        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * f64::from(i) / f64::from(rate)).sin()) as i16)
         .collect()
 }
 
