@@ -20,15 +20,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use media::codec::opus::{OpusConfig, OpusEncoder};
 use media::engine::{Direction, EngineConfig, LegConfig, MediaEngine};
 use media::rtp::packet::RtpHeader;
 use media::webrtc::{BrowserClient, OpusBandwidth, Reception, SessionEvent, WebRtcConfig, WebRtcGateway};
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -94,6 +96,34 @@ struct Call {
     phone_heard: Reception,
 }
 
+/// Asks the kernel to stamp each datagram's arrival on `socket`.
+fn stamp_arrivals(socket: RawFd) {
+    if let Err(e) = setsockopt(socket, sockopt::ReceiveTimestampns, &true) {
+        eprintln!("no receive timestamps: {e}");
+    }
+}
+
+/// Reads one datagram without waiting, with when it reached the socket
+/// (the kernel's stamp): a driver sharing the cores with the switch reads
+/// late, and timing packets by the read would charge that to the switch.
+fn recv_stamped(socket: RawFd, buf: &mut [u8], control: &mut Vec<u8>) -> Option<(usize, SocketAddr, Instant)> {
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let message = recvmsg::<SockaddrStorage>(socket, &mut iov, Some(control), MsgFlags::MSG_DONTWAIT).ok()?;
+    let from = message
+        .address
+        .and_then(|a| a.as_sockaddr_in().map(|v4| SocketAddr::V4((*v4).into())))?;
+    let stamp = message.cmsgs().find_map(|c| match c {
+        ControlMessageOwned::ScmTimestampns(ts) => Some(ts),
+        _ => None,
+    });
+    let (mono, wall) = (Instant::now(), SystemTime::now());
+    let arrival = stamp.map_or(mono, |ts| {
+        let at = UNIX_EPOCH + Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
+        mono - wall.duration_since(at).unwrap_or_default()
+    });
+    Some((message.bytes, from, arrival))
+}
+
 /// What one driver thread saw in the measured window.
 #[derive(Default)]
 struct DriverReport {
@@ -141,6 +171,11 @@ fn drive(mut calls: Vec<Call>, audio: Arc<Audio>, flags: Arc<Flags>, nice: i32) 
     let count = calls.len();
     let mut events = Events::with_capacity(1024);
     let mut buf = [0u8; 2048];
+    let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    for call in &calls {
+        stamp_arrivals(call.phone.as_raw_fd());
+        stamp_arrivals(call.client.raw_socket().as_raw_fd());
+    }
     let mut packet = Vec::with_capacity(200);
     let mut seq: u64 = 0;
     let mut tick = Instant::now();
@@ -164,13 +199,17 @@ fn drive(mut calls: Vec<Call>, audio: Arc<Audio>, flags: Arc<Flags>, nice: i32) 
         for event in events.iter() {
             let i = event.token().0;
             if let Some(call) = calls.get_mut(i) {
-                while let Ok((n, _)) = call.phone.recv_from(&mut buf) {
+                while let Some((n, _, arrival)) = recv_stamped(call.phone.as_raw_fd(), &mut buf, &mut control) {
                     if let Ok(rtp) = media::rtp::packet::RtpPacket::new_checked(&buf[..n]) {
-                        call.phone_heard.rtp_packet(rtp.sequence(), rtp.timestamp(), 8000, now);
+                        call.phone_heard
+                            .rtp_packet(rtp.sequence(), rtp.timestamp(), 8000, arrival);
                     }
                 }
             } else if let Some(call) = calls.get_mut(i - count) {
-                call.client.step(now).unwrap();
+                let socket = call.client.raw_socket().as_raw_fd();
+                while let Some((n, from, arrival)) = recv_stamped(socket, &mut buf, &mut control) {
+                    call.client.receive(now, arrival, from, &buf[..n]).unwrap();
+                }
             }
         }
         if !measuring && flags.measuring.load(Ordering::Relaxed) {
@@ -202,8 +241,9 @@ fn drive(mut calls: Vec<Call>, audio: Arc<Audio>, flags: Arc<Flags>, nice: i32) 
             if call.client.is_connected() {
                 call.client.send_rtp(now, 111, seq, (seq * 960) as u32, opus);
             }
-            // Sends it, and runs the client's timers.
-            call.client.step(now).unwrap();
+            // Sends it, and runs the client's timers (what arrives is read
+            // as the poll reports it).
+            call.client.poll(now).unwrap();
             packet.clear();
             RtpHeader {
                 pt: 0,

@@ -249,27 +249,45 @@ impl BrowserClient {
 
     /// Sends what is due and reads every datagram waiting on the socket.
     pub fn step(&mut self, now: Instant) -> io::Result<()> {
-        let _ = self.rtc.handle_input(Input::Timeout(now));
-        self.drain()?;
-        loop {
-            let (n, from) = match self.socket.recv_from(&mut self.buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            let Some(datagram) = self.buf.get(..n) else { continue };
-            if !self.keep_payloads && self.connected {
-                if let Some((seq, ts)) = srtp_header(datagram) {
-                    self.count += 1;
-                    self.reception.rtp_packet(seq, ts, self.clock_rate, now);
-                    continue;
+        self.poll(now)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = loop {
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    if let Err(e) = self.receive(now, now, from, buf.get(..n).unwrap_or_default()) {
+                        break Err(e);
+                    }
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
+                Err(e) => break Err(e),
             }
-            if let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) {
-                let _ = self.rtc.handle_input(Input::Receive(now, receive));
+        };
+        self.buf = buf;
+        result
+    }
+
+    /// Runs the client's timers and sends what is due, without reading the
+    /// socket (for a caller that reads it, see [`BrowserClient::receive`]).
+    pub fn poll(&mut self, now: Instant) -> io::Result<()> {
+        let _ = self.rtc.handle_input(Input::Timeout(now));
+        self.drain()
+    }
+
+    /// A datagram the caller read from the client's socket; `arrival` is
+    /// when it reached the socket (the kernel's stamp, say), which counted
+    /// packets are timed by.
+    pub fn receive(&mut self, now: Instant, arrival: Instant, from: SocketAddr, datagram: &[u8]) -> io::Result<()> {
+        if !self.keep_payloads && self.connected {
+            if let Some((seq, ts)) = srtp_header(datagram) {
+                self.count += 1;
+                self.reception.rtp_packet(seq, ts, self.clock_rate, arrival);
+                return Ok(());
             }
-            self.drain()?;
         }
+        if let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) {
+            let _ = self.rtc.handle_input(Input::Receive(now, receive));
+        }
+        self.drain()
     }
 
     fn drain(&mut self) -> io::Result<()> {
