@@ -1,22 +1,29 @@
-//! Browser calls through the WebRTC gateway and the engine: N calls, each a
-//! G.711 (PCMU) phone bridged to a browser-like WebRTC client speaking Opus,
-//! so the engine transcodes Opus <-> PCMU both ways and the gateway does
-//! ICE-lite, DTLS-SRTP and RTCP for every browser leg.
+//! Browser calls through the engine: N calls, each a G.711 (PCMU) phone
+//! bridged to a browser-like WebRTC client speaking Opus, so the engine does
+//! ICE-lite, DTLS-SRTP and RTCP for every browser leg and transcodes Opus <->
+//! PCMU both ways.
 //!
-//! `cargo run --release -p media --example webrtc_load -- --calls 100 --seconds 10 --drivers 2`
+//! `cargo run --release -p media --example webrtc_load -- --calls 100 --seconds 10`
+//!
+//! Options: `--drivers N` (2), `--workers N` (0: one per core), `--opus
+//! narrow|full` (narrow: the engine's offer asks for narrowband Opus, as the
+//! switch's does when the caller is G.711, and the clients send it, as a
+//! browser's encoder does; full: the clients send fullband Opus),
+//! `--driver-nice N` (10), `--port-first N`.
 //!
 //! The phones and the clients are driven by `--drivers` threads
 //! (`driver-*`), each with its own 20 ms schedule and a poll over its
-//! sockets, so the driver keeps time at hundreds of calls. The clients send
-//! one second of pre-encoded speech-like Opus again and again (the phones
-//! the same in PCMU) and do not decode what they receive; they only check
-//! it (loss, lateness). The switch's CPU
-//! is read from /proc for its threads alone (`media-*`, the engine
-//! workers, and `webrtc`, the gateway) and the drivers' separately, over
-//! the measured window after every client connected. Also reported: how
-//! late the drivers sent (to show the schedule was kept), loss and late
+//! sockets, at a lower priority than the switch's threads (on a real site
+//! the phones and browsers are elsewhere). The clients send one second of
+//! pre-encoded speech-like Opus again and again (the phones the same in
+//! PCMU) and do not decrypt what they receive: they count it from the clear
+//! RTP header, timed by the kernel's receive stamp (loss, lateness). The
+//! switch's CPU is read from /proc for its threads alone (`media-*`, the
+//! engine workers) and the drivers' separately, over the measured window
+//! after every client connected. Also reported: how late the engine's 20 ms
+//! ticks ran (its own timekeeping), how late the drivers sent, loss and late
 //! packets at the clients and at the phones, and the set-up time of each
-//! browser leg (from its answer to ICE + DTLS up, as the gateway saw it).
+//! browser leg (from its answer to ICE + DTLS up, as the engine saw it).
 #![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -82,8 +89,8 @@ fn speech_like(rate: u32) -> Vec<i16> {
         .collect()
 }
 
-/// 50 frames of 20 ms each, pre-encoded: Opus (as a browser sends, 48 kHz)
-/// and PCMU (the phones).
+/// 50 frames of 20 ms each, pre-encoded: Opus (as a browser sends,
+/// narrowband or fullband) and PCMU (the phones).
 struct Audio {
     opus: Vec<Vec<u8>>,
     pcmu: Vec<Vec<u8>>,
@@ -387,7 +394,7 @@ fn main() {
     eprintln!("{calls} browser legs connected in {:?}", start.elapsed());
     // Let the jitter buffers and the RTCP timers settle before measuring.
     std::thread::sleep(Duration::from_secs(1));
-    let switch = ["media-", "webrtc"];
+    let switch = ["media-"];
     let (switch0, driver0, from) = (thread_cpu(&switch), thread_cpu(&["driver-"]), Instant::now());
     let ticks0 = engine.tick_lateness();
     flags.measuring.store(true, Ordering::Relaxed);
