@@ -219,6 +219,13 @@ pub(crate) struct Http {
     /// request under /api is refused.
     #[serde(default)]
     pub(crate) tokens: Vec<ApiToken>,
+    /// PEM certificate chain: with `tls_key`, the port serves HTTPS (and
+    /// SIP over WebSocket as WSS) instead of plain HTTP.
+    #[serde(default)]
+    pub(crate) tls_certificate: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_certificate`.
+    #[serde(default)]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
 }
 
 /// `[[http.tokens]]`: one bearer token of the API.
@@ -547,6 +554,8 @@ impl Default for Http {
         Http {
             listen: default_http_listen(),
             tokens: Vec::new(),
+            tls_certificate: None,
+            tls_key: None,
         }
     }
 }
@@ -698,6 +707,12 @@ impl Config {
                     "must not be empty (leave it out to generate one)".into(),
                 ));
             }
+        }
+        if self.http.tls_certificate.is_some() != self.http.tls_key.is_some() {
+            return Err((
+                "http.tls_certificate".into(),
+                "tls_certificate and tls_key go together (both or neither)".into(),
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for (i, t) in self.http.tokens.iter().enumerate() {

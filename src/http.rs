@@ -54,8 +54,8 @@ pub(crate) fn install_metrics(thresholds: &[std::time::Duration]) -> anyhow::Res
         .install_recorder()?)
 }
 
-/// Serves until the listener fails.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
+/// Serves until the listener fails; over TLS with `tls`.
+pub(crate) async fn serve(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, state: AppState) {
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(prometheus))
@@ -78,7 +78,15 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: AppState) {
         .with_state(state);
     // The remote address names a WebSocket flow (see crate::http_ws).
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, app).await {
+    let served = match tls {
+        None => axum::serve(listener, app).await,
+        Some(acceptor) => match crate::http_tls::TlsListener::new(listener, acceptor) {
+            // tap_io: axum gives the peer address as connect info through it.
+            Ok(listener) => axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), app).await,
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = served {
         tracing::error!(%e, "HTTP server stopped");
     }
 }

@@ -11,6 +11,7 @@ mod http_api;
 mod http_api_body;
 mod http_auth;
 mod http_recordings;
+mod http_tls;
 mod http_ws;
 mod ivr_cli;
 mod ivr_load;

@@ -116,6 +116,10 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
+    let tls = match (&config.http.tls_certificate, &config.http.tls_key) {
+        (Some(certificate), Some(key)) => Some(crate::http_tls::acceptor(certificate, key)?),
+        _ => None,
+    };
     let (board_tx, board) = tokio::sync::watch::channel(serde_json::json!({ "queues": [] }));
     let (mut hooks, mut hook_inputs) =
         crate::hooks::shell::HookShell::start(&config, wall, stats_tx.clone()).context("starting the hooks")?;
@@ -125,6 +129,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         .context("starting the live KPIs")?;
     tokio::spawn(http::serve(
         listener,
+        tls,
         http::AppState {
             queries: query_tx,
             metrics,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use media::rtp::packet::{RtpHeader, RtpPacket};
-use media::webrtc::{negotiated, Session, SessionOutput};
+use media::webrtc::{negotiated, OpusBandwidth, Session, SessionOutput};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::DtlsCert;
 use str0m::crypto::CryptoProvider;
@@ -62,6 +62,8 @@ struct Script {
     browser_offers: bool,
     /// ICE and DTLS run to completion before the operations.
     connect: bool,
+    /// Our offer asks for narrowband Opus.
+    narrowband: bool,
     ops: Vec<Op>,
 }
 
@@ -203,7 +205,9 @@ fn start(script: &Script) -> Option<Call> {
         peer.sdp_api().accept_answer(pending, answer).expect("the peer takes our answer");
         (session, Some(mid))
     } else {
-        let (mut session, offer) = Session::offer(gateway_config(crypto, gateway_cert), now, SESSION, None).ok()?;
+        let bandwidth = if script.narrowband { OpusBandwidth::Narrow } else { OpusBandwidth::Full };
+        let (mut session, offer) =
+            Session::offer(gateway_config(crypto, gateway_cert), now, SESSION, None, bandwidth).ok()?;
         let offer = SdpOffer::from_sdp_string(&offer).expect("our offer parses");
         let answer = peer.sdp_api().accept_offer(offer).expect("the peer takes our offer");
         if script.connect {

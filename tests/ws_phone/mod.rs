@@ -7,6 +7,7 @@
 
 pub mod record;
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -58,7 +59,7 @@ pub fn connect(switch: &Switch) -> Ws {
 
 /// The next SIP message on the connection, if one comes within `timeout`
 /// (the connection is read at least once).
-pub fn next_message(ws: &mut Ws, timeout: Duration) -> Option<String> {
+pub fn next_message<S: Read + Write>(ws: &mut WebSocket<S>, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     loop {
         match ws.read() {
@@ -78,7 +79,7 @@ pub fn next_message(ws: &mut Ws, timeout: Duration) -> Option<String> {
 /// The next `method` request on the connection, passing over other
 /// messages; each message must come within `timeout`, or the test fails
 /// with `what`.
-pub fn next_request(ws: &mut Ws, method: &str, timeout: Duration, what: &str) -> String {
+pub fn next_request<S: Read + Write>(ws: &mut WebSocket<S>, method: &str, timeout: Duration, what: &str) -> String {
     let start = format!("{method} ");
     loop {
         let m = next_message(ws, timeout).expect(what);
@@ -88,7 +89,7 @@ pub fn next_request(ws: &mut Ws, method: &str, timeout: Duration, what: &str) ->
     }
 }
 
-pub fn send(ws: &mut Ws, message: &str) {
+pub fn send<S: Read + Write>(ws: &mut WebSocket<S>, message: &str) {
     ws.send(Message::Text(message.into())).unwrap();
 }
 
@@ -110,7 +111,7 @@ pub fn body(message: &str) -> &str {
 /// Registers extension `ext` (password `secret{ext}`) at 127.0.0.1: the
 /// switch's 401 challenge is answered with digest credentials and the
 /// REGISTER must then be accepted.
-pub fn register_with_digest(ws: &mut Ws, ext: &str) {
+pub fn register_with_digest<S: Read + Write>(ws: &mut WebSocket<S>, ext: &str) {
     let request = |cseq: u32, auth: &str| {
         format!(
             "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
