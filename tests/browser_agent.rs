@@ -5,7 +5,7 @@
 //! into `support`: the page shows the call with its context (caller, queue,
 //! language, the menu choice, the wait so far), the test clicks Answer, the
 //! caller speaks (SIPp's PCMA recording) while the browser sends its tone in
-//! Opus through the switch's WebRTC gateway; the test clicks Hang up.
+//! Opus through the switch's WebRTC media; the test clicks Hang up.
 //! Checked on the server: RTP on both legs in the call record, the browser
 //! agent and its answer time there, and a stereo recording with sound on
 //! both channels.
@@ -20,7 +20,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use browser_cdp::{tone_wav, Browser};
+use browser_cdp::{agent_log_in as log_in, agent_page_log as page_log, tone_wav, Browser};
 use common::{poll_until, Sipp, Switch, SwitchConfig, Transport};
 use ws_phone::record::{ended_call, leg_packets, marks};
 
@@ -95,30 +95,6 @@ fn download(addr: SocketAddr, path: &str) -> Vec<u8> {
         rest = &rest[size + 2..];
     }
     out
-}
-
-fn log_in(browser: &mut Browser, ext: &str, password: &str) {
-    assert!(
-        browser.wait_for(
-            "window.agentPage && window.JsSIP && document.getElementById('login-form')",
-            Duration::from_secs(10)
-        ),
-        "the page loaded\n{}",
-        browser.log()
-    );
-    browser.eval(&format!(
-        "document.getElementById('ext').value = {ext:?}; \
-         document.getElementById('password').value = {password:?}; \
-         document.getElementById('login-form').requestSubmit(); true"
-    ));
-}
-
-fn page_log(browser: &mut Browser) -> String {
-    browser
-        .eval("window.agentPage.log.join('\\n')")
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[test]

@@ -2,9 +2,11 @@
 //! a certificate: the agent page comes over HTTPS (browsers give a page the
 //! microphone only in a secure context), a WebSocket phone registers with
 //! digest authentication over WSS and its binding is on that connection,
-//! and plain HTTP on the port gets nothing.
+//! and plain HTTP on the port gets nothing. In headless Chromium the agent
+//! page, served over HTTPS, logs in and its JsSIP registers over WSS.
 #![allow(clippy::unwrap_used)]
 
+mod browser_cdp;
 mod common;
 mod ws_phone;
 
@@ -13,6 +15,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use browser_cdp::{agent_log_in, agent_page_log, tone_wav, Browser};
 use common::{Switch, SwitchConfig, READ_TOKEN};
 use tokio_rustls::rustls::{self, ClientConfig, ClientConnection, StreamOwned};
 use tungstenite::client::IntoClientRequest;
@@ -43,11 +46,11 @@ fn request(mut stream: impl Read + Write, head: &str) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
-#[test]
-fn a_websocket_phone_registers_over_wss_and_the_agent_page_comes_over_https() {
-    let dir = tempfile::tempdir().unwrap();
+/// A switch serving HTTPS with a new self-signed certificate for
+/// 127.0.0.1, and a TLS client configuration that trusts it.
+fn switch_with_tls(dir: &std::path::Path) -> (Switch, Arc<ClientConfig>) {
     let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let (certificate, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (certificate, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&certificate, generated.cert.pem()).unwrap();
     std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
     let switch = Switch::start(SwitchConfig {
@@ -63,6 +66,24 @@ fn a_websocket_phone_registers_over_wss_and_the_agent_page_comes_over_https() {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     );
+    (switch, config)
+}
+
+/// The registrations the API lists, over TLS.
+fn registrations(switch: &Switch, config: &Arc<ClientConfig>) -> String {
+    request(
+        tls(switch, config),
+        &format!(
+            "GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {READ_TOKEN}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    )
+}
+
+#[test]
+fn a_websocket_phone_registers_over_wss_and_the_agent_page_comes_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (switch, config) = switch_with_tls(dir.path());
 
     let page = request(
         tls(&switch, &config),
@@ -89,13 +110,7 @@ fn a_websocket_phone_registers_over_wss_and_the_agent_page_comes_over_https() {
     );
     ws_phone::register_with_digest(&mut ws, "1001");
 
-    let registrations = request(
-        tls(&switch, &config),
-        &format!(
-            "GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {READ_TOKEN}\r\n\
-             Connection: close\r\n\r\n"
-        ),
-    );
+    let registrations = registrations(&switch, &config);
     assert!(registrations.starts_with("HTTP/1.1 200"), "{registrations}");
     assert!(
         registrations.contains("1001") && registrations.contains("transport=ws"),
@@ -109,4 +124,33 @@ fn a_websocket_phone_registers_over_wss_and_the_agent_page_comes_over_https() {
         "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
     );
     assert!(!answer.contains("200 OK"), "plain HTTP on the TLS port: {answer}");
+}
+
+#[test]
+fn the_agent_page_over_https_registers_over_wss_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (switch, config) = switch_with_tls(dir.path());
+    let microphone = dir.path().join("microphone.wav");
+    tone_wav(&microphone, 5);
+    // The certificate is trusted by no authority Chromium knows.
+    let mut browser = Browser::open_with(
+        &format!("https://{}/agent", switch.http_addr()),
+        Some(&microphone),
+        &["--ignore-certificate-errors"],
+    );
+    agent_log_in(&mut browser, "1001", "secret1001");
+    assert!(
+        browser.wait_for("window.agentPage.registered", Duration::from_secs(10)),
+        "the page's phone did not register:\n{}",
+        agent_page_log(&mut browser)
+    );
+    assert_eq!(
+        browser.eval("window.isSecureContext && location.protocol"),
+        serde_json::json!("https:")
+    );
+    let registrations = registrations(&switch, &config);
+    assert!(
+        registrations.contains("1001") && registrations.contains("transport=ws"),
+        "the page's binding: {registrations}"
+    );
 }

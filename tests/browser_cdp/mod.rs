@@ -36,6 +36,11 @@ impl Browser {
     /// Opens `url`, with `microphone` (a WAV file) as the fake audio device
     /// if given.
     pub(crate) fn open(url: &str, microphone: Option<&Path>) -> Browser {
+        Browser::open_with(url, microphone, &[])
+    }
+
+    /// [`Browser::open`] with more command-line switches.
+    pub(crate) fn open_with(url: &str, microphone: Option<&Path>, switches: &[&str]) -> Browser {
         let chromium = chromium();
         let dir = tempfile::Builder::new().prefix("test-chromium-").tempdir().unwrap();
         let fifo_in = dir.path().join("cdp-in");
@@ -78,6 +83,7 @@ impl Browser {
                     format!("--use-file-for-fake-audio-capture={}", wav.display()),
                 ]
             }))
+            .args(switches)
             .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
             .arg(url)
             .env("CDP_IN", &fifo_in)
@@ -252,4 +258,30 @@ pub(crate) fn tone_wav(path: &Path, seconds: u32) {
             .unwrap();
     }
     w.finalize().unwrap();
+}
+
+/// Logs in on the agent page (/agent) once it has loaded.
+pub(crate) fn agent_log_in(browser: &mut Browser, ext: &str, password: &str) {
+    assert!(
+        browser.wait_for(
+            "window.agentPage && window.JsSIP && document.getElementById('login-form')",
+            Duration::from_secs(10)
+        ),
+        "the page loaded\n{}",
+        browser.log()
+    );
+    browser.eval(&format!(
+        "document.getElementById('ext').value = {ext:?}; \
+         document.getElementById('password').value = {password:?}; \
+         document.getElementById('login-form').requestSubmit(); true"
+    ));
+}
+
+/// The agent page's own log (what JsSIP and the page did).
+pub(crate) fn agent_page_log(browser: &mut Browser) -> String {
+    browser
+        .eval("window.agentPage.log.join('\\n')")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
