@@ -236,6 +236,11 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         metrics::gauge!("sip_registrations").set(bindings as f64);
         metrics::gauge!("calls_active").set(calls as f64);
         metrics::gauge!("media_ports_available").set(engine.ports_available() as f64);
+        let ticks = engine.tick_lateness();
+        metrics::counter!("media_ticks_total").absolute(ticks.total());
+        for (over, label) in [(5, "5"), (20, "20"), (40, "40")] {
+            metrics::counter!("media_ticks_late_total", "over_ms" => label).absolute(ticks.at_least(over));
+        }
     }
     // Calls still up are closed as interrupted at the next start; what was
     // recorded so far is written now.

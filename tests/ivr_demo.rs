@@ -94,6 +94,12 @@ fn pressing_1_goes_english_and_reaches_the_agent() {
     );
     assert!(log.contains("agent joined"), "{log}");
     assert_eq!(switch.metric_sum("ivr_calls_total"), 1.0);
+    // The prompts were played on the engine's 20 ms ticks, counted.
+    assert!(
+        switch.metric_sum("media_ticks_total") >= 50.0,
+        "media_ticks_total {}",
+        switch.metric_sum("media_ticks_total")
+    );
     assert!(switch.metric_sum("dtmf_digits_total") >= 1.0);
 }
 
