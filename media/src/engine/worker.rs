@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::UdpSocket as StdUdpSocket;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -112,6 +112,31 @@ struct LegSockets {
     rtcp: UdpSocket,
 }
 
+/// The worker's legs' sockets by slot (a slot's two poll tokens are
+/// `2 * slot` and `2 * slot + 1`), and each leg's slot.
+#[derive(Default)]
+struct LegTable {
+    slots: Vec<Option<LegSockets>>,
+    free: Vec<usize>,
+    by_leg: HashMap<LegId, usize>,
+}
+
+impl LegTable {
+    /// Sends a packet the core made or relays for `leg`: onto the wire from
+    /// the leg's socket, or into its session when the leg is a browser's.
+    fn send(&self, browsers: &mut Browsers, now: Instant, leg: LegId, rtcp: bool, packet: &[u8], to: SocketAddr) {
+        let Some(&slot) = self.by_leg.get(&leg) else { return };
+        if browsers.is_browser(slot) {
+            browsers.send_to_browser(now, slot, packet);
+            return;
+        }
+        if let Some(Some(sockets)) = self.slots.get(slot) {
+            let socket = if rtcp { &sockets.rtcp } else { &sockets.rtp };
+            let _ = socket.send_to(packet, to);
+        }
+    }
+}
+
 pub(crate) struct Worker {
     pub(crate) poll: Poll,
     pub(crate) commands: Receiver<Command>,
@@ -124,9 +149,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub(crate) fn run(mut self) {
-        let mut slots: Vec<Option<LegSockets>> = Vec::new();
-        let mut free_slots: Vec<usize> = Vec::new();
-        let mut by_leg: HashMap<LegId, usize> = HashMap::new();
+        let mut legs = LegTable::default();
         let mut events = Events::with_capacity(1024);
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut browser_output = Vec::new();
@@ -157,7 +180,9 @@ impl Worker {
                 }
                 let slot = event.token().0 / 2;
                 let is_rtcp = event.token().0 % 2 == 1;
-                let Some(Some(sockets)) = slots.get(slot) else { continue };
+                let Some(Some(sockets)) = legs.slots.get(slot) else {
+                    continue;
+                };
                 let leg = sockets.leg;
                 let socket = if is_rtcp { &sockets.rtcp } else { &sockets.rtp };
                 if self.browsers.is_browser(slot) {
@@ -185,16 +210,7 @@ impl Worker {
                         continue;
                     }
                     if let Some(fwd) = self.core.handle_rtp(now, leg, from, &mut buf[..len]) {
-                        send(
-                            &slots,
-                            &by_leg,
-                            &mut self.browsers,
-                            now,
-                            fwd.leg,
-                            false,
-                            &buf[..len],
-                            fwd.to,
-                        );
+                        legs.send(&mut self.browsers, now, fwd.leg, false, &buf[..len], fwd.to);
                     }
                 }
             }
@@ -205,7 +221,7 @@ impl Worker {
                         shutting_down = true;
                         break;
                     }
-                    Ok(command) => self.command(now, command, &mut slots, &mut free_slots, &mut by_leg),
+                    Ok(command) => self.command(now, command, &mut legs),
                     Err(TryRecvError::Empty) => break,
                 }
             }
@@ -215,16 +231,7 @@ impl Worker {
             }
             loop {
                 while let Some(t) = self.core.poll_transmit() {
-                    send(
-                        &slots,
-                        &by_leg,
-                        &mut self.browsers,
-                        now,
-                        t.leg,
-                        t.rtcp,
-                        &t.payload,
-                        t.to,
-                    );
+                    legs.send(&mut self.browsers, now, t.leg, t.rtcp, &t.payload, t.to);
                 }
                 if !self.browsers.has_touched() {
                     break;
@@ -235,22 +242,13 @@ impl Worker {
                 for output in browser_output.drain(..) {
                     match output {
                         Output::ToBrowser { slot, to, payload } => {
-                            if let Some(Some(sockets)) = slots.get(slot) {
+                            if let Some(Some(sockets)) = legs.slots.get(slot) {
                                 let _ = sockets.rtp.send_to(&payload, to);
                             }
                         }
                         Output::ToCore { leg, from, mut packet } => {
                             if let Some(fwd) = self.core.handle_rtp(now, leg, from, &mut packet) {
-                                send(
-                                    &slots,
-                                    &by_leg,
-                                    &mut self.browsers,
-                                    now,
-                                    fwd.leg,
-                                    false,
-                                    &packet,
-                                    fwd.to,
-                                );
+                                legs.send(&mut self.browsers, now, fwd.leg, false, &packet, fwd.to);
                             }
                         }
                     }
@@ -280,19 +278,12 @@ impl Worker {
         }
     }
 
-    fn command(
-        &mut self,
-        now: Instant,
-        command: Command,
-        slots: &mut Vec<Option<LegSockets>>,
-        free_slots: &mut Vec<usize>,
-        by_leg: &mut HashMap<LegId, usize>,
-    ) {
+    fn command(&mut self, now: Instant, command: Command, legs: &mut LegTable) {
         match command {
             Command::Add { leg, port, rtp, rtcp } => {
-                let slot = free_slots.pop().unwrap_or_else(|| {
-                    slots.push(None);
-                    slots.len() - 1
+                let slot = legs.free.pop().unwrap_or_else(|| {
+                    legs.slots.push(None);
+                    legs.slots.len() - 1
                 });
                 let mut rtp = UdpSocket::from_std(rtp);
                 let mut rtcp = UdpSocket::from_std(rtcp);
@@ -304,12 +295,12 @@ impl Worker {
                         .register(&mut rtcp, Token(slot * 2 + 1), Interest::READABLE)
                         .is_err()
                 {
-                    free_slots.push(slot);
+                    legs.free.push(slot);
                     self.pool.lock().unwrap_or_else(PoisonError::into_inner).release(port);
                     return;
                 }
-                slots[slot] = Some(LegSockets { leg, port, rtp, rtcp });
-                by_leg.insert(leg, slot);
+                legs.slots[slot] = Some(LegSockets { leg, port, rtp, rtcp });
+                legs.by_leg.insert(leg, slot);
                 self.core.add_leg(now, leg);
             }
             Command::Configure { leg, config } => self.core.configure(now, leg, config),
@@ -342,18 +333,18 @@ impl Worker {
                 }
             }
             Command::Unbridge { leg } => self.core.unbridge(leg),
-            Command::AttachBrowser { leg, side } => match by_leg.get(&leg) {
+            Command::AttachBrowser { leg, side } => match legs.by_leg.get(&leg) {
                 Some(&slot) => self.browsers.attach(now, slot, leg, *side),
                 None => tracing::debug!(leg, "browser session for a leg that is gone"),
             },
             Command::BrowserAnswer { leg, sdp } => {
-                let session = by_leg.get(&leg).and_then(|&slot| self.browsers.session(slot));
+                let session = legs.by_leg.get(&leg).and_then(|&slot| self.browsers.session(slot));
                 if let Some(Err(e)) = session.map(|s| s.accept_answer(&sdp)) {
                     tracing::info!(%e, leg, "browser answer refused");
                 }
             }
             Command::BrowserReoffer { leg, sdp, reply } => {
-                let result = match by_leg.get(&leg).and_then(|&slot| self.browsers.session(slot)) {
+                let result = match legs.by_leg.get(&leg).and_then(|&slot| self.browsers.session(slot)) {
                     Some(session) => session.accept_reoffer(&sdp),
                     None => Err(WebRtcError::Sdp("no such browser leg".into())),
                 };
@@ -361,9 +352,9 @@ impl Worker {
             }
             Command::Remove { leg } => {
                 self.core.remove_leg(leg);
-                if let Some(slot) = by_leg.remove(&leg) {
+                if let Some(slot) = legs.by_leg.remove(&leg) {
                     self.browsers.remove(slot);
-                    if let Some(mut sockets) = slots[slot].take() {
+                    if let Some(mut sockets) = legs.slots[slot].take() {
                         let registry = self.poll.registry();
                         let _ = registry.deregister(&mut sockets.rtp);
                         let _ = registry.deregister(&mut sockets.rtcp);
@@ -372,7 +363,7 @@ impl Worker {
                             .unwrap_or_else(PoisonError::into_inner)
                             .release(sockets.port);
                     }
-                    free_slots.push(slot);
+                    legs.free.push(slot);
                 }
             }
             Command::Shutdown => {}
@@ -418,29 +409,5 @@ impl Worker {
 pub(crate) fn wake(waker: &Waker) {
     if let Err(e) = waker.wake() {
         tracing::warn!(%e, "cannot wake media worker");
-    }
-}
-
-/// Sends a packet the core made or relays for `leg`: onto the wire from the
-/// leg's socket, or into its session when the leg is a browser's.
-#[allow(clippy::too_many_arguments)]
-fn send(
-    slots: &[Option<LegSockets>],
-    by_leg: &HashMap<LegId, usize>,
-    browsers: &mut Browsers,
-    now: Instant,
-    leg: LegId,
-    rtcp: bool,
-    packet: &[u8],
-    to: std::net::SocketAddr,
-) {
-    let Some(&slot) = by_leg.get(&leg) else { return };
-    if browsers.is_browser(slot) {
-        browsers.send_to_browser(now, slot, packet);
-        return;
-    }
-    if let Some(Some(sockets)) = slots.get(slot) {
-        let socket = if rtcp { &sockets.rtcp } else { &sockets.rtp };
-        let _ = socket.send_to(packet, to);
     }
 }
