@@ -455,3 +455,51 @@ fn transcoded_frames_keep_their_rate_when_the_worker_wakes_late() {
     // a slow clock (ticks set from when they ran gave 95).
     assert!(sent >= 97, "{sent} frames in 2 s");
 }
+
+#[test]
+fn a_transcoded_stream_stamps_its_frames_when_they_play_across_a_pause() {
+    let (mut core, now) = bridged();
+    let mut alaw = config(8, Some(96), "10.0.0.2:5000");
+    alaw.codec = "PCMA".into();
+    core.configure(now, 2, alaw);
+    let from = addr("192.0.2.1:4000");
+    let mut sent = Vec::new();
+    // One second of packets, a second of silence (the phone sends nothing:
+    // DTX, or its packets stopped), then a new talkspurt with a timestamp
+    // that has moved on by the silence.
+    for i in 0..150u32 {
+        let at = now + FRAME * i;
+        let talking = !(50..100).contains(&i);
+        if talking {
+            let mut p = packet(0, 100 + i as u16, 8000 + 160 * i, 9);
+            if i == 100 {
+                p[1] |= 0x80;
+            }
+            let _ = core.handle_rtp(at, 1, from, &mut p);
+        }
+        core.handle_timeout(at);
+        for t in std::iter::from_fn(|| core.poll_transmit()).filter(|t| !t.rtcp && t.leg == 2) {
+            let rtp = RtpPacket::new_checked(&t.payload).unwrap();
+            sent.push((at, rtp.timestamp(), rtp.marker()));
+        }
+    }
+    // Every frame's timestamp is where its send time puts it (within the
+    // jitter buffer's settling): the pause did not delay what followed.
+    let (t0, ts0, _) = sent[0];
+    for &(at, ts, _) in &sent {
+        let played = (at - t0).as_millis() as i64 * 8;
+        let stamped = i64::from(ts.wrapping_sub(ts0));
+        assert!(
+            (played - stamped).abs() <= 160,
+            "sent at +{played} units, stamped +{stamped}"
+        );
+    }
+    let resumed = sent.iter().position(|&(at, _, _)| at >= now + FRAME * 100).unwrap();
+    let marked: Vec<bool> = sent.iter().map(|&(_, _, m)| m).collect();
+    assert!(marked[0], "the first frame starts a talkspurt");
+    assert!(
+        marked[resumed..].iter().take(5).any(|&m| m),
+        "the first frame after the pause is marked"
+    );
+    assert_eq!(marked.iter().filter(|&&m| m).count(), 2, "{marked:?}");
+}

@@ -22,19 +22,41 @@ pub(crate) const PLAYER_SOURCE: u32 = 0x5b00_0002;
 
 /// A generated stream's own sequence and timestamp counters, mapped onto the
 /// leg's outgoing stream like any source.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Clock {
     seq: u16,
     ts: u32,
+    /// Nothing sent yet, or ticks passed without a packet since the last.
+    silent: bool,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            seq: 0,
+            ts: 0,
+            silent: true,
+        }
+    }
 }
 
 impl Clock {
-    /// The next (sequence number, timestamp), advancing time by `units`.
-    pub(crate) fn tick(&mut self, units: u32) -> (u16, u32) {
-        let now = (self.seq, self.ts);
+    /// The next (sequence number, timestamp, marker), advancing time by
+    /// `units`. The marker starts a talkspurt: the first packet after
+    /// ticks that sent nothing (RFC 3551 section 4.1).
+    pub(crate) fn tick(&mut self, units: u32) -> (u16, u32, bool) {
+        let now = (self.seq, self.ts, std::mem::take(&mut self.silent));
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(units);
         now
+    }
+
+    /// A tick that sends nothing: time goes on (the timestamp advances, the
+    /// sequence number does not), so what follows is stamped when it is
+    /// played and a receiver does not take the pause for delay.
+    pub(crate) fn skip(&mut self, units: u32) {
+        self.ts = self.ts.wrapping_add(units);
+        self.silent = true;
     }
 }
 
@@ -73,7 +95,11 @@ impl Transcoding {
         let pushed = match self.jitter.pop(now) {
             Frame::Audio(payload) => self.transcoder.push(payload),
             Frame::Lost => self.transcoder.push_lost(),
-            Frame::Empty => return,
+            Frame::Empty => {
+                // Silence, or the input ran dry: nothing to send this tick.
+                self.clock.skip(self.units);
+                return;
+            }
         };
         if pushed.is_err() {
             return;

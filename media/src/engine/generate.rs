@@ -155,8 +155,8 @@ impl MediaCore {
                     .get_mut(&leg)
                     .and_then(|l| l.transcoding.as_mut())
                     .map(|t| t.clock.tick(units));
-                if let Some((seq, ts)) = seq_ts {
-                    self.send_generated(now, peer, TRANSCODED_SOURCE, seq, ts, &payload);
+                if let Some((seq, ts, marker)) = seq_ts {
+                    self.send_generated(now, peer, TRANSCODED_SOURCE, (seq, ts, marker), &payload);
                 }
             }
         }
@@ -166,8 +166,8 @@ impl MediaCore {
                     let units = p.units;
                     p.clock.tick(units)
                 });
-                if let Some((seq, ts)) = seq_ts {
-                    self.send_generated(now, leg, PLAYER_SOURCE, seq, ts, &payload);
+                if let Some((seq, ts, marker)) = seq_ts {
+                    self.send_generated(now, leg, PLAYER_SOURCE, (seq, ts, marker), &payload);
                 }
             }
             Some(Tick::Done { interrupted }) => {
@@ -189,7 +189,8 @@ impl MediaCore {
     }
 
     /// Wraps a generated payload in RTP on `to`'s outgoing stream.
-    fn send_generated(&mut self, now: Instant, to: LegId, source: u32, seq: u16, ts: u32, payload: &[u8]) {
+    fn send_generated(&mut self, now: Instant, to: LegId, source: u32, stamp: (u16, u32, bool), payload: &[u8]) {
+        let (seq, ts, marker) = stamp;
         let Some(l) = self.legs.get_mut(&to) else { return };
         let Some(config) = l.config.as_ref().filter(|c| c.direction.send) else {
             return;
@@ -199,7 +200,7 @@ impl MediaCore {
         let (seq, ts) = l.outgoing.translate(now, source, seq, ts, clock_rate);
         let header = RtpHeader {
             pt,
-            marker: false,
+            marker,
             seq,
             ts,
             ssrc: l.outgoing.ssrc,
