@@ -370,39 +370,36 @@ fn far_future() -> Instant {
 /// they are added to its text; an SDP without Opus comes back unchanged.
 pub(crate) fn narrowband_opus(sdp: &str) -> String {
     const NARROW: &str = "maxplaybackrate=8000;sprop-maxcapturerate=8000";
-    let opus_pts: Vec<&str> = sdp
-        .lines()
-        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
-        .filter_map(|l| l.split_once(' '))
-        .filter(|(_, codec)| codec.to_ascii_lowercase().starts_with("opus/"))
-        .map(|(pt, _)| pt)
+    // `a=<name>:<payload type> <value>`
+    fn format_attribute(line: &str) -> Option<(&str, &str, &str)> {
+        let (name, rest) = line.strip_prefix("a=")?.split_once(':')?;
+        let (pt, value) = rest.split_once(' ')?;
+        Some((name, pt, value))
+    }
+    let attributes = || sdp.lines().filter_map(format_attribute);
+    let opus: Vec<&str> = attributes()
+        .filter(|(name, _, value)| *name == "rtpmap" && value.to_ascii_lowercase().starts_with("opus/"))
+        .map(|(_, pt, _)| pt)
+        .collect();
+    let with_fmtp: Vec<&str> = attributes()
+        .filter(|(name, pt, _)| *name == "fmtp" && opus.contains(pt))
+        .map(|(_, pt, _)| pt)
         .collect();
     let mut out = String::with_capacity(sdp.len() + 64);
     for line in sdp.split_inclusive('\n') {
         let body = line.trim_end_matches(['\r', '\n']);
-        let fmtp_of_opus = body
-            .strip_prefix("a=fmtp:")
-            .and_then(|l| l.split_once(' '))
-            .is_some_and(|(pt, _)| opus_pts.contains(&pt));
-        if fmtp_of_opus {
-            out.push_str(body);
-            out.push(';');
-            out.push_str(NARROW);
-            out.push_str(&line[body.len()..]);
-            continue;
-        }
-        out.push_str(line);
-        let rtpmap_of_opus = body
-            .strip_prefix("a=rtpmap:")
-            .and_then(|l| l.split_once(' '))
-            .is_some_and(|(pt, _)| opus_pts.contains(&pt));
-        let has_fmtp = |pt: &str| sdp.lines().any(|l| l.starts_with(&format!("a=fmtp:{pt} ")));
-        if rtpmap_of_opus {
-            if let Some(pt) = body.strip_prefix("a=rtpmap:").and_then(|l| l.split(' ').next()) {
-                if !has_fmtp(pt) {
-                    out.push_str(&format!("a=fmtp:{pt} {NARROW}\r\n"));
-                }
+        match format_attribute(body) {
+            Some(("fmtp", pt, _)) if opus.contains(&pt) => {
+                out.push_str(body);
+                out.push(';');
+                out.push_str(NARROW);
+                out.push_str(&line[body.len()..]);
             }
+            Some(("rtpmap", pt, _)) if opus.contains(&pt) && !with_fmtp.contains(&pt) => {
+                out.push_str(body);
+                out.push_str(&format!("\r\na=fmtp:{pt} {NARROW}\r\n"));
+            }
+            _ => out.push_str(line),
         }
     }
     out
