@@ -6,7 +6,8 @@
 //! language, the menu choice, the wait so far), the test clicks Answer, the
 //! caller speaks (SIPp's PCMA recording) while the browser sends its tone in
 //! Opus through the switch's WebRTC media; the test clicks Hang up.
-//! Checked on the server: RTP on both legs in the call record, the browser
+//! Checked on the server: Chromium sends narrowband Opus as the offer asked
+//! (the caller is G.711), RTP on both legs in the call record, the browser
 //! agent and its answer time there, and a stereo recording with sound on
 //! both channels.
 #![allow(clippy::unwrap_used)]
@@ -54,7 +55,8 @@ recording = "always"
     );
     Switch::start(SwitchConfig {
         extra_toml: extra,
-        log_level: "info".into(),
+        // media::webrtc at debug: what the browser's encoder sends.
+        log_level: "info,media::webrtc=debug".into(),
         ..SwitchConfig::for_sipp()
     })
 }
@@ -212,6 +214,17 @@ fn the_agent_page_answers_a_queue_call_with_audio_both_ways_and_hangs_up() {
     // The caller's 7 s of speech start about 6.5 s after its call was
     // answered; the browser talks all along. Hang up once they are over.
     std::thread::sleep(Duration::from_secs(13));
+    // The caller is G.711, so the offer asked the browser for narrowband
+    // Opus (maxplaybackrate=8000), and Chromium's encoder obliged.
+    let log = switch.log();
+    assert!(
+        log.contains("browser sends Opus SILK narrowband"),
+        "what the browser sent: {}",
+        log.lines()
+            .filter(|l| l.contains("browser sends Opus"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     browser.eval("document.getElementById('hangup').click(); true");
     caller.wait().assert_success(1);
     assert!(

@@ -38,6 +38,12 @@ pub struct Negotiated {
     pub telephone_event: Option<u8>,
 }
 
+impl Negotiated {
+    fn opus_payload_type(&self) -> Option<u8> {
+        (self.codec == "OPUS").then_some(self.payload_type)
+    }
+}
+
 /// How much of Opus a browser leg's audio is worth asking for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpusBandwidth {
@@ -121,6 +127,9 @@ pub struct Session {
     last_seq: Option<u64>,
     connected: bool,
     gone: bool,
+    /// The negotiated Opus payload type, until the browser's first Opus
+    /// packet has said what it sends.
+    opus_unseen: Option<u8>,
 }
 
 impl std::fmt::Debug for Session {
@@ -156,6 +165,7 @@ impl Session {
             last_seq: None,
             connected: false,
             gone: false,
+            opus_unseen: None,
         })
     }
 
@@ -200,6 +210,7 @@ impl Session {
         let text = answer.to_sdp_string();
         let negotiated = negotiated(&text)?;
         session.mid = session.audio_mid(&text);
+        session.opus_unseen = negotiated.opus_payload_type();
         Ok((session, text, negotiated))
     }
 
@@ -212,6 +223,7 @@ impl Session {
             .sdp_api()
             .accept_answer(pending, parsed)
             .map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        self.opus_unseen = negotiated.opus_payload_type();
         Ok(negotiated)
     }
 
@@ -334,6 +346,14 @@ impl Session {
                     return self.disconnected();
                 }
                 Output::Event(Event::RtpPacket(packet)) => {
+                    if self.opus_unseen == Some(*packet.header.payload_type) {
+                        self.opus_unseen = None;
+                        if let Some(toc) = packet.payload.first() {
+                            // What the browser's encoder chose (a narrowband
+                            // offer should bring SILK narrowband).
+                            tracing::debug!(configuration = toc >> 3, "browser sends Opus {}", opus_mode(*toc));
+                        }
+                    }
                     let header = RtpHeader {
                         pt: *packet.header.payload_type,
                         marker: packet.header.marker,
@@ -405,6 +425,22 @@ pub(crate) fn narrowband_opus(sdp: &str) -> String {
     out
 }
 
+/// The mode and audio bandwidth an Opus packet's TOC byte names (RFC 6716
+/// section 3.1).
+fn opus_mode(toc: u8) -> &'static str {
+    match toc >> 3 {
+        0..=3 => "SILK narrowband",
+        4..=7 => "SILK mediumband",
+        8..=11 => "SILK wideband",
+        12..=13 => "hybrid super-wideband",
+        14..=15 => "hybrid fullband",
+        16..=19 => "CELT narrowband",
+        20..=23 => "CELT wideband",
+        24..=27 => "CELT super-wideband",
+        _ => "CELT fullband",
+    }
+}
+
 /// The audio codec and telephone-event of an SDP answer: the first payload
 /// type of the first audio line that is not telephone-event.
 pub fn negotiated(sdp: &str) -> Result<Negotiated, WebRtcError> {
@@ -454,6 +490,14 @@ mod tests {
             narrow.len(),
             sdp.len() + ";maxplaybackrate=8000;sprop-maxcapturerate=8000".len()
         );
+    }
+
+    #[test]
+    fn an_opus_packet_says_its_mode_and_bandwidth() {
+        assert_eq!(opus_mode(1 << 3), "SILK narrowband");
+        assert_eq!(opus_mode(9 << 3), "SILK wideband");
+        assert_eq!(opus_mode(27 << 3 | 0b100), "CELT super-wideband");
+        assert_eq!(opus_mode(31 << 3), "CELT fullband");
     }
 
     #[test]
