@@ -879,6 +879,13 @@ mod tests {
     }
 
     #[test]
+    fn an_older_file_with_webrtc_bind_still_loads() {
+        let text = EXAMPLE.replace("[webrtc]", "[webrtc]\nbind = \"127.0.0.1\"");
+        let config = Config::parse(&text, "switchboard.toml").unwrap();
+        assert_eq!(config.webrtc.bind, Some("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_file_key_and_position() {
         let text = EXAMPLE.replace("[sip.timers]", "[sip.timers]\nt9_ms = 3");
         let err = Config::parse(&text, "switchboard.toml").unwrap_err();

@@ -264,6 +264,12 @@ fn start_webrtc(
     Option<Arc<media::webrtc::WebRtcGateway>>,
     mpsc::UnboundedReceiver<media::webrtc::WebRtcEvent>,
 ) {
+    if let Some(bind) = config.webrtc.bind {
+        tracing::warn!(
+            %bind,
+            "[webrtc] bind is no longer used: browsers reach the media on [media] rtp_address"
+        );
+    }
     if !config.webrtc.enabled {
         let (_none, events) = mpsc::unbounded_channel();
         return (None, events);

@@ -30,6 +30,10 @@ pub(crate) struct WebRtcSettings {
     /// the ICE host candidate) at behind a 1:1 NAT.
     #[serde(default)]
     pub(crate) public: Option<IpAddr>,
+    /// Read and ignored: browser media moved onto the media address. Kept
+    /// so that older configuration files still load (with a warning).
+    #[serde(default)]
+    pub(crate) bind: Option<IpAddr>,
 }
 
 impl Default for WebRtcSettings {
@@ -37,6 +41,7 @@ impl Default for WebRtcSettings {
         WebRtcSettings {
             enabled: true,
             public: None,
+            bind: None,
         }
     }
 }
